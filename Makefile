@@ -1,0 +1,139 @@
+# LeRobot ops toolkit: convert, validate, train and serve LeRobot datasets and policies.
+# `make` alone prints this file's table of contents. Logic lives in scripts/; targets stay short.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules --no-print-directory
+
+# Site settings (data roots, caches) come from .env, the same file direnv's .envrc loads.
+ifneq ($(wildcard .env),)
+include .env
+export $(shell awk -F= '/^[A-Za-z_][A-Za-z0-9_]*=/ {print $$1}' .env)
+endif
+
+# ---- defaults (override on the command line or in .env) -----------------------------------
+DATA_DIR ?= $(CURDIR)/data
+HF_HOME ?= $(CURDIR)/.cache/huggingface
+HF_DATASETS_CACHE ?= $(HF_HOME)/datasets
+HF_HUB_OFFLINE ?= 1
+TORCH_HOME ?= $(CURDIR)/.cache/torch
+PYTORCH_CUDA_ALLOC_CONF ?= expandable_segments:True
+VIDEO_BACKEND ?=
+export DATA_DIR HF_HOME HF_DATASETS_CACHE HF_HUB_OFFLINE TORCH_HOME PYTORCH_CUDA_ALLOC_CONF VIDEO_BACKEND
+export PYTHONPATH := $(CURDIR)
+
+SAMPLE ?= $(DATA_DIR)/sample_koch_v21
+SRC ?= $(SAMPLE)
+DST ?= $(SRC)_v30
+DATASET ?= $(DST)
+DATA_MB ?= 100
+VIDEO_MB ?= 200
+JOBS ?= 2
+RECIPE ?=
+OUT ?=
+GPUS ?= 1
+STEPS ?=
+ARGS ?=
+DEEP ?=
+REPORT ?=
+DRY_RUN ?=
+FORCE ?=
+FROM ?=
+PYTEST_ARGS ?=
+
+TOOLS_PY := envs/tools/.venv/bin/python
+ENVS := scripts/envs.sh
+
+# `$(call require,VAR)`: stop with the exact command line that fixes a missing knob.
+require = $(if $(strip $($(1))),,$(error $(1) is required: make $@ $(1)=<value>))
+flag = $(if $(strip $(2)),$(1))
+
+##@ Data
+.PHONY: sample convert validate demo
+sample: env-tools $(SAMPLE)/meta/info.json ## write the embedded Koch-like v2.1 sample (SAMPLE=dir)
+$(SAMPLE)/meta/info.json:
+	$(TOOLS_PY) -m scripts.make_sample --out $(SAMPLE)
+
+convert: env-tools $(if $(filter $(SAMPLE),$(SRC)),sample) ## v2.1 -> v3.0 offline (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1)
+	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(SRC) --dst $(DST) --data-mb $(DATA_MB) \
+	  --video-mb $(VIDEO_MB) --jobs $(JOBS) $(call flag,--force,$(FORCE))
+
+validate: env-tools ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
+	$(TOOLS_PY) -m validators $(DATASET) $(call flag,--recipe $(RECIPE),$(RECIPE)) \
+	  $(call flag,--deep,$(DEEP)) $(call flag,--report $(REPORT),$(REPORT))
+
+demo: ## the main job on the embedded sample: convert, validate, smoke
+	$(MAKE) convert validate smoke
+
+##@ Train
+.PHONY: smoke train plot weights-import
+smoke: env-tools ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
+	$(TOOLS_PY) -m scripts.smoke --dataset $(DATASET) --recipe $(or $(RECIPE),act_cpu) \
+	  $(call flag,--steps $(STEPS),$(STEPS))
+
+train: env-tools ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS)
+	$(call require,RECIPE)
+	$(TOOLS_PY) -m scripts.train --recipe $(RECIPE) --dataset $(DATASET) --gpus $(GPUS) \
+	  $(call flag,--out $(OUT),$(OUT)) $(call flag,--dry-run,$(DRY_RUN)) \
+	  $(call flag,--force,$(FORCE)) $(call flag,-- $(ARGS),$(ARGS))
+
+plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
+	$(call require,OUT)
+	$(TOOLS_PY) -m scripts.plot_loss $(OUT)
+
+weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
+	$(call require,FROM)
+	$(TOOLS_PY) -m scripts.weights_import $(FROM)
+
+##@ Deploy
+.PHONY: serve robot
+serve: ## async-inference policy server on the GPU box (not implemented yet)
+	@echo "make serve: not implemented yet" >&2; exit 1
+
+robot: ## async-inference robot client next to the robot (not implemented yet)
+	@echo "make robot: not implemented yet" >&2; exit 1
+
+##@ Ops
+.PHONY: envs lock video-backend clean
+envs: ## build every environment from its lock (LEROBOT_SRC=checkout for editable LeRobot)
+	$(ENVS) build tools act smolvla
+
+env-%:
+	@$(ENVS) build $*
+
+lock: ## re-resolve envs/*/uv.lock deliberately (needs the package index)
+	$(ENVS) lock
+
+video-backend: env-act ## show which video decoder LeRobot will use here, and why
+	envs/act/.venv/bin/python -m scripts.video_backend
+
+clean: ## remove generated data and caches (keeps environments)
+	rm -rf $(DATA_DIR) .cache .pytest_cache .ruff_cache
+
+##@ Dev
+.PHONY: test lint bench bench-convert bench-validate
+test: envs ## run the test suite (builds what it needs; PYTEST_ARGS=...)
+	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
+
+lint: env-tools ## ruff, ruff format --check, shellcheck
+	envs/tools/.venv/bin/ruff check .
+	envs/tools/.venv/bin/ruff format --check .
+	shellcheck scripts/*.sh .ci/run .envrc
+
+bench: bench-convert bench-validate ## all benchmarks (side-by-side ratios; never gates CI)
+
+bench-convert: envs ## our converter vs LeRobot's vs cp -r: time ratio and peak RSS
+	$(TOOLS_PY) -m scripts.bench_convert
+
+bench-validate: env-tools ## our validator vs lerobot-doctor on the mutation corpus
+	$(TOOLS_PY) -m scripts.bench_validate
+
+##@ Help
+.PHONY: help
+help: ## this help
+	@awk 'BEGIN {FS = ":.*## "} \
+	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
+	  /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Start here: make demo (the sample, end to end)   make test (the tests)"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Build, check or re-lock the toolkit's isolated environments (envs/<name>/.venv) with uv.
+# An environment is rebuilt only when its uv.lock (or LEROBOT_SRC) changes: a stamp file in the
+# venv records what it was built from, so calling this before every target costs nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly ENVS=(tools act smolvla)
+
+usage() {
+  cat <<EOF
+Usage: scripts/envs.sh build <name>...   build (or reuse) envs/<name>/.venv from its uv.lock
+       scripts/envs.sh lock [<name>...]  re-resolve envs/<name>/uv.lock (needs the index)
+       scripts/envs.sh python             print the Python 3.12 interpreter that will be used
+Names: ${ENVS[*]}
+Knobs: PYTHON=/path/to/python3.12   use this interpreter
+       LEROBOT_SRC=/path/to/lerobot  install LeRobot editable from a local checkout instead
+EOF
+}
+
+die() { echo "envs: error: $*" >&2; exit 1; }
+
+is_py312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; }
+
+# Python 3.12 from PYTHON, PATH, pyenv or uv; never the system Python's packages (uv makes a venv).
+find_python() {
+  local c
+  if [[ -n "${PYTHON:-}" ]]; then
+    is_py312 "${PYTHON}" || die "PYTHON=${PYTHON} is not a working Python 3.12"
+    echo "${PYTHON}"; return
+  fi
+  for c in "$(command -v python3.12 || true)" "$(pyenv root 2>/dev/null || echo "${HOME}/.pyenv")"/versions/3.12*/bin/python3.12 \
+      /usr/bin/python3.12 /usr/local/bin/python3.12 "$(uv python find 3.12 2>/dev/null || true)"; do
+    [[ -n "${c}" && -x "${c}" ]] && is_py312 "${c}" && { echo "${c}"; return; }
+  done
+  die "no Python 3.12 found (LeRobot 0.6.1 needs it). Install one: 'pyenv install 3.12' or \
+'apt install python3.12 python3.12-venv' or 'uv python install 3.12', or point PYTHON=/path/to/python3.12"
+}
+
+need_uv() {
+  command -v uv >/dev/null || die "uv not found: install it with 'pip install --user uv' \
+(or 'curl -LsSf https://astral.sh/uv/install.sh | sh'), then re-run"
+}
+
+check_name() {
+  [[ " ${ENVS[*]} " == *" $1 "* ]] || die "unknown environment '$1' (have: ${ENVS[*]})"
+}
+
+build_one() {
+  local name="$1" dir="${ROOT}/envs/$1" py stamp want extras
+  check_name "${name}"
+  py="$(find_python)"
+  want="$(sha256sum "${dir}/uv.lock" | cut -d' ' -f1) python=${py} src=${LEROBOT_SRC:-}"
+  stamp="${dir}/.venv/.built-from"
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  echo "envs: building '${name}' from envs/${name}/uv.lock with ${py}" >&2
+  UV_PYTHON="${py}" uv sync --quiet --frozen --all-groups --project "${dir}"
+  if [[ -n "${LEROBOT_SRC:-}" && "${name}" != tools ]]; then
+    [[ -f "${LEROBOT_SRC}/pyproject.toml" ]] || die "LEROBOT_SRC=${LEROBOT_SRC} has no pyproject.toml"
+    extras="$(grep -o 'lerobot\[[^]]*\]' "${dir}/pyproject.toml" | head -n1 | sed 's/^lerobot//')"
+    echo "envs: installing LeRobot editable from ${LEROBOT_SRC}${extras}" >&2
+    uv pip install --quiet --python "${dir}/.venv/bin/python" -e "${LEROBOT_SRC}${extras}"
+  fi
+  echo "${want}" >"${stamp}"
+}
+
+main() {
+  local cmd="${1:-}"; shift || true
+  case "${cmd}" in
+    build) need_uv; [[ $# -gt 0 ]] || set -- "${ENVS[@]}"; for n in "$@"; do build_one "${n}"; done ;;
+    lock)
+      need_uv; [[ $# -gt 0 ]] || set -- "${ENVS[@]}"
+      for n in "$@"; do check_name "${n}"; echo "envs: locking ${n}" >&2
+        UV_PYTHON="$(find_python)" uv lock --project "${ROOT}/envs/${n}"; done ;;
+    python) find_python ;;
+    -h|--help|help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
