@@ -41,6 +41,9 @@ DRY_RUN ?=
 FORCE ?=
 FROM ?=
 PYTEST_ARGS ?=
+INBOX ?=
+OUTBOX ?=
+AT ?= 15 2
 
 TOOLS_PY := envs/tools/.venv/bin/python
 ENVS := scripts/envs.sh
@@ -95,7 +98,7 @@ robot: ## async-inference robot client next to the robot (not implemented yet)
 	@echo "make robot: not implemented yet" >&2; exit 1
 
 ##@ Ops
-.PHONY: envs lock video-backend clean
+.PHONY: envs lock video-backend nightly cron-line clean
 envs: ## build every environment from its lock (LEROBOT_SRC=checkout for editable LeRobot)
 	$(ENVS) build tools act smolvla
 
@@ -107,6 +110,16 @@ lock: ## re-resolve envs/*/uv.lock deliberately (needs the package index)
 
 video-backend: env-act ## show which video decoder LeRobot will use here, and why
 	envs/act/.venv/bin/python -m scripts.video_backend
+
+nightly: env-tools ## convert every new v2.x dataset in INBOX into OUTBOX (flock-guarded, for cron)
+	$(call require,INBOX)
+	$(call require,OUTBOX)
+	scripts/nightly.sh $(INBOX) $(OUTBOX)
+
+cron-line: ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2")
+	$(call require,INBOX)
+	$(call require,OUTBOX)
+	@echo "$(AT) * * * make -C $(CURDIR) nightly INBOX=$(INBOX) OUTBOX=$(OUTBOX) >/dev/null 2>&1"
 
 clean: ## remove generated data and caches (keeps environments)
 	rm -rf $(DATA_DIR) .cache .pytest_cache .ruff_cache

@@ -41,8 +41,9 @@ def choose(override: str | None, cache: Path | None) -> tuple[str, str]:
     """Return (backend, why). The override wins; otherwise a cached or fresh probe decides."""
     if override:
         if override not in BACKENDS:
+            choices = ", ".join(BACKENDS)
             raise SystemExit(
-                f"video_backend: error: VIDEO_BACKEND={override} is not one of {', '.join(BACKENDS)}"
+                f"video_backend: error: VIDEO_BACKEND={override} is not one of {choices}"
             )
         return override, f"VIDEO_BACKEND={override} set by you"
     if cache is not None and cache.is_file():

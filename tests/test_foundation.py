@@ -55,10 +55,11 @@ def test_act_env_has_no_transformers_and_tools_env_has_no_torch() -> None:
 
 
 def test_env_is_rebuilt_only_when_its_lock_changes(tmp_path: Path) -> None:
-    """A copy of the repo's envs.sh + tools lock: same lock -> no rebuild; changed lock -> rebuild."""
+    """A copy of envs.sh + the tools lock: same lock -> no rebuild; changed lock -> rebuild."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO / "scripts" / "envs.sh", tmp_path / "scripts" / "envs.sh")
-    shutil.copytree(REPO / "envs" / "tools", tmp_path / "envs" / "tools", ignore=lambda *_: [".venv"])
+    skip_venv = shutil.ignore_patterns(".venv")
+    shutil.copytree(REPO / "envs" / "tools", tmp_path / "envs" / "tools", ignore=skip_venv)
     build = [tmp_path / "scripts" / "envs.sh", "build", "tools"]
     first = run(build, cwd=tmp_path)
     assert first.returncode == 0 and "building 'tools'" in first.stderr, first.stderr
@@ -130,7 +131,9 @@ def video_backend(env_extra: dict[str, str] | None = None):
 
 
 def test_video_backend_follows_what_loads_here() -> None:
-    have_ffmpeg = bool(glob.glob("/usr/lib/*/libavutil.so.*") + glob.glob("/usr/lib/libavutil.so.*"))
+    have_ffmpeg = bool(
+        glob.glob("/usr/lib/*/libavutil.so.*") or glob.glob("/usr/lib/libavutil.so.*")
+    )
     proc = video_backend()
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ("torchcodec" if have_ffmpeg else "pyav")
