@@ -126,7 +126,7 @@ clean: ## remove generated data and caches (keeps environments)
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate
-test: envs ## run the test suite (builds what it needs; PYTEST_ARGS=...)
+test: envs env-compat04 ## run the test suite (builds what it needs; PYTEST_ARGS=...)
 	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
 
 lint: env-tools ## ruff, ruff format --check, shellcheck
