@@ -50,12 +50,14 @@ check_name() {
 build_one() {
   local name="$1" dir="${ROOT}/envs/$1" py stamp want extras
   check_name "${name}"
-  py="$(find_python)"
-  want="$(sha256sum "${dir}/uv.lock" | cut -d' ' -f1) python=${py} src=${LEROBOT_SRC:-}"
+  # The fast path needs neither uv nor an interpreter search: cron calls this every night.
+  want="$(sha256sum "${dir}/uv.lock" | cut -d' ' -f1) src=${LEROBOT_SRC:-}"
   stamp="${dir}/.venv/.built-from"
-  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+  if [[ -f "${stamp}" && "$(head -n1 "${stamp}")" == "${want}" ]]; then
     return 0
   fi
+  need_uv
+  py="$(find_python)"
   echo "envs: building '${name}' from envs/${name}/uv.lock with ${py}" >&2
   UV_PYTHON="${py}" uv sync --quiet --frozen --all-groups --project "${dir}"
   if [[ -n "${LEROBOT_SRC:-}" && "${name}" != tools ]]; then
@@ -64,13 +66,13 @@ build_one() {
     echo "envs: installing LeRobot editable from ${LEROBOT_SRC}${extras}" >&2
     uv pip install --quiet --python "${dir}/.venv/bin/python" -e "${LEROBOT_SRC}${extras}"
   fi
-  echo "${want}" >"${stamp}"
+  printf '%s\npython=%s\n' "${want}" "${py}" >"${stamp}"
 }
 
 main() {
   local cmd="${1:-}"; shift || true
   case "${cmd}" in
-    build) need_uv; [[ $# -gt 0 ]] || set -- "${ENVS[@]}"; for n in "$@"; do build_one "${n}"; done ;;
+    build) [[ $# -gt 0 ]] || set -- "${ENVS[@]}"; for n in "$@"; do build_one "${n}"; done ;;
     lock)
       need_uv; [[ $# -gt 0 ]] || set -- "${ENVS[@]}"
       for n in "$@"; do check_name "${n}"; echo "envs: locking ${n}" >&2
