@@ -1,0 +1,105 @@
+"""The validator's API: ``validate_dataset(root, recipe=..., deep=..., quick=...) -> Report``.
+
+Runs the check groups in order (schema, structure, data, video, stats, readiness) over one
+shared ``Context``. Later groups skip what earlier ones found broken instead of crashing on
+it, so one run reports everything it can. Never writes to the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from validators import dataset_format as fmt
+from validators.context import Context
+from validators.policies import UsageError, load_policy_spec, resolve_recipe
+from validators.report import GROUPS, Finding, Report
+
+__all__ = ["GROUPS", "Finding", "Report", "UsageError", "validate_dataset"]
+
+
+def _read_info(root: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(info, None) or (None, why) when info.json exists but cannot be used."""
+    info_file = root / fmt.INFO_PATH
+    try:
+        info = json.loads(info_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(info, dict):
+        return None, "not a JSON object"
+    return info, None
+
+
+def validate_dataset(
+    root: Path | str,
+    *,
+    recipe: str | None = None,
+    deep: bool = False,
+    quick: bool = False,
+    policy_overrides: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> Report:
+    """Validate a LeRobot v2.1/v3.0 dataset; raise UsageError for a bad path or recipe.
+
+    ``policy_overrides`` (e.g. ``{"max_state_dim": 45}``) lets the training launcher check
+    readiness with the values it will pass on the command line.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    if not (root / fmt.INFO_PATH).is_file():
+        raise UsageError(f"{root / fmt.INFO_PATH}: not found, so {root} is not a LeRobot dataset")
+    spec = None
+    if recipe is not None:
+        spec = load_policy_spec(resolve_recipe(recipe), policy_overrides)
+
+    info, why = _read_info(root)
+    if info is None:
+        report = Report(root=str(root), version="unknown", mode="standard", recipe=recipe)
+        report.findings.append(
+            Finding(
+                "schema.info",
+                "error",
+                fmt.INFO_PATH,
+                None,
+                f"meta/info.json is {why}",
+                "restore meta/info.json; nothing else can be checked without it",
+            )
+        )
+        report.groups_run = ["schema"]
+        return report
+
+    from validators import data, schema, stats, structure, video
+
+    ctx = Context(root, info, deep=deep, quick=quick and not deep)
+    ctx.progress = progress
+    ctx.report.recipe = recipe
+    stages: list[tuple[str, Any]] = [
+        ("schema", schema.run),
+        ("structure", structure.run),
+        ("data", data.run),
+        ("video", video.run),
+        ("stats", stats.run),
+    ]
+    if spec is not None:
+        from validators import readiness
+
+        stages.append(("readiness", lambda c: readiness.run(c, spec)))
+    for i, (name, fn) in enumerate(stages, 1):
+        if progress:
+            print(f"[{i}/{len(stages)}] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        fn(ctx)
+        ctx.report.timings[name] = time.perf_counter() - t0
+        ctx.report.groups_run.append(name)
+    ctx.report.summary = {
+        "episodes": len(ctx.episodes),
+        "frames": ctx.data_rows_total,
+        "fps": info.get("fps"),
+        "video_keys": ctx.video_keys,
+        "layout": "v3.0" if ctx.is_v3 else "v2.x",
+    }
+    return ctx.report
