@@ -51,7 +51,7 @@ build_one() {
   local name="$1" dir="${ROOT}/envs/$1" py stamp want extras
   check_name "${name}"
   # The fast path needs neither uv nor an interpreter search: cron calls this every night.
-  want="$(sha256sum "${dir}/uv.lock" | cut -d' ' -f1) src=${LEROBOT_SRC:-}"
+  want="$(sha256sum "${dir}/uv.lock" | cut -d" " -f1) src=${LEROBOT_SRC:-} pyc=1"
   stamp="${dir}/.venv/.built-from"
   if [[ -f "${stamp}" && "$(head -n1 "${stamp}")" == "${want}" ]]; then
     return 0
@@ -59,7 +59,7 @@ build_one() {
   need_uv
   py="$(find_python)"
   echo "envs: building '${name}' from envs/${name}/uv.lock with ${py}" >&2
-  UV_PYTHON="${py}" uv sync --quiet --frozen --all-groups --project "${dir}"
+  UV_PYTHON="${py}" uv sync --quiet --frozen --all-groups --compile-bytecode --project "${dir}"
   if [[ -n "${LEROBOT_SRC:-}" && "${name}" != tools ]]; then
     [[ -f "${LEROBOT_SRC}/pyproject.toml" ]] || die "LEROBOT_SRC=${LEROBOT_SRC} has no pyproject.toml"
     extras="$(grep -o 'lerobot\[[^]]*\]' "${dir}/pyproject.toml" | head -n1 | sed 's/^lerobot//')"
