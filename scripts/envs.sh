@@ -44,7 +44,10 @@ need_uv() {
 }
 
 check_name() {
-  [[ " ${ENVS[*]} " == *" $1 "* ]] || die "unknown environment '$1' (have: ${ENVS[*]})"
+  local n guess=""
+  [[ " ${ENVS[*]} " == *" $1 "* ]] && return 0
+  for n in "${ENVS[@]}"; do [[ "${n}" == "${1:0:3}"* ]] && guess="; did you mean '${n}'?"; done
+  die "unknown environment '$1' (have: ${ENVS[*]})${guess}"
 }
 
 build_one() {
