@@ -1,0 +1,243 @@
+"""Benchmark: our converter vs LeRobot's own v2.1 -> v3.0 converter vs ``cp -r``, same data.
+
+    python -m scripts.bench_convert [--sizes 100,400,1600] [--work DIR] [--keep]
+
+For each size a v2.1 dataset of that many short episodes (3-8 frames, one 64x80 AV1 camera,
+like the ``many_short`` preset) is built: a small set of episodes is generated once with the
+sample generator, then replicated with new indices (fast, and every episode stays a valid
+recording). Each dataset is then converted three ways, in one run, on a warm page cache:
+
+* ours:     ``python -m scripts.convert_v21_to_v30 SRC --dst OUT`` (tools env)
+* LeRobot:  ``python -m lerobot.scripts.convert_dataset_v21_to_v30 --repo-id bench/x
+            --root COPY --push-to-hub false`` (act env, offline, on a copy: it works in place)
+* cp -r:    the I/O floor.
+
+Wall time, CPU time (user+system) and peak RSS (``os.wait4`` of each run) are printed with
+ratios; CPU time is the fairer number on a machine shared with other work.
+Not a test: nothing here gates CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scripts.make_sample import make_dataset
+from scripts.sample.spec import SampleSpec
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS_PY = REPO / "envs" / "tools" / ".venv" / "bin" / "python"
+ACT_PY = REPO / "envs" / "act" / ".venv" / "bin" / "python"
+BASE_EPISODES = 24
+OURS = [str(TOOLS_PY), "-m", "scripts.convert_v21_to_v30"]
+THEIRS = [str(ACT_PY), "-m", "lerobot.scripts.convert_dataset_v21_to_v30"]
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    ok: bool
+    note: str = ""
+    cpu_seconds: float = 0.0  # user + system: what a loaded machine cannot inflate
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.setdefault("HF_HOME", str(REPO / ".cache" / "huggingface"))
+    return env
+
+
+# A tiny launcher (python -I -S, ~10 MB) forks the measured command and reports its wait4
+# peak RSS: measured directly from this process, a child's ru_maxrss would include the pages
+# it inherited from this (much larger) process before exec.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(f'BENCH_PEAK_RSS_KB {usage.ru_maxrss}', file=sys.stderr)\n"
+    "print(f'BENCH_CPU_S {usage.ru_utime + usage.ru_stime}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def measure(cmd: list[str], log: Path) -> Run:
+    """Run ``cmd``; wall time and its own peak RSS."""
+    t0 = time.monotonic()
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, *cmd],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            cwd=REPO,
+            check=False,
+        )
+    seconds = time.monotonic() - t0
+    lines = log.read_text().splitlines()
+    rss = [int(x.split()[-1]) for x in lines if x.startswith("BENCH_PEAK_RSS_KB")]
+    cpu = [float(x.split()[-1]) for x in lines if x.startswith("BENCH_CPU_S")]
+    tail = [x for x in lines if x.strip() and not x.startswith("BENCH_")][-1:]
+    return Run(
+        seconds,
+        (rss[-1] if rss else 0) / 1024,
+        proc.returncode == 0,
+        "".join(tail),
+        cpu[-1] if cpu else 0.0,
+    )
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def build(base: Path, out: Path, episodes: int) -> None:
+    """Replicate ``base``'s episodes (cyclically) into ``episodes`` episodes at ``out``."""
+    info = json.loads((base / "meta/info.json").read_text())
+    eps = _jsonl(base / "meta/episodes.jsonl")
+    stats = _jsonl(base / "meta/episodes_stats.jsonl")
+    chunks = info["chunks_size"]
+    keys = [k for k, f in info["features"].items() if f["dtype"] == "video"]
+    new_eps, new_stats = [], []
+    index = 0
+    for i in range(episodes):
+        src_ep = eps[i % len(eps)]
+        old = src_ep["episode_index"]
+        table = pq.read_table(
+            base / info["data_path"].format(episode_chunk=old // chunks, episode_index=old)
+        )
+        n = table.num_rows
+        table = table.set_column(
+            table.column_names.index("episode_index"), "episode_index", pa.array(np.full(n, i))
+        )
+        table = table.set_column(
+            table.column_names.index("index"), "index", pa.array(np.arange(index, index + n))
+        )
+        dpath = out / info["data_path"].format(episode_chunk=i // chunks, episode_index=i)
+        dpath.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, dpath)
+        for key in keys:
+            rel = info["video_path"]
+            vsrc = base / rel.format(episode_chunk=old // chunks, video_key=key, episode_index=old)
+            vdst = out / rel.format(episode_chunk=i // chunks, video_key=key, episode_index=i)
+            vdst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(vsrc, vdst)
+        new_eps.append({**src_ep, "episode_index": i})
+        st = json.loads(json.dumps(stats[i % len(stats)]))
+        st["episode_index"] = i
+        new_stats.append(st)
+        index += n
+    (out / "meta").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(base / "meta/tasks.jsonl", out / "meta/tasks.jsonl")
+    _write_jsonl(out / "meta/episodes.jsonl", new_eps)
+    _write_jsonl(out / "meta/episodes_stats.jsonl", new_stats)
+    info.update(
+        total_episodes=episodes,
+        total_frames=index,
+        total_videos=episodes * len(keys),
+        total_chunks=(episodes - 1) // chunks + 1,
+        splits={"train": f"0:{episodes}"},
+    )
+    (out / "meta/info.json").write_text(json.dumps(info, indent=4))
+
+
+def tree_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1024**2
+
+
+def warm(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            p.read_bytes()
+
+
+def bench_one(src: Path, work: Path) -> dict[str, Run]:
+    runs: dict[str, Run] = {}
+    warm(src)
+    runs["cp -r"] = measure(["cp", "-r", str(src), str(work / "cp")], work / "cp.log")
+    runs["ours"] = measure(
+        [*OURS, str(src), "--dst", str(work / "ours"), "--quiet"],
+        work / "ours.log",
+    )
+    copy = work / "lerobot_copy"
+    shutil.copytree(src, copy)
+    warm(copy)
+    runs["LeRobot"] = measure(
+        [*THEIRS, "--repo-id", "bench/x", "--root", str(copy), "--push-to-hub", "false"],
+        work / "lerobot.log",
+    )
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m scripts.bench_convert", description=__doc__)
+    p.add_argument("--sizes", default="100,400,1600", help="episode counts (comma separated)")
+    p.add_argument("--work", type=Path, help="work directory (default: a temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = p.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_convert_"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        spec = SampleSpec(
+            episode_lengths=tuple(3 + (i * 5) % 6 for i in range(BASE_EPISODES)),
+            cameras={"phone": (64, 80)},
+        )
+        print(f"generating base episodes in {work} ...", flush=True)
+        base = make_dataset(work / "base", spec, progress=False)
+        header = (
+            f"{'episodes':>8} {'frames':>7} {'MB':>6} | {'cp -r s':>7} {'ours s':>7} "
+            f"{'LeRobot s':>9} | {'LeRobot/ours':>12} {'ours/cp':>8} | "
+            f"{'CPU ours':>8} {'CPU LeRobot':>11} | "
+            f"{'RSS ours':>8} {'RSS LeRobot':>11} {'RSS cp':>6}"
+        )
+        print(header)
+        for n in sizes:
+            d = work / f"n{n}"
+            src = d / "src"
+            build(base, src, n)
+            frames = sum(e["length"] for e in _jsonl(src / "meta/episodes.jsonl"))
+            runs = bench_one(src, d)
+            ours, theirs, cp = runs["ours"], runs["LeRobot"], runs["cp -r"]
+            flag = (
+                "" if ours.ok and theirs.ok else f"  (failed: ours={ours.ok} LeRobot={theirs.ok})"
+            )
+            print(
+                f"{n:>8} {frames:>7} {tree_mb(src):>6.1f} | "
+                f"{cp.seconds:>7.2f} {ours.seconds:>7.2f} "
+                f"{theirs.seconds:>9.2f} | {theirs.seconds / ours.seconds:>11.1f}x "
+                f"{ours.seconds / cp.seconds:>7.1f}x | "
+                f"{ours.cpu_seconds:>7.1f}s {theirs.cpu_seconds:>10.1f}s | "
+                f"{ours.peak_rss_mb:>6.0f}MB "
+                f"{theirs.peak_rss_mb:>9.0f}MB {cp.peak_rss_mb:>4.0f}MB{flag}",
+                flush=True,
+            )
+            if not args.keep:
+                shutil.rmtree(d, ignore_errors=True)
+    finally:
+        if not args.keep and args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""One conversion from start to publish: plan, data + cameras in parallel, metadata, verify.
+
+Order matters for safety: nothing is written until the whole source has been checked; all
+writes go to a private temp directory; the tree is verified; only then is it renamed into
+place. Any failure (including Ctrl-C) removes the temp directory. A SIGKILL leaves it behind,
+and the next run removes it (``publish.recover``).
+
+``LEROBOT_OPS_CONVERT_KILL_AT=<stage>`` makes the process SIGKILL itself at that stage; the
+crash-safety test uses it to stop the converter at exact points. Stages: after-plan,
+mid-data, after-data, mid-video, after-video, before-verify, before-publish, between-renames.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from scripts.convert import data as data_mod
+from scripts.convert import metadata, publish, verify
+from scripts.convert.errors import ConversionError
+from scripts.convert.plan import Plan, make_plan
+from scripts.convert.stats import StatsAccumulator
+from scripts.convert.video import (
+    CameraEpisode,
+    CameraResult,
+    DepthParams,
+    convert_camera,
+    video_info,
+)
+from scripts.convert.workers import CameraPool
+
+KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
+
+
+def hook(stage: str) -> None:
+    """Test hook: die here, like a power cut, when asked to (a worker takes its parent)."""
+    if os.environ.get(KILL_ENV) == stage:
+        from scripts.convert import workers
+
+        if workers.IN_WORKER:
+            os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Options:
+    src: Path
+    dst: Path
+    data_mb: float = 100.0
+    video_mb: float = 200.0
+    jobs: int = 2
+    force: bool = False
+    reencode: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    src: Path
+    dst: Path
+    episodes: int = 0
+    frames: int = 0
+    tasks: int = 0
+    data_files: int = 0
+    meta_files: int = 0
+    video_files: dict[str, int] = field(default_factory=dict)
+    reencoded: list[str] = field(default_factory=list)
+    src_bytes: int = 0
+    dst_bytes: int = 0
+    seconds: float = 0.0
+    renumbered: dict[int, int] = field(default_factory=dict)
+    frames_compared: int = 0
+    notes: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, stage: str, since: float) -> float:
+        """Record how long ``stage`` took (for the summary); return now."""
+        now = time.monotonic()
+        self.stage_seconds[stage] = now - since
+        return now
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def depth_params(ft: dict[str, Any]) -> DepthParams | None:
+    """Quantisation of a depth camera (LeRobot's ``depth_keys`` rule), None for RGB."""
+    info = ft.get("info") or {}
+    if info.get("is_depth_map") or info.get("video.is_depth_map"):
+        return DepthParams.from_info(info)
+    return None
+
+
+def _camera_args(plan: Plan, tmp: Path, opts: Options, key: str) -> tuple:
+    layout = plan.layout
+    eps = [
+        CameraEpisode(e.new_index, e.old_index, e.length, e.video_files[key]) for e in plan.episodes
+    ]
+    return (
+        key,
+        eps,
+        tmp,
+        opts.video_mb,
+        layout.chunks_size,
+        layout.fps,
+        opts.reencode,
+        depth_params(layout.features[key]),
+    )
+
+
+def _episode_rows(
+    plan: Plan,
+    data_results: list[data_mod.EpisodeData],
+    cams: dict[str, CameraResult],
+    acc: StatsAccumulator,
+    placements: list[dict[str, Any]],
+) -> Iterator[dict[str, Any]]:
+    """Episode metadata rows, one at a time; each episode's stats are dropped once used.
+
+    Keeps memory flat: the full rows (with flattened stats) exist only for the batch being
+    written; ``placements`` keeps the small location part for the verification pass.
+    """
+    features = plan.layout.features
+    for i, (ep, d) in enumerate(zip(plan.episodes, data_results, strict=True)):
+        row: dict[str, Any] = {
+            "episode_index": ep.new_index,
+            "tasks": ep.tasks,
+            "length": ep.length,
+            "data/chunk_index": d.chunk_index,
+            "data/file_index": d.file_index,
+            "dataset_from_index": d.from_index,
+            "dataset_to_index": d.to_index,
+        }
+        stats = dict(d.stats)
+        d.stats = {}
+        for key in plan.layout.video_keys:
+            row.update(cams[key].placement[i])
+            stats[key] = cams[key].stats[i]
+            cams[key].stats[i] = {}
+        placements.append(dict(row))
+        ordered = {k: stats[k] for k in features if k in stats}
+        acc.add(ordered)
+        row.update(metadata.flatten_stats(ordered, features))
+        yield row
+
+
+def _check_dst(opts: Options) -> None:
+    src, dst = opts.src.resolve(), opts.dst.resolve()
+    if dst == src or src in dst.parents:
+        raise ConversionError(opts.dst, "DST must not be SRC or inside it (SRC is never touched)")
+    if dst in src.parents:
+        raise ConversionError(opts.dst, "DST must not contain SRC")
+    if (opts.dst.exists() or opts.dst.is_symlink()) and not opts.force:
+        raise ConversionError(opts.dst, "already exists; pass --force to replace it")
+    for name, value in (("--data-mb", opts.data_mb), ("--video-mb", opts.video_mb)):
+        if not value > 0:
+            raise ConversionError(name, f"must be a positive number of MB, got {value}")
+    if opts.jobs < 1:
+        raise ConversionError("--jobs", f"must be at least 1, got {opts.jobs}")
+
+
+def convert(opts: Options) -> Summary:
+    """Convert ``opts.src`` into ``opts.dst``; raise ConversionError on any problem."""
+    t0 = time.monotonic()
+    summary = Summary(src=opts.src, dst=opts.dst)
+    summary.notes += publish.recover(opts.dst)
+    _check_dst(opts)
+    t = time.monotonic()
+    plan = make_plan(opts.src)
+    summary.lap("plan", t)
+    hook("after-plan")
+    tmp = publish.make_temp(opts.dst)
+    try:
+        _convert_into(plan, tmp, opts, summary)
+        hook("before-publish")
+        publish.publish(tmp, opts.dst, opts.force, hook=hook)
+    except ConversionError as exc:
+        publish.discard(tmp)
+        if exc.file.startswith(str(tmp)):  # name the file as it would have been in DST
+            raise ConversionError(opts.dst / Path(exc.file).relative_to(tmp), exc.message) from exc
+        raise
+    except OSError as exc:
+        publish.discard(tmp)
+        reason = exc.strerror or str(exc)
+        raise ConversionError(opts.dst, f"cannot write ({reason})") from exc
+    except BaseException:
+        publish.discard(tmp)
+        raise
+    summary.src_bytes = _tree_bytes(opts.src)
+    summary.dst_bytes = _tree_bytes(opts.dst)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> None:
+    layout = plan.layout
+    n = len(plan.episodes)
+    cams = layout.video_keys
+    disable = not opts.progress
+    t = time.monotonic()
+    workers = min(opts.jobs - 1, len(cams)) if opts.jobs > 1 else 0
+    vbar = tqdm(total=n * len(cams), desc="videos", unit="ep", disable=disable or not cams)
+    pool = CameraPool(workers, vbar.update) if workers else None
+    try:
+        futures = {k: pool.submit(*_camera_args(plan, tmp, opts, k)) for k in cams} if pool else {}
+        dbar = tqdm(total=n, desc="data", unit="ep", disable=disable)
+        closed: list[Path] = []
+
+        def file_closed(path: Path) -> None:
+            closed.append(path)
+            if len(closed) == 1:
+                hook("mid-data")
+
+        data_results = data_mod.write_data(
+            plan, tmp, opts.data_mb, on_episode=lambda _: dbar.update(1), on_file_closed=file_closed
+        )
+        dbar.close()
+        hook("after-data")
+        if pool:
+            results = {k: f.result() for k, f in futures.items()}
+        else:
+            results = {}
+            for k in cams:
+                args = _camera_args(plan, tmp, opts, k)
+                results[k] = convert_camera(*args[:7], depth=args[7], progress=vbar.update)
+                hook("mid-video")
+    finally:
+        if pool:
+            pool.close()
+    vbar.close()
+    t = summary.lap("data+videos", t)
+    hook("after-video")
+
+    acc = StatsAccumulator()
+    placements: list[dict[str, Any]] = []
+    rows = _episode_rows(plan, data_results, results, acc, placements)
+    infos = {k: video_info(results[k].files[0]) for k in cams}
+    info, dropped = metadata.build_info(
+        layout.info,
+        total_episodes=n,
+        total_frames=plan.total_frames,
+        total_tasks=len(plan.tasks),
+        data_mb=opts.data_mb,
+        video_mb=opts.video_mb,
+        video_infos=infos,
+    )
+    metadata.write_info(info, tmp)
+    metadata.write_tasks(plan.tasks, tmp)
+    summary.meta_files = metadata.write_episodes(rows, tmp, opts.data_mb, layout.chunks_size)
+    metadata.write_stats(acc.stats or {}, tmp)
+    t = summary.lap("metadata", t)
+    hook("before-verify")
+
+    vbar2 = tqdm(total=n, desc="verify", unit="ep", disable=disable)
+    verify.check_data(plan, tmp, placements, tick=lambda: vbar2.update(1))
+    vbar2.close()
+    reencoded = {k for k, r in results.items() if r.reencoded}
+    summary.frames_compared = verify.check_videos(plan, tmp, placements, reencoded)
+    t = summary.lap("verify", t)
+    summary.notes.append(verify.run_validator(tmp, opts.dst))
+    summary.lap("validator", t)
+
+    summary.episodes = n
+    summary.frames = plan.total_frames
+    summary.tasks = len(plan.tasks)
+    summary.data_files = len({(d.chunk_index, d.file_index) for d in data_results})
+    summary.video_files = {k: len(r.files) for k, r in results.items()}
+    summary.reencoded = sorted(reencoded)
+    summary.renumbered = plan.renumbered
+    if dropped:
+        summary.notes.append(f"dropped v2.x info.json keys: {', '.join(dropped)}")
+    if not plan.has_episode_stats:
+        summary.notes.append("source has no episodes_stats.jsonl (v2.0): stats computed")

@@ -1,0 +1,204 @@
+"""Read a v2.x source, check it is complete, and decide the renumbering.
+
+Everything that can be checked without reading frames is checked here, before a byte of
+the destination is written: the version, every episode's parquet (readable footer, row count
+equal to ``episodes.jsonl``'s length), every camera's mp4, and files that no episode claims.
+Episodes are ordered by their old index and renumbered 0..N-1 (LeRobot looks rows and
+episodes up by position, so a gap left by a deleted episode must close). Task indices are
+renumbered the same way when ``tasks.jsonl`` has gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from scripts.convert.errors import ConversionError
+from validators.dataset_format import (
+    INFO_PATH,
+    LEGACY_EPISODES_PATH,
+    LEGACY_EPISODES_STATS_PATH,
+    LEGACY_TASKS_PATH,
+    LEGACY_VERSIONS,
+    V30,
+    DatasetLayout,
+    NotADatasetError,
+    load_layout,
+)
+
+_EPISODE_FILE = re.compile(r"episode_(\d+)\.(parquet|mp4)$")
+
+
+@dataclass
+class EpisodePlan:
+    """One source episode and where it goes."""
+
+    old_index: int
+    new_index: int
+    length: int
+    tasks: list[str]
+    data_file: Path
+    data_bytes: int
+    video_files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """The whole conversion, decided up front."""
+
+    layout: DatasetLayout
+    episodes: list[EpisodePlan]
+    tasks: list[str]  # new task_index -> text
+    task_remap: dict[int, int]  # old task_index -> new task_index
+    has_episode_stats: bool
+
+    @property
+    def renumbered(self) -> dict[int, int]:
+        """old -> new, only for episodes whose index changes."""
+        return {e.old_index: e.new_index for e in self.episodes if e.old_index != e.new_index}
+
+    @property
+    def total_frames(self) -> int:
+        return sum(e.length for e in self.episodes)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ConversionError(path, "not found")
+    rows = []
+    where = 0
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for where, line in enumerate(fh, 1):  # noqa: B007 - where names the bad line
+                if line.strip():
+                    rows.append(json.loads(line))
+    except json.JSONDecodeError as exc:
+        raise ConversionError(f"{path}:{where}", f"not valid JSON ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConversionError(path, f"not UTF-8 text ({exc.reason})") from exc
+    return rows
+
+
+def load_source(src: Path) -> DatasetLayout:
+    """The source's layout; refuse anything that is not a v2.0/v2.1 dataset."""
+    if not src.exists():
+        raise ConversionError(src, "no such directory")
+    if not src.is_dir():
+        raise ConversionError(src, "not a directory")
+    try:
+        layout = load_layout(src)
+    except NotADatasetError as exc:
+        raise ConversionError(src / INFO_PATH, str(exc).split(": ", 1)[-1]) from exc
+    version = layout.version
+    if version == V30 or version.startswith("v3"):
+        raise ConversionError(
+            src / INFO_PATH, f"already {version}; nothing to convert (LeRobot reads it as is)"
+        )
+    if version not in LEGACY_VERSIONS:
+        raise ConversionError(
+            src / INFO_PATH,
+            f"codebase_version {version!r} is not one of {', '.join(LEGACY_VERSIONS)}",
+        )
+    return layout
+
+
+def _load_tasks(src: Path) -> tuple[list[str], dict[int, int], dict[str, int]]:
+    path = src / LEGACY_TASKS_PATH
+    rows = _read_jsonl(path)
+    by_index: dict[int, str] = {}
+    for row in rows:
+        if "task_index" not in row or "task" not in row:
+            raise ConversionError(path, f"a line lacks 'task_index' or 'task': {row}")
+        by_index[int(row["task_index"])] = str(row["task"])
+    ordered = sorted(by_index)
+    tasks = [by_index[i] for i in ordered]
+    remap = {old: new for new, old in enumerate(ordered)}
+    text_to_new = {text: remap[i] for i, text in by_index.items()}
+    return tasks, remap, text_to_new
+
+
+def _parquet_rows(path: Path) -> int:
+    try:
+        return pq.read_metadata(path).num_rows
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
+        raise ConversionError(path, f"not a readable parquet file ({exc})") from exc
+
+
+def _unclaimed(root: Path, pattern: str, claimed: set[Path], what: str) -> None:
+    for path in sorted(root.glob(pattern)):
+        if path not in claimed and _EPISODE_FILE.search(path.name):
+            raise ConversionError(
+                path,
+                f"{what} of an episode that meta/episodes.jsonl does not list "
+                "(episode/file count mismatch)",
+            )
+
+
+def make_plan(src: Path) -> Plan:
+    """Check the source and decide where every episode goes."""
+    layout = load_source(src)
+    tasks, task_remap, _ = _load_tasks(src)
+    episodes_path = src / LEGACY_EPISODES_PATH
+    rows = _read_jsonl(episodes_path)
+    if not rows:
+        raise ConversionError(episodes_path, "lists no episodes")
+    seen: set[int] = set()
+    for row in rows:
+        if "episode_index" not in row or "length" not in row:
+            raise ConversionError(episodes_path, f"a line lacks 'episode_index' or 'length': {row}")
+        if row["episode_index"] in seen:
+            raise ConversionError(episodes_path, f"episode {row['episode_index']} listed twice")
+        seen.add(row["episode_index"])
+    rows.sort(key=lambda r: int(r["episode_index"]))
+
+    video_keys = layout.video_keys
+    plans: list[EpisodePlan] = []
+    claimed_data: set[Path] = set()
+    claimed_video: set[Path] = set()
+    for new_index, row in enumerate(rows):
+        old = int(row["episode_index"])
+        length = int(row["length"])
+        data_file = layout.legacy_data_file(old)
+        if not data_file.is_file():
+            raise ConversionError(data_file, f"missing (episode {old} is in meta/episodes.jsonl)")
+        num_rows = _parquet_rows(data_file)
+        if num_rows != length:
+            raise ConversionError(
+                data_file, f"has {num_rows} rows but meta/episodes.jsonl says length {length}"
+            )
+        if length < 1:
+            raise ConversionError(episodes_path, f"episode {old} has length {length}")
+        videos = {}
+        for key in video_keys:
+            vpath = layout.legacy_video_file(old, key)
+            if not vpath.is_file():
+                raise ConversionError(vpath, f"missing (episode {old}, camera {key})")
+            videos[key] = vpath
+            claimed_video.add(vpath)
+        claimed_data.add(data_file)
+        plans.append(
+            EpisodePlan(
+                old_index=old,
+                new_index=new_index,
+                length=length,
+                tasks=[str(t) for t in row.get("tasks", [])],
+                data_file=data_file,
+                data_bytes=data_file.stat().st_size,
+                video_files=videos,
+            )
+        )
+    _unclaimed(src, "data/*/*.parquet", claimed_data, "data file")
+    if video_keys:
+        _unclaimed(src, "videos/*/*/*.mp4", claimed_video, "video")
+    has_stats = (src / LEGACY_EPISODES_STATS_PATH).is_file()
+    return Plan(
+        layout=layout,
+        episodes=plans,
+        tasks=tasks,
+        task_remap=task_remap,
+        has_episode_stats=has_stats,
+    )

@@ -1,0 +1,99 @@
+"""Temp directory beside DST, leftovers of killed runs, and the rename into place.
+
+Why this shape: a conversion killed at any moment must leave no half-written DST. All output
+goes to ``.<DST>.tmp-<pid>`` in DST's parent (same filesystem, so the final ``rename`` is
+atomic). With ``--force`` an existing DST is renamed aside to ``.<DST>.old-<pid>`` first, the
+new tree renamed in, and the old one deleted; a run killed between those two renames leaves
+the old tree aside, and the next run puts it back before doing anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from scripts.convert.errors import ConversionError, os_error
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(path: Path, tag: str) -> int | None:
+    try:
+        return int(path.name.rsplit(f".{tag}-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def temp_path(dst: Path, tag: str = "tmp", pid: int | None = None) -> Path:
+    return dst.parent / f".{dst.name}.{tag}-{os.getpid() if pid is None else pid}"
+
+
+def recover(dst: Path) -> list[str]:
+    """Clean up after killed runs; return one line per thing done (for the summary)."""
+    notes: list[str] = []
+    parent = dst.parent
+    if not parent.is_dir():
+        return notes
+    for old in sorted(parent.glob(f".{dst.name}.old-*")):
+        pid = _owner_pid(old, "old")
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            continue
+        if not dst.exists():
+            old.rename(dst)
+            notes.append(f"restored {dst} from an interrupted --force run")
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+            notes.append(f"removed {old.name} left by an interrupted run")
+    for tmp in sorted(parent.glob(f".{dst.name}.tmp-*")):
+        pid = _owner_pid(tmp, "tmp")
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            raise ConversionError(tmp, f"another conversion (pid {pid}) is writing this DST")
+        shutil.rmtree(tmp, ignore_errors=True)
+        notes.append(f"removed {tmp.name} left by an interrupted run")
+    return notes
+
+
+def make_temp(dst: Path) -> Path:
+    """Create the private temp directory beside DST (naming DST's parent when not writable)."""
+    parent = dst.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConversionError(parent, f"cannot create DST's parent ({exc.strerror})") from exc
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConversionError(parent, "not writable (DST is created beside it)")
+    tmp = temp_path(dst)
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise os_error(exc, tmp) from exc
+    return tmp
+
+
+def publish(tmp: Path, dst: Path, force: bool, hook=None) -> None:
+    """Rename ``tmp`` to ``dst``; with ``force``, swap out an existing ``dst`` safely."""
+    if dst.exists() or dst.is_symlink():
+        if not force:
+            raise ConversionError(dst, "already exists; pass --force to replace it")
+        old = temp_path(dst, "old")
+        dst.rename(old)
+        if hook:
+            hook("between-renames")
+        tmp.rename(dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(dst)
+
+
+def discard(tmp: Path | None) -> None:
+    if tmp is not None and tmp.exists():
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,458 @@
+"""Concatenate one camera's episode mp4s into size-capped v3.0 files by stream copy.
+
+Why our own remux rather than LeRobot's ``concatenate_video_files``: that one stream-copies
+whatever it is given, so an episode recorded with another codec, size or pixel format makes
+a file that decodes to garbage, silently. Here every episode is probed first; a mismatch
+(codec, size, pixel format, time base, codec header) stops the conversion naming the odd
+episode, unless ``--reencode`` asks to re-encode that camera. Packets are copied with their
+timestamps shifted by the whole-tick duration of the episodes before them, so frame ``t`` of
+an episode sits at ``from_timestamp + t`` in the shared file, as LeRobot looks it up.
+
+The same pass decodes the frames LeRobot samples for image statistics (``stats.py``), so the
+video is read once. One call handles one camera; cameras run in parallel processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from scripts.convert.data import MB, next_chunk_file
+from scripts.convert.errors import ConversionError
+from scripts.convert.stats import (
+    Stats,
+    auto_downsample_height_width,
+    image_feature_stats,
+    sample_indices,
+)
+from validators.dataset_format import VIDEO_PATH
+
+DEPTH_QMAX = 4095  # 12-bit depth codes (lerobot.configs.video.DEPTH_QMAX)
+DEPTH_PIX_FMT = "gray12le"
+
+# Encoders used by --reencode, with LeRobot 0.6.1's default RGB settings where they apply.
+REENCODERS: dict[str, tuple[str, dict[str, str]]] = {
+    "av1": ("libsvtav1", {"g": "2", "crf": "30", "preset": "12"}),
+    "h264": ("libx264", {"g": "2", "crf": "23"}),
+}
+
+
+@dataclass(frozen=True)
+class StreamProps:
+    """What must agree between episodes for their packets to share one file."""
+
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None
+    time_base: Fraction
+    header: str  # hash of the codec's extradata (sequence header / SPS+PPS)
+
+    def differences(self, other: StreamProps) -> list[str]:
+        names = ("codec", "width", "height", "pix_fmt", "time_base", "header")
+        return [
+            f"{n} {getattr(other, n)} vs {getattr(self, n)}"
+            for n in names
+            if getattr(self, n) != getattr(other, n)
+        ]
+
+
+@dataclass
+class CameraEpisode:
+    """One episode's mp4 for one camera, as handed to a camera job."""
+
+    new_index: int
+    old_index: int
+    length: int
+    path: Path
+
+
+@dataclass
+class CameraResult:
+    """Per-episode placement and stats for one camera, plus its files."""
+
+    key: str
+    placement: list[dict[str, Any]] = field(default_factory=list)  # per episode, in order
+    stats: list[Stats] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    reencoded: bool = False
+    frames: int = 0
+
+
+def as_fraction(value: Any) -> Fraction:
+    """PyAV 19 returns its own rational type; Fraction() does not accept it directly."""
+    return Fraction(int(value.numerator), int(value.denominator)) if value else Fraction(0)
+
+
+def stream_props(s: av.VideoStream) -> StreamProps:
+    extradata = s.codec_context.extradata or b""
+    return StreamProps(
+        codec=s.codec_context.codec.canonical_name if s.codec_context.codec else "?",
+        width=int(s.codec_context.width),
+        height=int(s.codec_context.height),
+        pix_fmt=s.codec_context.pix_fmt,
+        time_base=as_fraction(s.time_base),
+        header=hashlib.sha1(extradata).hexdigest()[:12],
+    )
+
+
+def probe(path: Path) -> StreamProps:
+    """The stream properties of an episode's mp4, naming the file when it cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ConversionError(path, "has no video stream")
+            return stream_props(container.streams.video[0])
+    except ConversionError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise ConversionError(path, f"not a readable mp4 ({exc})") from exc
+
+
+class _Mismatch(Exception):
+    """An episode whose stream cannot share a file with the first one by stream copy."""
+
+    def __init__(self, ep: CameraEpisode, diff: list[str]) -> None:
+        super().__init__(ep.path)
+        self.ep = ep
+        self.diff = diff
+
+
+@dataclass(frozen=True)
+class DepthParams:
+    """A depth camera's quantisation, from its feature ``info`` (0.6.1's DepthEncoderConfig)."""
+
+    depth_min: float = 0.01
+    depth_max: float = 10.0
+    shift: float = 3.5
+    use_log: bool = True
+    unit: str = "mm"
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> DepthParams:
+        d = cls()
+        return cls(
+            depth_min=float(info.get("video.depth_min", d.depth_min)),
+            depth_max=float(info.get("video.depth_max", d.depth_max)),
+            shift=float(info.get("video.shift", d.shift)),
+            use_log=bool(info.get("video.use_log", d.use_log)),
+            unit=str(info.get("depth_unit") or d.unit),
+        )
+
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        """0.6.1's ``dequantize_depth`` numpy path: uint16 mm, or float32 metres."""
+        if self.use_log:
+            log_min = math.log(self.depth_min + self.shift)
+            log_max = math.log(self.depth_max + self.shift)
+            scale, offset = (log_max - log_min) / DEPTH_QMAX, log_min
+        else:
+            scale, offset = (self.depth_max - self.depth_min) / DEPTH_QMAX, self.depth_min
+        buf = np.empty(codes.shape, dtype=np.float32)
+        np.multiply(codes, scale, out=buf)
+        np.add(buf, offset, out=buf)
+        if self.use_log:
+            np.exp(buf, out=buf)
+            np.subtract(buf, self.shift, out=buf)
+        np.clip(buf, self.depth_min, self.depth_max, out=buf)
+        if self.unit == "m":
+            return buf
+        np.multiply(buf, 1000.0, out=buf)
+        np.rint(buf, out=buf)
+        np.clip(buf, 0.0, 65535, out=buf)
+        return buf.astype(np.uint16, copy=False)
+
+
+def frame_array(frame: av.VideoFrame, depth: DepthParams | None) -> np.ndarray:
+    """(C, H, W) as LeRobot sees the frame: rgb24, or dequantised depth for depth cameras."""
+    if depth is not None:
+        return depth.dequantize(frame.to_ndarray(format=DEPTH_PIX_FMT))[np.newaxis, ...]
+    return np.transpose(frame.to_ndarray(format="rgb24"), (2, 0, 1))
+
+
+class _Sampler:
+    """Keeps the frames LeRobot's ``sample_images`` would pick, already downsampled."""
+
+    def __init__(self, length: int, depth: DepthParams | None) -> None:
+        self.wanted = sample_indices(length)
+        self.depth = depth
+        self.picked: list[np.ndarray] = []
+        self.seen = 0
+        self._next = 0
+
+    def feed(self, frame: av.VideoFrame) -> None:
+        if self._next < len(self.wanted) and self.seen == self.wanted[self._next]:
+            img = auto_downsample_height_width(frame_array(frame, self.depth))
+            while self._next < len(self.wanted) and self.wanted[self._next] == self.seen:
+                self.picked.append(img)
+                self._next += 1
+        self.seen += 1
+
+    def stats(self, path: Path) -> Stats:
+        if self._next < len(self.wanted):
+            raise ConversionError(
+                path,
+                f"decoded {self.seen} frames, episode needs {self.wanted[-1] + 1} (truncated?)",
+            )
+        return image_feature_stats(np.stack(self.picked), is_depth=self.depth is not None)
+
+
+def _plan_files(
+    episodes: list[CameraEpisode], limit: float, chunks_size: int
+) -> list[tuple[int, int]]:
+    """(chunk, file) per episode, rolling over like LeRobot's writer: size + next >= limit."""
+    out = []
+    chunk = file = 0
+    size = 0
+    for i, ep in enumerate(episodes):
+        ep_size = ep.path.stat().st_size
+        if i > 0 and size + ep_size >= limit:
+            chunk, file = next_chunk_file(chunk, file, chunks_size)
+            size = 0
+        out.append((chunk, file))
+        size += ep_size
+    return out
+
+
+def _mux(out: av.container.OutputContainer, packet: av.Packet) -> None:
+    """Mux one packet; a failure here is about DST (disk full...), not about the source."""
+    try:
+        out.mux(packet)
+    except (av.FFmpegError, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConversionError(out.name, f"cannot write ({reason})") from exc
+
+
+def _remux_episode(
+    ep: CameraEpisode,
+    out: av.container.OutputContainer,
+    ostream: av.VideoStream,
+    offset: int,
+    sampler: _Sampler,
+    ref: StreamProps,
+) -> int:
+    """Copy one episode's packets shifted by ``offset`` ticks; return its duration in ticks."""
+    try:
+        with av.open(str(ep.path)) as container:
+            if not container.streams.video:
+                raise ConversionError(ep.path, "has no video stream")
+            s = container.streams.video[0]
+            diff = ref.differences(stream_props(s))
+            if diff:
+                raise _Mismatch(ep, diff)
+            if s.frames and s.frames < ep.length:
+                raise ConversionError(
+                    ep.path, f"has {s.frames} frames but the episode has {ep.length} (truncated?)"
+                )
+            decoder = av.CodecContext.create(s.codec_context.codec.name, "r")
+            decoder.extradata = s.codec_context.extradata
+            decoder.thread_type = "AUTO"
+            packets = 0
+            end = 0
+            for packet in container.demux(s):
+                if packet.dts is None and packet.pts is None:
+                    continue
+                for frame in decoder.decode(packet):
+                    sampler.feed(frame)
+                pts = packet.pts
+                if pts is not None:
+                    end = max(end, pts + (packet.duration or 0))
+                packet.pts = None if pts is None else pts + offset
+                packet.dts = None if packet.dts is None else packet.dts + offset
+                packet.stream = ostream
+                _mux(out, packet)
+                packets += 1
+            for frame in decoder.decode(None):
+                sampler.feed(frame)
+            duration = s.duration if s.duration else end
+    except (ConversionError, _Mismatch):
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise ConversionError(ep.path, f"damaged or truncated mp4 ({exc})") from exc
+    if packets < ep.length:
+        raise ConversionError(
+            ep.path, f"holds {packets} frames but the episode has {ep.length} (truncated?)"
+        )
+    return int(duration)
+
+
+def _encoder_for(codec: str) -> tuple[str, dict[str, str]]:
+    return REENCODERS.get(codec, REENCODERS["av1"])
+
+
+def _reencode_episode(
+    ep: CameraEpisode,
+    ostream: av.VideoStream,
+    out: av.container.OutputContainer,
+    first_pts: int,
+    sampler: _Sampler,
+) -> int:
+    """Decode one episode and encode it into ``ostream``; return frames written."""
+    written = 0
+    try:
+        with av.open(str(ep.path)) as container:
+            for frame in container.decode(video=0):
+                sampler.feed(frame)
+                frame = frame.reformat(
+                    width=ostream.width, height=ostream.height, format=ostream.pix_fmt
+                )
+                frame.pts = first_pts + written
+                frame.time_base = ostream.codec_context.time_base
+                for packet in ostream.encode(frame):
+                    _mux(out, packet)
+                written += 1
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise ConversionError(ep.path, f"damaged or truncated mp4 ({exc})") from exc
+    if written < ep.length:
+        raise ConversionError(
+            ep.path, f"decodes to {written} frames but the episode has {ep.length} (truncated?)"
+        )
+    return written
+
+
+def convert_camera(
+    key: str,
+    episodes: list[CameraEpisode],
+    dst: Path,
+    video_mb: float,
+    chunks_size: int,
+    fps: int,
+    reencode: bool,
+    depth: DepthParams | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CameraResult:
+    """Check and concatenate one camera's episodes into ``dst/videos/<key>/...``.
+
+    Stream copy is tried first; the first episode whose stream differs from episode 0 stops
+    it. Without ``reencode`` that is an error naming the episode; with it, the camera's
+    partial output is dropped and the whole camera is re-encoded.
+    """
+    ref = probe(episodes[0].path)
+    try:
+        return _convert(key, episodes, dst, video_mb, chunks_size, fps, depth, ref, False, progress)
+    except _Mismatch as odd:
+        if not reencode:
+            raise ConversionError(
+                odd.ep.path,
+                f"camera {key} episode {odd.ep.old_index} differs from episode "
+                f"{episodes[0].old_index} ({'; '.join(odd.diff)}); stream copy would corrupt "
+                "it: pass --reencode to re-encode this camera",
+            ) from None
+    shutil.rmtree(dst / "videos" / key, ignore_errors=True)
+    return _convert(key, episodes, dst, video_mb, chunks_size, fps, depth, ref, True, progress)
+
+
+def _convert(
+    key: str,
+    episodes: list[CameraEpisode],
+    dst: Path,
+    video_mb: float,
+    chunks_size: int,
+    fps: int,
+    depth: DepthParams | None,
+    ref: StreamProps,
+    reencode: bool,
+    progress: Callable[[int], None] | None,
+) -> CameraResult:
+    result = CameraResult(key=key, reencoded=reencode)
+    slots = _plan_files(episodes, video_mb * MB, chunks_size)
+    i = 0
+    while i < len(episodes):
+        slot = slots[i]
+        group = [j for j in range(i, len(episodes)) if slots[j] == slot]
+        path = dst / VIDEO_PATH.format(video_key=key, chunk_index=slot[0], file_index=slot[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(key, [episodes[j] for j in group], path, slot, fps, result, depth, ref)
+        result.files.append(path)
+        if progress:
+            progress(len(group))
+        i = group[-1] + 1
+    return result
+
+
+def _write_file(
+    key: str,
+    group: list[CameraEpisode],
+    path: Path,
+    slot: tuple[int, int],
+    fps: int,
+    result: CameraResult,
+    depth: DepthParams | None,
+    ref_props: StreamProps,
+) -> None:
+    from_ts = 0.0
+    with av.open(str(group[0].path)) as template_container:
+        template = template_container.streams.video[0]
+        with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+            if result.reencoded:
+                name, options = _encoder_for(ref_props.codec)
+                ostream = out.add_stream(name, rate=fps, options=options)
+                ostream.width = ref_props.width
+                ostream.height = ref_props.height
+                ostream.pix_fmt = ref_props.pix_fmt or "yuv420p"
+            else:
+                ostream = out.add_stream_from_template(template=template, opaque=True)
+                ostream.time_base = template.time_base
+            offset = 0
+            for ep in group:
+                sampler = _Sampler(ep.length, depth)
+                if result.reencoded:
+                    frames = _reencode_episode(ep, ostream, out, offset, sampler)
+                    offset += frames
+                    duration_s = frames / fps
+                else:
+                    ticks = _remux_episode(ep, out, ostream, offset, sampler, ref_props)
+                    offset += ticks
+                    duration_s = float(ticks * ref_props.time_base)
+                result.stats.append(sampler.stats(ep.path))
+                result.frames += ep.length
+                result.placement.append(
+                    {
+                        f"videos/{key}/chunk_index": slot[0],
+                        f"videos/{key}/file_index": slot[1],
+                        f"videos/{key}/from_timestamp": from_ts,
+                        f"videos/{key}/to_timestamp": from_ts + duration_s,
+                    }
+                )
+                from_ts += duration_s
+            if result.reencoded:
+                for packet in ostream.encode(None):
+                    _mux(out, packet)
+
+
+def video_info(path: Path) -> dict[str, Any]:
+    """The ``video.*`` keys LeRobot's ``get_video_info`` records for a written file."""
+    with av.open(str(path)) as container:
+        s = container.streams.video[0]
+        info: dict[str, Any] = {
+            "video.height": s.height,
+            "video.width": s.width,
+            "video.codec": s.codec_context.codec.canonical_name,
+            "video.pix_fmt": s.pix_fmt,
+            "video.fps": int(as_fraction(s.base_rate)) if s.base_rate else None,
+            "video.channels": len(av.VideoFormat(s.pix_fmt).components) if s.pix_fmt else None,
+        }
+        if container.streams.audio:
+            a = container.streams.audio[0]
+            info.update(
+                {
+                    "audio.channels": a.channels,
+                    "audio.codec": a.codec.canonical_name,
+                    "audio.bit_rate": a.bit_rate,
+                    "audio.sample_rate": a.sample_rate,
+                    "audio.bit_depth": a.format.bits,
+                    "audio.channel_layout": a.layout.name,
+                    "has_audio": True,
+                }
+            )
+        else:
+            info["has_audio"] = False
+    return info

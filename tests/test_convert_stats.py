@@ -1,0 +1,113 @@
+"""Our numpy port of LeRobot's statistics equals the pinned LeRobot's code, bit for bit.
+
+The converter cannot import LeRobot (it runs in the light tools env), so ``scripts.convert.stats``
+re-implements ``RunningQuantileStats`` (with exact shortcuts) and ``aggregate_feature_stats``
+(pairwise). Here the pinned LeRobot's own source text for those two is executed in isolation
+(its module imports torch, so the functions are lifted out of the file) and compared with the
+port on many shapes and dtypes, including constant columns, single rows and uint8/uint16
+pictures.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from scripts.convert import stats as ours
+
+COMPUTE_STATS = (
+    REPO / "envs/act/.venv/lib/python3.12/site-packages/lerobot/datasets/compute_stats.py"
+)
+
+
+@pytest.fixture(scope="module")
+def lerobot() -> dict:
+    """RunningQuantileStats / aggregate_feature_stats / get_feature_stats from the pinned file."""
+    if not COMPUTE_STATS.is_file():
+        pytest.fail(f"{COMPUTE_STATS} missing: run `make envs`")
+    tree = ast.parse(Path(COMPUTE_STATS).read_text())
+    wanted = {
+        "RunningQuantileStats",
+        "aggregate_feature_stats",
+        "get_feature_stats",
+        "_prepare_array_for_stats",
+        "_compute_basic_stats",
+        "_reshape_stats_by_axis",
+        "_reshape_single_stat",
+        "_reshape_for_image_stats",
+        "_reshape_for_vector_stats",
+        "_reshape_for_feature_stats",
+        "_reshape_for_global_stats",
+        "DEFAULT_QUANTILES",
+    }
+    body = [
+        n
+        for n in tree.body
+        if (isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name in wanted)
+        or (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in wanted)
+    ]
+    ns: dict = {"np": np}
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(COMPUTE_STATS), "exec"), ns)
+    return ns
+
+
+def _same(a: dict, b: dict, what: str) -> None:
+    assert list(a) == list(b), what
+    for k in b:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, (what, k)
+        assert np.array_equal(a[k], b[k], equal_nan=True), (what, k, a[k], b[k])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+@pytest.mark.parametrize("rows", [1, 2, 3, 8, 301])
+def test_numeric_stats_equal_lerobot(lerobot: dict, dtype, rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    for dims in (1, 6, 45):
+        data = (rng.normal(size=(rows, dims)) * 50).astype(dtype)
+        if dims == 1:
+            data = data[:, 0]  # shape-(1,) features arrive as (N,)
+        ref = lerobot["get_feature_stats"](data, axis=0, keepdims=data.ndim == 1)
+        _same(ours.numeric_feature_stats(data), ref, f"{dtype} {rows}x{dims}")
+    const = np.full((rows, 3), 7, dtype=dtype)
+    _same(
+        ours.numeric_feature_stats(const),
+        lerobot["get_feature_stats"](const, axis=0, keepdims=False),
+        "constant",
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("frames", [1, 5, 40])
+def test_image_stats_equal_lerobot(lerobot: dict, dtype, frames: int) -> None:
+    rng = np.random.default_rng(frames)
+    high = 256 if dtype == np.uint8 else 4096
+    imgs = rng.integers(3, high, size=(frames, 3 if dtype == np.uint8 else 1, 24, 32)).astype(dtype)
+    ref = lerobot["get_feature_stats"](imgs, axis=(0, 2, 3), keepdims=True)
+    factor = 255.0 if dtype == np.uint8 else 1.0
+    ref = {k: v if k == "count" else np.squeeze(v / factor, axis=0) for k, v in ref.items()}
+    _same(ours.image_feature_stats(imgs, is_depth=dtype != np.uint8), ref, str(dtype))
+
+
+def test_pairwise_merge_equals_aggregate_feature_stats(lerobot: dict) -> None:
+    rng = np.random.default_rng(3)
+    makers = {
+        "f32": lambda: ours.numeric_feature_stats(
+            rng.normal(size=(int(rng.integers(1, 9)), 6)).astype(np.float32)
+        ),
+        "i64": lambda: ours.numeric_feature_stats(rng.integers(0, 99, int(rng.integers(1, 9)))),
+        "img": lambda: ours.image_feature_stats(
+            rng.integers(0, 255, (int(rng.integers(1, 4)), 3, 8, 10)).astype(np.uint8)
+        ),
+    }
+    for name, make in makers.items():
+        acc = ours.StatsAccumulator()
+        ref = None
+        for _ in range(25):
+            s = make()
+            acc.add({name: s})
+            ref = s if ref is None else lerobot["aggregate_feature_stats"]([ref, s])
+            _same(acc.stats[name], ref, name)
