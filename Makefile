@@ -67,7 +67,7 @@ validate: env-tools ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1
 	  $(call flag,--deep,$(DEEP)) $(call flag,--report $(REPORT),$(REPORT))
 
 demo: ## the main job on the embedded sample: convert, validate, smoke
-	$(MAKE) convert validate smoke
+	$(MAKE) convert validate smoke FORCE=1
 
 ##@ Train
 .PHONY: smoke train plot weights-import
