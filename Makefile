@@ -18,9 +18,11 @@ HF_HOME ?= $(CURDIR)/.cache/huggingface
 HF_DATASETS_CACHE ?= $(HF_HOME)/datasets
 HF_HUB_OFFLINE ?= 1
 TORCH_HOME ?= $(CURDIR)/.cache/torch
+WEIGHTS_DIR ?= $(CURDIR)/.cache/weights
 PYTORCH_CUDA_ALLOC_CONF ?= expandable_segments:True
 VIDEO_BACKEND ?=
-export DATA_DIR HF_HOME HF_DATASETS_CACHE HF_HUB_OFFLINE TORCH_HOME PYTORCH_CUDA_ALLOC_CONF VIDEO_BACKEND
+export DATA_DIR HF_HOME HF_DATASETS_CACHE HF_HUB_OFFLINE TORCH_HOME WEIGHTS_DIR
+export PYTORCH_CUDA_ALLOC_CONF VIDEO_BACKEND
 export PYTHONPATH := $(CURDIR)
 
 SAMPLE ?= $(DATA_DIR)/sample_koch_v21
@@ -87,7 +89,7 @@ plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 
 weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
 	$(call require,FROM)
-	$(TOOLS_PY) -m scripts.weights_import $(FROM)
+	$(TOOLS_PY) -m scripts.weights_import $(FROM) $(call flag,--force,$(FORCE))
 
 ##@ Deploy
 .PHONY: serve robot

@@ -1,0 +1,89 @@
+"""Loss curve from a lerobot-train log: parse ``step:N ... loss:X`` lines, write a PNG.
+
+Why from the log: it is the one artefact every run leaves (no wandb offline), it survives
+resumes (the launcher appends), and it is readable on a storage box without torch.
+Usage: python -m scripts.plot_loss OUT [--png FILE]   (OUT = run dir or a train.log)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+
+# lerobot 0.6.1 MetricsTracker line: "step:10 smpl:40 ep:1 epch:0.44 loss:60.789 grdn:..."
+# step/smpl may carry K/M suffixes (format_big_number): "step:1K smpl:8K".
+LINE_RE = re.compile(r"\bstep:(?P<step>[0-9.]+[KMBT]?)\s.*?\bloss:(?P<loss>\S+)")
+SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_number(text: str) -> float:
+    """``12``, ``1K``, ``2.5M`` -> float."""
+    unit = text[-1] if text[-1] in "KMBT" else ""
+    return float(text[: len(text) - len(unit)]) * SUFFIX[unit]
+
+
+def parse_log(text: str) -> list[tuple[int, float]]:
+    """All (step, loss) pairs in order; a resumed run's repeated steps keep the latest value."""
+    points: dict[int, float] = {}
+    for line in text.replace("\r", "\n").splitlines():
+        m = LINE_RE.search(line)
+        if not m:
+            continue
+        try:
+            loss = float(m["loss"])
+        except ValueError:
+            loss = math.nan
+        points[int(parse_number(m["step"]))] = loss
+    return sorted(points.items())
+
+
+def plot(points: list[tuple[int, float]], png: Path, title: str) -> Path:
+    """Write the curve to ``png`` (via a temp file, renamed at the end)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([s for s, _ in points], [v for _, v in points], marker="." if len(points) < 50 else "")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    if points and min(v for _, v in points) > 0:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png)
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path, help="run directory (holding train.log) or a log file")
+    ap.add_argument("--png", type=Path, default=None, help="default: <run dir>/loss.png")
+    args = ap.parse_args(argv)
+    log = args.out / "train.log" if args.out.is_dir() else args.out
+    if not log.is_file():
+        print(
+            f"plot_loss: error: {log}: no such log (OUT must be a make train run dir)",
+            file=sys.stderr,
+        )
+        return 2
+    points = parse_log(log.read_text(errors="replace"))
+    if not points:
+        print(f"plot_loss: error: {log}: no 'step:N ... loss:X' lines yet", file=sys.stderr)
+        return 3
+    png = args.png or log.parent / "loss.png"
+    plot(points, png, f"{log.parent.name}: {len(points)} points, last loss {points[-1][1]:.4g}")
+    print(f"loss curve: {png} ({len(points)} points, step {points[0][0]}..{points[-1][0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

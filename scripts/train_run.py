@@ -1,0 +1,152 @@
+"""Run lerobot-train with its output on the terminal and in <OUT>/train.log; read run state.
+
+Why a pump instead of ``| tee``: lerobot-train refuses an existing output directory unless it
+resumes, and it creates <OUT> only at its first checkpoint. So the log starts beside <OUT>
+(``.<name>.train.log.part``) and moves into <OUT>/train.log as soon as <OUT> exists. A run
+that dies before its first checkpoint still leaves <OUT>/train.log; the next launch recognises
+such a directory (toolkit files only), keeps its log and starts afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG_NAME = "train.log"
+TOOLKIT_FILES = ("train.log", "loss.png", "launch.json")
+LAST = Path("checkpoints") / "last"
+CONFIG_IN_CKPT = LAST / "pretrained_model" / "train_config.json"
+
+
+@dataclass(frozen=True)
+class OutState:
+    """What <OUT> holds: ``fresh``, ``resume`` (checkpoint below the target), ``finished``,
+    ``failed_start`` (only toolkit files, no checkpoint) or ``foreign`` (something else)."""
+
+    kind: str
+    last_step: int | None = None
+
+
+def last_step(out: Path) -> int | None:
+    """The step of <OUT>/checkpoints/last, from LeRobot's training_state/training_step.json."""
+    f = out / LAST / "training_state" / "training_step.json"
+    try:
+        return int(json.loads(f.read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def out_state(out: Path, steps: int) -> OutState:
+    """Classify <OUT> for a run asking for ``steps`` training steps in total."""
+    if not out.exists():
+        return OutState("fresh")
+    if (out / CONFIG_IN_CKPT).is_file():
+        step = last_step(out)
+        if step is not None and step >= steps:
+            return OutState("finished", step)
+        return OutState("resume", step)
+    names = [p.name for p in out.iterdir()]
+    if all(n in TOOLKIT_FILES or n.startswith(LOG_NAME) for n in names):
+        return OutState("failed_start")
+    return OutState("foreign")
+
+
+def part_log(out: Path) -> Path:
+    return out.parent / f".{out.name}.{LOG_NAME}.part"
+
+
+def clear_failed_start(out: Path) -> None:
+    """Carry a failed start's log into the next attempt's log, then remove the toolkit files."""
+    part = part_log(out)
+    old = out / LOG_NAME
+    with part.open("ab") as fh:
+        if old.is_file():
+            fh.write(old.read_bytes())
+            fh.write(b"\n----- previous attempt above; new attempt below -----\n")
+    for name in TOOLKIT_FILES:
+        (out / name).unlink(missing_ok=True)
+    for extra in out.glob("train.log*"):
+        extra.unlink()
+    out.rmdir()
+
+
+def move_aside(out: Path) -> Path:
+    """FORCE=1 on a finished run: keep it under a dated name instead of deleting it."""
+    dest = out.with_name(f"{out.name}.prev-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.rename(dest)
+    return dest
+
+
+class _Log:
+    """Append to <OUT>/train.log once <OUT> exists, to the .part file beside it before that."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.part = part_log(out)
+        self.fh = None
+        self._open()
+
+    def _open(self) -> None:
+        if self.out.is_dir():
+            final = self.out / LOG_NAME
+            fh = final.open("ab")
+            if self.part.is_file():
+                fh.write(self.part.read_bytes())
+                self.part.unlink()
+            self.fh, self.in_out = fh, True
+        else:
+            self.fh, self.in_out = self.part.open("ab"), False
+
+    def write(self, data: bytes) -> None:
+        if not self.in_out and self.out.is_dir():
+            self.fh.close()
+            self._open()
+        self.fh.write(data)
+        self.fh.flush()
+
+    def close(self) -> Path:
+        """Finish: the log always ends at <OUT>/train.log (creating <OUT> if LeRobot did not)."""
+        self.fh.close()
+        if not self.in_out:
+            self.out.mkdir(parents=True, exist_ok=True)
+            final = self.out / LOG_NAME
+            with final.open("ab") as fh:
+                fh.write(self.part.read_bytes())
+            self.part.unlink()
+        return self.out / LOG_NAME
+
+
+def run_logged(cmd: list[str], out: Path, env: dict[str, str], header: str) -> int:
+    """Run ``cmd``; copy its stdout+stderr to the terminal and the log; return its exit code."""
+    log = _Log(out)
+    log.write(header.encode())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    term = sys.stdout.buffer
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            term.write(chunk)
+            term.flush()
+            log.write(chunk)
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        log.write(b"\n[train] interrupted; run make train again with the same OUT to resume\n")
+        code = code or 130
+    path = log.close()
+    print(f"[train] log: {path}", flush=True)
+    return code

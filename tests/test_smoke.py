@@ -1,0 +1,85 @@
+"""make smoke on CPU: ACT on Koch-like and GR2-like v3.0 data, SmolVLA with the tiny VLM.
+
+Each trains for real (lerobot-train), reloads the checkpoint with LeRobot 0.6.1 and runs
+select_action on a dataset frame. Plus the checks' own ability to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run
+from helpers.train_common import cached, make_tiny_vlm, make_v30, tool_env
+
+from scripts.plot_loss import parse_log
+from scripts.smoke import loss_went_down
+from scripts.smoke_check import failures
+
+
+@pytest.fixture(scope="module")
+def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cached(tmp_path_factory, "koch_v30", lambda p: make_v30(p, "koch"))
+
+
+@pytest.fixture(scope="module")
+def gr2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cached(tmp_path_factory, "gr2_v30", lambda p: make_v30(p, "gr2"))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cached(tmp_path_factory, "weights/tiny-smolvlm2", make_tiny_vlm).parent
+
+
+def smoke(dataset: Path, out: Path, *args: str, **env: str):
+    cmd = [sys.executable, "-m", "scripts.smoke", "--dataset", dataset, "--out", out, *args]
+    proc = run(cmd, env=tool_env(**env), timeout=1200)
+    report = json.loads((out / "smoke.json").read_text()) if (out / "smoke.json").is_file() else {}
+    return proc, report
+
+
+@pytest.mark.slow
+def test_act_smoke_on_koch(koch: Path, tmp_path: Path) -> None:
+    proc, rep = smoke(koch, tmp_path / "act")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert rep["failures"] == [] and rep["action_shape"] == [1, 6]
+    assert rep["checkpoint_image_keys"] == [
+        "observation.images.laptop",
+        "observation.images.phone",
+    ]
+    assert "[smoke] OK act_cpu" in proc.stdout
+
+
+@pytest.mark.slow
+def test_act_smoke_on_gr2(gr2: Path, tmp_path: Path) -> None:
+    proc, rep = smoke(gr2, tmp_path / "gr2", "--steps", "6")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert rep["action_shape"] == [1, 37]
+    assert len(rep["checkpoint_image_keys"]) == 2
+
+
+@pytest.mark.slow
+def test_smolvla_smoke_with_tiny_vlm(koch: Path, weights: Path, tmp_path: Path) -> None:
+    proc, rep = smoke(koch, tmp_path / "svla", "--recipe", "smolvla_cpu", WEIGHTS_DIR=str(weights))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert rep["policy_type"] == "smolvla" and rep["action_shape"] == [1, 6]
+    assert rep["failures"] == []
+
+
+def test_loss_checks_can_fail() -> None:
+    assert loss_went_down([5.0, 4.0, 3.0, 2.0])
+    assert not loss_went_down([2.0, 2.0, 3.0, 4.0])
+    assert not loss_went_down([1.0])
+    log = "step:1 smpl:4 ep:0 epch:0.1 loss:nan grdn:1\nstep:2K smpl:8K ep:1 loss:0.5 grdn:1\n"
+    assert [s for s, _ in parse_log(log)] == [1, 2000]
+    facts = {
+        "action_shape": [1, 7],
+        "expected_action_shape": [1, 6],
+        "action_finite": False,
+        "checkpoint_image_keys": ["a"],
+        "dataset_image_keys": ["b"],
+    }
+    assert len(failures(facts)) == 3
