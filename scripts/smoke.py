@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     # CPU recipes are already smoke-sized; a GPU recipe's 30k-100k steps become a short run.
     steps = args.steps or (int(recipe.config.get("steps", 10)) if recipe.is_cpu else GPU_STEPS)
     out = args.out or REPO / "outputs" / "smoke" / f"{args.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        pf.check_env(recipe)  # builds the recipe's environment on first use
+    except pf.PreflightError as exc:
+        print(f"smoke: error: {exc}", file=sys.stderr)
+        return exc.code
     ensure_tiny_vlm(recipe.config.get("policy", {}).get("vlm_model_name"))
     extra = [f"--steps={steps}", f"--save_freq={steps}", "--log_freq=1"]
     t0 = time.perf_counter()

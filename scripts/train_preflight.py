@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +163,19 @@ def validate(
 
 # --- environment, GPU ---------------------------------------------------------------------------
 def check_env(recipe: Recipe) -> Path:
-    """The recipe's environment must hold lerobot-train; returns its bin directory."""
+    """The recipe's environment, built on first use; returns its bin directory.
+
+    With the repo's own envs/ the builder runs every time: it returns at once when the lock is
+    unchanged and rebuilds when it changed. A relocated ``ENVS_DIR`` is only checked.
+    """
+    if not os.environ.get("ENVS_DIR"):
+        build = [str(REPO / "scripts" / "envs.sh"), "build", recipe.env]
+        proc = subprocess.run(build, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or ["envs.sh failed"])[-1]
+            raise PreflightError(
+                EXIT_ENV, f"environment '{recipe.env}' for recipe {recipe.name}: {why}"
+            )
     exe = env_dir(recipe.env) / "bin" / "lerobot-train"
     if not exe.is_file():
         raise PreflightError(
