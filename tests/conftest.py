@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["helpers.train_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_V21 = REPO / "tests" / "fixtures" / "koch_v21_real"
 

@@ -12,26 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import run
-from helpers.train_common import cached, make_tiny_vlm, make_v30, tool_env
+from helpers.train_common import tool_env
 
 from scripts.plot_loss import parse_log
 from scripts.smoke import loss_went_down
 from scripts.smoke_check import failures
-
-
-@pytest.fixture(scope="module")
-def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "koch_v30", lambda p: make_v30(p, "koch"))
-
-
-@pytest.fixture(scope="module")
-def gr2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "gr2_v30", lambda p: make_v30(p, "gr2"))
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "weights/tiny-smolvlm2", make_tiny_vlm).parent
 
 
 def smoke(dataset: Path, out: Path, *args: str, **env: str):

@@ -12,27 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURE_V21, env_python, run
-from helpers.train_common import cached, make_tiny_vlm, make_v30, tool_env, train_cmd
+from helpers.train_common import make_v30, tool_env, train_cmd
 
 from scripts import gpu as gpu_mod
 from scripts.train_preflight import RESNET18_FILE
-
-
-@pytest.fixture(scope="module")
-def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "koch_v30", lambda p: make_v30(p, "koch"))
-
-
-@pytest.fixture(scope="module")
-def gr2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "gr2_v30", lambda p: make_v30(p, "gr2"))
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A WEIGHTS_DIR holding the tiny SmolVLM2 model the smolvla_cpu recipe names."""
-    vlm = cached(tmp_path_factory, "weights/tiny-smolvlm2", make_tiny_vlm)
-    return vlm.parent
 
 
 def launch(*args: object, **env: str):

@@ -14,12 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run
-from helpers.train_common import cached, make_v30, popen_train, tool_env, train_cmd
-
-
-@pytest.fixture(scope="module")
-def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "koch_v30", lambda p: make_v30(p, "koch"))
+from helpers.train_common import popen_train, tool_env, train_cmd
 
 
 def steps_logged(log: str) -> list[int]:

@@ -12,14 +12,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-import pytest
 from conftest import run
-from helpers.train_common import cached, make_v30, tool_env, train_cmd
-
-
-@pytest.fixture(scope="module")
-def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached(tmp_path_factory, "koch_v30", lambda p: make_v30(p, "koch"))
+from helpers.train_common import tool_env, train_cmd
 
 
 def weights_import(*args: object, env: dict[str, str]):
