@@ -100,6 +100,7 @@ class _Log:
                 self.part.unlink()
             self.fh, self.in_out = fh, True
         else:
+            self.part.parent.mkdir(parents=True, exist_ok=True)  # e.g. outputs/smoke/ on a clone
             self.fh, self.in_out = self.part.open("ab"), False
 
     def write(self, data: bytes) -> None:
