@@ -58,8 +58,12 @@ def train_cmd(*args: object) -> list:
 
 
 def tool_env(**extra: str) -> dict[str, str]:
+    """The launcher's environment with a fixed decoder, so commands are the same on every box.
+
+    make exports VIDEO_BACKEND empty when unset, so an empty value counts as unset here.
+    """
     env = run_env()
-    env.setdefault("VIDEO_BACKEND", "pyav")
+    env["VIDEO_BACKEND"] = env.get("VIDEO_BACKEND") or "pyav"
     env.update(extra)
     return env
 
