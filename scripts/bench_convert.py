@@ -1,11 +1,17 @@
 """Benchmark: our converter vs LeRobot's own v2.1 -> v3.0 converter vs ``cp -r``, same data.
 
-    python -m scripts.bench_convert [--sizes 100,400,1600] [--work DIR] [--keep]
+    python -m scripts.bench_convert [--sizes 200,800,1600] [--long 24] [--work DIR] [--keep]
 
-For each size a v2.1 dataset of that many short episodes (3-8 frames, one 64x80 AV1 camera,
-like the ``many_short`` preset) is built: a small set of episodes is generated once with the
-sample generator, then replicated with new indices (fast, and every episode stays a valid
-recording). Each dataset is then converted three ways, in one run, on a warm page cache:
+Two kinds of v2.1 dataset, each built from a few episodes generated once with the sample
+generator and replicated with new indices (fast, and every episode stays a valid recording):
+
+* many-short: for each of ``--sizes``, that many short episodes (3-8 frames, one 64x80 AV1
+  camera, like the ``many_short`` preset): per-episode overhead dominates; the sizes show
+  whether peak RSS stays flat as the dataset grows.
+* long: ``--long`` episodes of 240-300 frames with two 240x320 cameras: bytes dominate, the
+  case where ``cp -r`` is a meaningful floor.
+
+Each dataset is converted three ways, in one run, on a warm page cache:
 
 * ours:     ``python -m scripts.convert_v21_to_v30 SRC --dst OUT`` (tools env)
 * LeRobot:  ``python -m lerobot.scripts.convert_dataset_v21_to_v30 --repo-id bench/x
@@ -13,8 +19,9 @@ recording). Each dataset is then converted three ways, in one run, on a warm pag
 * cp -r:    the I/O floor.
 
 Wall time, CPU time (user+system) and peak RSS (``os.wait4`` of each run) are printed with
-ratios; CPU time is the fairer number on a machine shared with other work.
-Not a test: nothing here gates CI.
+ratios; CPU time is the fairer number on a machine shared with other work. Peak RSS is the
+largest single process of the run (our camera workers included). Not a test: nothing here
+gates CI, and a failed run is reported in the table, not raised.
 """
 
 from __future__ import annotations
@@ -188,51 +195,78 @@ def bench_one(src: Path, work: Path) -> dict[str, Run]:
     return runs
 
 
+SHORT = SampleSpec(
+    episode_lengths=tuple(3 + (i * 5) % 6 for i in range(BASE_EPISODES)),
+    cameras={"phone": (64, 80)},
+)
+LONG = SampleSpec(
+    episode_lengths=(300, 240, 270, 300),
+    cameras={"laptop": (240, 320), "phone": (240, 320)},
+)
+HEADER = (
+    f"{'dataset':<10} {'episodes':>8} {'frames':>7} {'MB':>7} | {'cp -r s':>7} {'ours s':>7} "
+    f"{'LeRobot s':>9} | {'LeRobot/ours':>12} {'ours/cp':>8} | "
+    f"{'CPU ours':>8} {'CPU LeRobot':>11} | "
+    f"{'RSS ours':>8} {'RSS LeRobot':>11} {'RSS cp':>6}"
+)
+
+
+def _row(kind: str, n: int, frames: int, mb: float, runs: dict[str, Run]) -> str:
+    ours, theirs, cp = runs["ours"], runs["LeRobot"], runs["cp -r"]
+    flag = "" if ours.ok and theirs.ok else f"  (failed: ours={ours.ok} LeRobot={theirs.ok})"
+    return (
+        f"{kind:<10} {n:>8} {frames:>7} {mb:>7.1f} | "
+        f"{cp.seconds:>7.2f} {ours.seconds:>7.2f} "
+        f"{theirs.seconds:>9.2f} | {theirs.seconds / ours.seconds:>11.1f}x "
+        f"{ours.seconds / cp.seconds:>7.1f}x | "
+        f"{ours.cpu_seconds:>7.1f}s {theirs.cpu_seconds:>10.1f}s | "
+        f"{ours.peak_rss_mb:>6.0f}MB "
+        f"{theirs.peak_rss_mb:>9.0f}MB {cp.peak_rss_mb:>4.0f}MB{flag}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.bench_convert", description=__doc__)
-    p.add_argument("--sizes", default="100,400,1600", help="episode counts (comma separated)")
+    p.add_argument(
+        "--sizes", default="200,800,1600", help="many-short episode counts (comma separated)"
+    )
+    p.add_argument("--long", type=int, default=24, help="episodes of the long dataset (0: skip)")
     p.add_argument("--work", type=Path, help="work directory (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_convert_"))
     work.mkdir(parents=True, exist_ok=True)
+    jobs = [("many-short", n, SHORT) for n in sizes]
+    if args.long:
+        jobs.append(("long", args.long, LONG))
+    rss: dict[str, list[tuple[int, float, float]]] = {}
     try:
-        spec = SampleSpec(
-            episode_lengths=tuple(3 + (i * 5) % 6 for i in range(BASE_EPISODES)),
-            cameras={"phone": (64, 80)},
-        )
-        print(f"generating base episodes in {work} ...", flush=True)
-        base = make_dataset(work / "base", spec, progress=False)
-        header = (
-            f"{'episodes':>8} {'frames':>7} {'MB':>6} | {'cp -r s':>7} {'ours s':>7} "
-            f"{'LeRobot s':>9} | {'LeRobot/ours':>12} {'ours/cp':>8} | "
-            f"{'CPU ours':>8} {'CPU LeRobot':>11} | "
-            f"{'RSS ours':>8} {'RSS LeRobot':>11} {'RSS cp':>6}"
-        )
-        print(header)
-        for n in sizes:
-            d = work / f"n{n}"
+        bases: dict[str, Path] = {}
+        print(HEADER, flush=True)
+        for kind, n, spec in jobs:
+            if kind not in bases:
+                bases[kind] = make_dataset(work / f"base-{kind}", spec, progress=False)
+            d = work / f"{kind}-{n}"
             src = d / "src"
-            build(base, src, n)
+            build(bases[kind], src, n)
             frames = sum(e["length"] for e in _jsonl(src / "meta/episodes.jsonl"))
             runs = bench_one(src, d)
-            ours, theirs, cp = runs["ours"], runs["LeRobot"], runs["cp -r"]
-            flag = (
-                "" if ours.ok and theirs.ok else f"  (failed: ours={ours.ok} LeRobot={theirs.ok})"
-            )
-            print(
-                f"{n:>8} {frames:>7} {tree_mb(src):>6.1f} | "
-                f"{cp.seconds:>7.2f} {ours.seconds:>7.2f} "
-                f"{theirs.seconds:>9.2f} | {theirs.seconds / ours.seconds:>11.1f}x "
-                f"{ours.seconds / cp.seconds:>7.1f}x | "
-                f"{ours.cpu_seconds:>7.1f}s {theirs.cpu_seconds:>10.1f}s | "
-                f"{ours.peak_rss_mb:>6.0f}MB "
-                f"{theirs.peak_rss_mb:>9.0f}MB {cp.peak_rss_mb:>4.0f}MB{flag}",
-                flush=True,
+            print(_row(kind, n, frames, tree_mb(src), runs), flush=True)
+            rss.setdefault(kind, []).append(
+                (n, runs["ours"].peak_rss_mb, runs["LeRobot"].peak_rss_mb)
             )
             if not args.keep:
                 shutil.rmtree(d, ignore_errors=True)
+        short = rss.get("many-short", [])
+        if len(short) > 1:
+            (n0, o0, t0), (n1, o1, t1) = short[0], short[-1]
+            per = 1000 / (n1 - n0) if n1 != n0 else 0.0
+            print(
+                f"peak RSS growth, many-short {n0} -> {n1} episodes: ours {o1 - o0:+.0f} MB "
+                f"({(o1 - o0) * per:+.1f} MB per 1000 episodes), "
+                f"LeRobot {t1 - t0:+.0f} MB ({(t1 - t0) * per:+.1f} MB per 1000 episodes)"
+            )
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -111,3 +111,58 @@ def test_pairwise_merge_equals_aggregate_feature_stats(lerobot: dict) -> None:
             acc.add({name: s})
             ref = s if ref is None else lerobot["aggregate_feature_stats"]([ref, s])
             _same(acc.stats[name], ref, name)
+
+
+@pytest.mark.parametrize("rows", [2, 7, 100, 1200])
+def test_numeric_stats_equal_lerobot_awkward_columns(lerobot: dict, rows: int) -> None:
+    """Ties, huge and tiny magnitudes, constant columns next to varying ones (zero-step edges)."""
+    rng = np.random.default_rng(rows + 11)
+    cols = [
+        rng.integers(0, 3, rows).astype(np.float32),  # many ties
+        np.full(rows, 1.0e7, np.float32),  # constant: linspace step is zero in float32
+        rng.normal(size=rows).astype(np.float32) * 1e-6,
+        rng.normal(size=rows).astype(np.float32) * 1e6,
+        np.linspace(-1, 1, rows, dtype=np.float32),
+        np.full(rows, -3.25, np.float32),
+    ]
+    data = np.stack(cols, axis=1)
+    for arr in (data, data.astype(np.float64), (data * 1000).astype(np.int64)):
+        ref = lerobot["get_feature_stats"](arr, axis=0, keepdims=False)
+        _same(ours.numeric_feature_stats(arr), ref, f"{arr.dtype} {rows}")
+        for j in range(arr.shape[1]):
+            col = arr[:, j]
+            ref = lerobot["get_feature_stats"](col, axis=0, keepdims=True)
+            _same(ours.numeric_feature_stats(col), ref, f"{arr.dtype} {rows} col {j}")
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 64, 700])
+def test_many_features_at_once_equal_lerobot(lerobot: dict, rows: int) -> None:
+    """An episode's numeric columns done together (as the converter does) == one by one."""
+    rng = np.random.default_rng(rows)
+    arrays = {
+        "action": (rng.normal(size=(rows, 6)) * 30).astype(np.float32),
+        "observation.state": (rng.normal(size=(rows, 45)) * 3).astype(np.float32),
+        "timestamp": np.arange(rows) / 30,
+        "frame_index": np.arange(rows, dtype=np.int64),
+        "episode_index": np.full(rows, 7, dtype=np.int64),
+        "flag": rng.integers(0, 2, rows).astype(np.bool_),
+        "const32": np.full((rows, 2), 1.0e7, np.float32),
+    }
+    got = ours.numeric_stats_many(arrays)
+    assert list(got) == list(arrays)
+    for key, values in arrays.items():
+        ref = lerobot["get_feature_stats"](values, axis=0, keepdims=values.ndim == 1)
+        _same(got[key], ref, f"{key} {rows}")
+
+
+@pytest.mark.parametrize("frames", [1, 2, 7, 100])
+def test_camera_frame_stats_equal_lerobot(lerobot: dict, frames: int) -> None:
+    """Sampled RGB frames as the converter stacks them (several sizes, flat and busy pictures)."""
+    rng = np.random.default_rng(frames + 5)
+    for h, w in ((64, 80), (96, 128)):
+        imgs = rng.integers(0, 256, size=(frames, 3, h, w)).astype(np.uint8)
+        imgs[:, 1] //= 7  # a narrow channel
+        imgs[:, 2, : h // 2] = 255  # a channel with a large flat area
+        ref = lerobot["get_feature_stats"](imgs, axis=(0, 2, 3), keepdims=True)
+        ref = {k: v if k == "count" else np.squeeze(v / 255.0, axis=0) for k, v in ref.items()}
+        _same(ours.image_feature_stats(imgs), ref, f"{frames}x{h}x{w}")

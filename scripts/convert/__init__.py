@@ -4,7 +4,7 @@ plan      read and check the source, decide the renumbering (old -> new episode 
 stats     LeRobot 0.6.1's statistics (RunningQuantileStats, aggregate_stats) in numpy
 data      stream episode parquet files into size-capped v3.0 data files
 video     stream-copy (remux) episode mp4s into size-capped files, per camera, in parallel
-metadata  info.json, tasks.parquet, meta/episodes/*.parquet, stats.json
+metadata  info.json, tasks.parquet, meta/episodes/*.parquet (from on-disk spools), stats.json
 verify    structural validation plus a SRC vs DST equivalence check
 publish   temp dir beside DST, crash leftovers, atomic rename into place
 """

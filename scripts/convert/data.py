@@ -25,9 +25,10 @@ from scripts.convert.errors import ConversionError
 from scripts.convert.plan import EpisodePlan, Plan
 from scripts.convert.stats import (
     Stats,
+    StatsAccumulator,
     auto_downsample_height_width,
     image_feature_stats,
-    numeric_feature_stats,
+    numeric_stats_many,
     sample_indices,
 )
 from validators.dataset_format import DATA_PATH
@@ -36,14 +37,13 @@ MB = 1024**2
 
 
 @dataclass
-class EpisodeData:
-    """Where one episode's rows landed, and its non-video stats."""
+class DataResult:
+    """What the data pass leaves behind: file count, spool of episode rows, dataset stats."""
 
-    chunk_index: int
-    file_index: int
-    from_index: int
-    to_index: int
+    files: int
+    spool: Path
     stats: dict[str, Stats]
+    episodes: int
 
 
 def next_chunk_file(chunk: int, file: int, chunks_size: int) -> tuple[int, int]:
@@ -125,6 +125,7 @@ def episode_stats(
 ) -> dict[str, Stats]:
     """Per-episode stats of every parquet-stored feature (video stats come from ``video``)."""
     out: dict[str, Stats] = {}
+    numeric: dict[str, np.ndarray] = {}
     for key, ft in features.items():
         dtype = ft["dtype"]
         if dtype in ("video", "string", "language"):
@@ -141,9 +142,12 @@ def episode_stats(
             is_depth = bool((ft.get("info") or {}).get("is_depth_map", False))
             out[key] = image_feature_stats(np.stack(frames), is_depth=is_depth)
         elif key == "timestamp":
-            out[key] = numeric_feature_stats(_timestamp_values(table, fps))
+            numeric[key] = _timestamp_values(table, fps)
+            out[key] = {}
         else:
-            out[key] = numeric_feature_stats(_column_array(table, key, ft))
+            numeric[key] = _column_array(table, key, ft)
+            out[key] = {}
+    out.update(numeric_stats_many(numeric))
     return out
 
 
@@ -199,10 +203,17 @@ def write_data(
     plan: Plan,
     dst: Path,
     data_mb: float,
+    spool_path: Path,
     on_episode: Callable[[EpisodePlan], None] | None = None,
     on_file_closed: Callable[[Path], None] | None = None,
-) -> list[EpisodeData]:
-    """Write every episode's rows into ``data/chunk-XXX/file-YYY.parquet`` under ``dst``."""
+) -> DataResult:
+    """Write every episode's rows into ``data/chunk-XXX/file-YYY.parquet`` under ``dst``.
+
+    Each episode's metadata row (placement and stats) goes to a spool on disk and its stats
+    into the dataset aggregate at once, so nothing per episode is kept in memory.
+    """
+    from scripts.convert.metadata import Spool  # metadata imports MB/next_chunk_file from here
+
     schema = target_schema(plan)
     features = plan.layout.features
     chunks_size = plan.layout.chunks_size
@@ -212,7 +223,9 @@ def write_data(
     writer: pq.ParquetWriter | None = None
     path: Path | None = None
     start = 0
-    results: list[EpisodeData] = []
+    files = 0
+    spool = Spool(spool_path, features)
+    acc = StatsAccumulator()
     try:
         for ep in plan.episodes:
             if writer is not None and size + ep.data_bytes >= limit:
@@ -230,9 +243,22 @@ def write_data(
                 writer = pq.ParquetWriter(
                     path, schema=schema, compression="snappy", use_dictionary=True
                 )
+                files += 1
             writer.write_table(table)
             size += ep.data_bytes
-            results.append(EpisodeData(chunk, file, start, start + ep.length, stats))
+            acc.add(stats)
+            spool.add(
+                {
+                    "episode_index": ep.new_index,
+                    "tasks": ep.tasks,
+                    "length": ep.length,
+                    "data/chunk_index": chunk,
+                    "data/file_index": file,
+                    "dataset_from_index": start,
+                    "dataset_to_index": start + ep.length,
+                    "stats": stats,
+                }
+            )
             start += ep.length
             if on_episode:
                 on_episode(ep)
@@ -241,4 +267,4 @@ def write_data(
             writer.close()
     if on_file_closed and path is not None:
         on_file_closed(path)
-    return results
+    return DataResult(files, spool.close(), acc.stats or {}, spool.count)

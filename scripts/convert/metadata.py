@@ -124,35 +124,145 @@ def write_stats(stats: dict[str, Stats], dst: Path) -> None:
     _write_json(to_jsonable(stats), dst / STATS_PATH)
 
 
-def flatten_stats(stats: dict[str, Stats], features: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``flatten_dict({"stats": ...})`` in feature order, values as plain lists."""
-    out: dict[str, Any] = {}
+def _nested(values: list[np.ndarray]) -> pa.Array:
+    """The arrow array ``from_pydict`` infers for these arrays' ``tolist()``, built from numpy.
+
+    Nested lists of equal shape become nested ``list<...>``; integers stay int64 unless a
+    float is among them (then everything is double), as arrow's type inference decides.
+    """
+    stacked = np.stack([np.asarray(v) for v in values])
+    if stacked.dtype.kind == "b":
+        flat = pa.array(stacked.ravel())
+    elif stacked.dtype.kind in "iu":
+        flat = pa.array(stacked.astype(np.int64, copy=False).ravel())
+    else:
+        flat = pa.array(stacked.astype(np.float64, copy=False).ravel())
+    arr = flat
+    for dim in reversed(stacked.shape[1:]):
+        offsets = pa.array(np.arange(0, len(arr) + 1, dim, dtype=np.int32))
+        arr = pa.ListArray.from_arrays(offsets, arr)
+    return arr
+
+
+def episode_table(rows: list[dict[str, Any]], features: dict[str, dict[str, Any]]) -> pa.Table:
+    """Rows (plain fields plus ``"stats"``) -> the recorder's columns, built column by column."""
+    columns: dict[str, pa.Array] = {}
+    plain = [k for k in rows[0] if k != "stats"]
+    for key in plain:
+        columns[key] = pa.array([r[key] for r in rows])
+    if "stats" in rows[0]:
+        for ft in features:
+            if ft not in rows[0]["stats"]:
+                continue
+            for stat in rows[0]["stats"][ft]:
+                columns[f"stats/{ft}/{stat}"] = _nested([r["stats"][ft][stat] for r in rows])
+    return pa.Table.from_pydict(columns)
+
+
+class Spool:
+    """Per-episode metadata spilled to an Arrow IPC file in batches, so memory stays flat.
+
+    Producers (the data writer, each camera job) add one row per episode, in episode order;
+    every ``SPOOL_ROWS`` rows become one record batch on disk. All spools of a conversion
+    flush at the same row counts, so their batches line up for :func:`write_episodes`.
+    Arrow IPC (not parquet) keeps the arrays exactly as built (no validity buffers added),
+    so the recorder's size-based file roll-over sees the same byte counts.
+    """
+
+    def __init__(self, path: Path, features: dict[str, dict[str, Any]]) -> None:
+        self.path = path
+        self.features = features
+        self._rows: list[dict[str, Any]] = []
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+        self.count += 1
+        if len(self._rows) == SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        table = episode_table(self._rows, self.features)
+        self._rows = []
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._schema = table.schema
+            self._writer = pa.ipc.new_file(str(self.path), table.schema)
+        elif not table.schema.equals(self._schema):
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
+
+    def close(self) -> Path:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+        return self.path
+
+
+SPOOL_ROWS = 1000  # a multiple of EPISODES_PER_ROW_GROUP
+
+
+def _spool_batches(paths: list[Path]) -> Iterator[pa.Table]:
+    """Line up the spools' batches and join their columns (one spool's batch at a time)."""
+    readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in paths]
+    counts = {r.num_record_batches for r in readers}
+    if len(counts) != 1:
+        raise RuntimeError(f"metadata spools disagree on batch count: {counts}")
+    for i in range(counts.pop()):
+        parts = [r.get_batch(i) for r in readers]
+        names: list[str] = []
+        arrays: list[pa.Array] = []
+        for part in parts:
+            if part.num_rows != parts[0].num_rows:
+                raise RuntimeError("metadata spools disagree on row counts")
+            names += part.schema.names
+            arrays += part.columns
+        yield pa.Table.from_arrays(arrays, names=names)
+
+
+def episode_column_order(
+    features: dict[str, dict[str, Any]], video_keys: list[str], stats_keys: dict[str, list[str]]
+) -> list[str]:
+    """Column order of the recorder's ``meta/episodes`` rows (before the meta/* pointers)."""
+    cols = [
+        "episode_index",
+        "tasks",
+        "length",
+        "data/chunk_index",
+        "data/file_index",
+        "dataset_from_index",
+        "dataset_to_index",
+    ]
+    for key in video_keys:
+        cols += [
+            f"videos/{key}/chunk_index",
+            f"videos/{key}/file_index",
+            f"videos/{key}/from_timestamp",
+            f"videos/{key}/to_timestamp",
+        ]
     for key in features:
-        if key not in stats:
-            continue
-        for stat, value in stats[key].items():
-            out[f"stats/{key}/{stat}"] = np.asarray(value).tolist()
-    return out
+        cols += [f"stats/{key}/{stat}" for stat in stats_keys.get(key, [])]
+    return cols
 
 
-def _batches(rows: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def spooled_tables(paths: list[Path], order: list[str]) -> Iterator[pa.Table]:
+    """Tables of ``EPISODES_PER_ROW_GROUP`` rows, columns in ``order``, from the spools."""
+    for joined in _spool_batches(paths):
+        joined = joined.select([c for c in order if c in joined.column_names])
+        for lo in range(0, joined.num_rows, EPISODES_PER_ROW_GROUP):
+            yield joined.slice(lo, EPISODES_PER_ROW_GROUP)
 
 
-def write_episodes(
-    rows: Iterable[dict[str, Any]], dst: Path, data_mb: float, chunks_size: int
-) -> int:
+def write_episodes(tables: Iterable[pa.Table], dst: Path, data_mb: float, chunks_size: int) -> int:
     """Write ``meta/episodes/chunk-XXX/file-YYY.parquet``; return the number of files.
 
-    ``rows`` lack the ``meta/episodes/*`` columns: they are filled here, rolling to a new file
-    when the next batch would push the current one past ``data_mb`` (the recorder's rule).
+    ``tables`` (10 episodes each) lack the ``meta/episodes/*`` columns: they are filled here,
+    rolling to a new file when the next batch would push the current one past ``data_mb``
+    (the recorder's rule).
     """
     limit = data_mb * MB
     chunk = file = 0
@@ -160,18 +270,13 @@ def write_episodes(
     writer: pq.ParquetWriter | None = None
     files = 0
     try:
-        for batch in _batches(rows, EPISODES_PER_ROW_GROUP):
-            combined: dict[str, list] = {}
-            for row in batch:
-                for k, v in row.items():
-                    combined.setdefault(k, []).append(v)
-            table = pa.Table.from_pydict(combined)
+        for table in tables:
             if writer is not None and size + table.nbytes >= limit:
                 writer.close()
                 writer = None
                 chunk, file = next_chunk_file(chunk, file, chunks_size)
                 size = 0
-            n = len(batch)
+            n = table.num_rows
             table = table.append_column(
                 "meta/episodes/chunk_index", pa.array([chunk] * n, pa.int64())
             ).append_column("meta/episodes/file_index", pa.array([file] * n, pa.int64()))

@@ -13,9 +13,9 @@ mid-data, after-data, mid-video, after-video, before-verify, before-publish, bet
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,8 @@ from scripts.convert import data as data_mod
 from scripts.convert import metadata, publish, verify
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan, make_plan
-from scripts.convert.stats import StatsAccumulator
 from scripts.convert.video import (
     CameraEpisode,
-    CameraResult,
     DepthParams,
     convert_camera,
     video_info,
@@ -37,6 +35,7 @@ from scripts.convert.video import (
 from scripts.convert.workers import CameraPool
 
 KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
+WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
 
 
 def hook(stage: str) -> None:
@@ -116,42 +115,6 @@ def _camera_args(plan: Plan, tmp: Path, opts: Options, key: str) -> tuple:
     )
 
 
-def _episode_rows(
-    plan: Plan,
-    data_results: list[data_mod.EpisodeData],
-    cams: dict[str, CameraResult],
-    acc: StatsAccumulator,
-    placements: list[dict[str, Any]],
-) -> Iterator[dict[str, Any]]:
-    """Episode metadata rows, one at a time; each episode's stats are dropped once used.
-
-    Keeps memory flat: the full rows (with flattened stats) exist only for the batch being
-    written; ``placements`` keeps the small location part for the verification pass.
-    """
-    features = plan.layout.features
-    for i, (ep, d) in enumerate(zip(plan.episodes, data_results, strict=True)):
-        row: dict[str, Any] = {
-            "episode_index": ep.new_index,
-            "tasks": ep.tasks,
-            "length": ep.length,
-            "data/chunk_index": d.chunk_index,
-            "data/file_index": d.file_index,
-            "dataset_from_index": d.from_index,
-            "dataset_to_index": d.to_index,
-        }
-        stats = dict(d.stats)
-        d.stats = {}
-        for key in plan.layout.video_keys:
-            row.update(cams[key].placement[i])
-            stats[key] = cams[key].stats[i]
-            cams[key].stats[i] = {}
-        placements.append(dict(row))
-        ordered = {k: stats[k] for k in features if k in stats}
-        acc.add(ordered)
-        row.update(metadata.flatten_stats(ordered, features))
-        yield row
-
-
 def _check_dst(opts: Options) -> None:
     src, dst = opts.src.resolve(), opts.dst.resolve()
     if dst == src or src in dst.parents:
@@ -219,8 +182,13 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
             if len(closed) == 1:
                 hook("mid-data")
 
-        data_results = data_mod.write_data(
-            plan, tmp, opts.data_mb, on_episode=lambda _: dbar.update(1), on_file_closed=file_closed
+        data_result = data_mod.write_data(
+            plan,
+            tmp,
+            opts.data_mb,
+            tmp / WORK_DIR / "data.arrow",
+            on_episode=lambda _: dbar.update(1),
+            on_file_closed=file_closed,
         )
         dbar.close()
         hook("after-data")
@@ -239,9 +207,6 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     t = summary.lap("data+videos", t)
     hook("after-video")
 
-    acc = StatsAccumulator()
-    placements: list[dict[str, Any]] = []
-    rows = _episode_rows(plan, data_results, results, acc, placements)
     infos = {k: video_info(results[k].files[0]) for k in cams}
     info, dropped = metadata.build_info(
         layout.info,
@@ -254,13 +219,27 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     )
     metadata.write_info(info, tmp)
     metadata.write_tasks(plan.tasks, tmp)
-    summary.meta_files = metadata.write_episodes(rows, tmp, opts.data_mb, layout.chunks_size)
-    metadata.write_stats(acc.stats or {}, tmp)
+    stats = dict(data_result.stats)
+    for k in cams:
+        if results[k].episodes != n:
+            raise ConversionError(tmp / WORK_DIR, f"camera {k}: {results[k].episodes} of {n} rows")
+        if results[k].stats is not None:
+            stats[k] = results[k].stats
+    stats = {k: stats[k] for k in layout.features if k in stats}
+    order = metadata.episode_column_order(
+        layout.features, list(cams), {k: list(v) for k, v in stats.items()}
+    )
+    spools = [data_result.spool, *(results[k].spool for k in cams)]
+    tables = metadata.spooled_tables(spools, order)
+    summary.meta_files = metadata.write_episodes(tables, tmp, opts.data_mb, layout.chunks_size)
+    metadata.write_stats(stats, tmp)
+    shutil.rmtree(tmp / WORK_DIR)
     t = summary.lap("metadata", t)
     hook("before-verify")
 
+    placements = verify.placements(tmp)
     vbar2 = tqdm(total=n, desc="verify", unit="ep", disable=disable)
-    verify.check_data(plan, tmp, placements, tick=lambda: vbar2.update(1))
+    verify.check_data(plan, tmp, placements, tick=vbar2.update)
     vbar2.close()
     reencoded = {k for k, r in results.items() if r.reencoded}
     summary.frames_compared = verify.check_videos(plan, tmp, placements, reencoded)
@@ -271,7 +250,7 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     summary.episodes = n
     summary.frames = plan.total_frames
     summary.tasks = len(plan.tasks)
-    summary.data_files = len({(d.chunk_index, d.file_index) for d in data_results})
+    summary.data_files = data_result.files
     summary.video_files = {k: len(r.files) for k, r in results.items()}
     summary.reencoded = sorted(reencoded)
     summary.renumbered = plan.renumbered

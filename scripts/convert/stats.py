@@ -10,6 +10,8 @@ a test compares its output with LeRobot's own writer on the same frames.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from validators.dataset_format import NUM_QUANTILE_BINS, QUANTILE_KEYS, QUANTILES
@@ -29,14 +31,19 @@ class RunningQuantileStats:
         self._histograms: list[np.ndarray] = []
         self._bin_edges: list[np.ndarray] = []
         self._bins = num_quantile_bins
+        self._edges2d: np.ndarray | None = None
+        self._sorted_bins: np.ndarray | None = None
 
     def update(self, batch: np.ndarray) -> None:
         """Take the episode's one batch (``compute_episode_stats`` makes exactly one call).
 
         Same arithmetic as LeRobot's first ``update`` (float32 stays float32, integers are
-        widened to float64), with two exact shortcuts: min/max are taken over contiguous
-        columns (order does not matter for them), and histograms of uint8/uint16 pixels are
-        counted per distinct value.
+        widened to float64), with exact shortcuts: min/max are taken over contiguous columns
+        (order does not matter for them); bin edges of all dimensions come from one
+        ``np.linspace`` call per step kind (same per-element operations); histograms of
+        uint8/uint16 pixels are counted per distinct value; for other columns only each
+        value's bin is kept (sorted), since a 5000-bin histogram of a few values is mostly
+        zeros and its quantiles follow from the sorted bins (see :func:`_sorted_quantiles`).
         """
         if self._count:
             raise RuntimeError("one batch per instance: stats are per episode")
@@ -44,28 +51,39 @@ class RunningQuantileStats:
         raw = batch if batch.dtype in (np.uint8, np.uint16) else None
         batch = batch.astype(np.result_type(batch.dtype, np.float32), copy=False)
         num_elements, vector_length = batch.shape
-        columns = np.ascontiguousarray(batch.T)
         batch_mean = np.mean(batch, axis=0)
         batch_mean_of_squares = np.mean(batch**2, axis=0)
         self._mean = batch_mean.copy()
         self._mean_of_squares = batch_mean_of_squares.copy()
-        self._min = columns.min(axis=1)
-        self._max = columns.max(axis=1)
-        self._histograms = [np.zeros(self._bins) for _ in range(vector_length)]
-        self._bin_edges = [
-            np.linspace(self._min[i] - 1e-10, self._max[i] + 1e-10, self._bins + 1)
-            for i in range(vector_length)
-        ]
+        counts: list[np.ndarray] = []
+        if raw is not None:  # integer pixels: count each value once; min/max follow exactly
+            columns = None
+            counts = [np.bincount(raw[:, i]) for i in range(vector_length)]
+            present = [np.flatnonzero(c) for c in counts]
+            self._min = np.array([p[0] for p in present]).astype(batch.dtype)
+            self._max = np.array([p[-1] for p in present]).astype(batch.dtype)
+        else:
+            columns = np.ascontiguousarray(batch.T)
+            self._min = columns.min(axis=1)
+            self._max = columns.max(axis=1)
+        edges = _edges(self._min - 1e-10, self._max + 1e-10, self._bins + 1)
         self._count += num_elements
         self._mean += (batch_mean - self._mean) * (num_elements / self._count)
         self._mean_of_squares += (batch_mean_of_squares - self._mean_of_squares) * (
             num_elements / self._count
         )
+        self._edges2d = edges
+        self._sorted_bins = None
+        if columns is not None and np.isfinite(edges).all() and np.isfinite(columns).all():
+            self._sorted_bins = _sorted_bins(columns, edges)
+            return
+        self._bin_edges = list(edges)
+        self._histograms = [np.zeros(self._bins) for _ in range(vector_length)]
         for i in range(vector_length):
             if raw is not None:
-                self._histograms[i] += _histogram_small_ints(raw[:, i], self._bin_edges[i])
+                self._histograms[i] += _histogram_small_ints(counts[i], self._bin_edges[i])
             else:
-                self._histograms[i] += _histogram(columns[i], self._bin_edges[i])
+                self._histograms[i] += _histogram(columns[i], self._bin_edges[i])  # type: ignore[index]
 
     def get_statistics(self) -> Stats:
         if self._count < 2:
@@ -79,6 +97,10 @@ class RunningQuantileStats:
             "count": np.array([self._count]),
         }
         targets = [q * self._count for q in QUANTILES]
+        if self._sorted_bins is not None:
+            values = _sorted_quantiles(self._sorted_bins, self._edges2d, targets)
+            stats.update(zip(QUANTILE_KEYS, values, strict=True))
+            return stats
         per_dim = [
             _quantiles(h, e, targets)
             for h, e in zip(self._histograms, self._bin_edges, strict=True)
@@ -86,6 +108,158 @@ class RunningQuantileStats:
         for k, key in enumerate(QUANTILE_KEYS):
             stats[key] = np.array([values[k] for values in per_dim])
         return stats
+
+
+_ARANGE: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _edges(starts: np.ndarray, stops: np.ndarray, num: int) -> np.ndarray:
+    """(D, num) rows equal to ``np.linspace(starts[i], stops[i], num)`` for every i, bit for bit.
+
+    The same element-wise operations as ``np.linspace`` (numpy 2.x): ``arange * step +
+    start``, or ``arange / div * delta + start`` when the step is zero, last element set to
+    ``stop``; done for all rows at once without its per-call overhead, each row in the branch
+    a scalar call would take (``np.linspace`` on arrays would take the zero-step branch for
+    every row as soon as one row needs it).
+    """
+    dt = np.result_type(starts, stops, np.float16)
+    div = num - 1
+    key = (dt.str, num)
+    ar = _ARANGE.get(key)
+    if ar is None:
+        ar = _ARANGE[key] = np.arange(0, num, dtype=dt)
+    delta = np.subtract(stops, starts, dtype=dt.type)
+    step = delta / div
+    zero = step == 0
+    if zero.any():
+        out = np.empty((len(starts), num), dtype=dt)
+        nz = ~zero
+        out[nz] = ar[np.newaxis, :] * step[nz, np.newaxis]
+        out[zero] = (ar / div)[np.newaxis, :] * delta[zero, np.newaxis]
+    else:
+        out = ar[np.newaxis, :] * step[:, np.newaxis]
+    out += starts[:, np.newaxis]
+    out[:, -1] = stops
+    return out
+
+
+def _sorted_bins(columns: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's histogram bin, sorted per dimension: (N, D).
+
+    The bin NumPy's ``np.histogram`` counts a value in is ``searchsorted(edges, v, "right")
+    - 1``, with a value equal to the last edge in the last bin; edges span [min, max] so
+    every finite value has a bin.
+    """
+    nbins = edges.shape[1] - 1
+    bins = np.empty(columns.shape[::-1], dtype=np.int64)
+    for i in range(columns.shape[0]):
+        b = np.searchsorted(edges[i], columns[i], side="right") - 1
+        b[columns[i] == edges[i, -1]] = nbins - 1
+        bins[:, i] = b
+    if (bins < 0).any() or (bins >= nbins).any():
+        raise AssertionError("a value outside its histogram's edges")
+    bins.sort(axis=0)
+    return bins
+
+
+def _quantile_parts(
+    bins: np.ndarray, edges: np.ndarray, targets: list[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_compute_single_quantile`` for every dimension and target at once, from sorted bins.
+
+    The histogram's cumulative count at bin ``b`` is the number of values whose bin is
+    ``<= b``; ``searchsorted(cumsum, target)`` is therefore the bin of the ``ceil(target)``-th
+    smallest value (0 when the target is <= 0, past the end when it exceeds the count), the
+    count before it the number of values in lower bins, the count in it the number of values
+    in that bin (small integers, exact in float64). Returns, per (target, dimension), the
+    edge a scalar call would return (``edge``), whether it returns that edge (``at_edge``),
+    and the interpolated float64 value otherwise (``value``); plus per target whether it is
+    past the end (then every dimension returns its last edge).
+    """
+    n, dims = bins.shape
+    nbins = edges.shape[1] - 1
+    ms = np.array([math.ceil(t) for t in targets], dtype=np.int64)
+    beyond = ms > n
+    idx = bins[np.clip(ms - 1, 0, n - 1)]  # (T, D)
+    idx[ms <= 0] = 0
+    idx[beyond] = nbins
+    rows = np.arange(dims)[np.newaxis, :]
+    edge = edges[rows, idx]
+    right = edges[rows, np.minimum(idx + 1, nbins)]
+    count_before = (bins[np.newaxis] < idx[:, np.newaxis]).sum(axis=1).astype(np.float64)
+    count_in_bin = (bins[np.newaxis] == idx[:, np.newaxis]).sum(axis=1).astype(np.float64)
+    tcol = np.array(targets, dtype=np.float64)[:, np.newaxis]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = edge + ((tcol - count_before) / count_in_bin) * (right - edge)
+    at_edge = (idx == 0) | beyond[:, np.newaxis]
+    return edge, value, at_edge, beyond
+
+
+def _pick_quantile(edge: np.ndarray, value: np.ndarray, at_edge: np.ndarray) -> np.ndarray:
+    """One target's values for one feature, typed as ``np.array`` of the scalars would be."""
+    if at_edge.all():
+        return edge.copy()
+    return np.where(at_edge, edge.astype(value.dtype), value)
+
+
+def _sorted_quantiles(
+    bins: np.ndarray, edges: np.ndarray, targets: list[float]
+) -> list[np.ndarray]:
+    edge, value, at_edge, _ = _quantile_parts(bins, edges, targets)
+    return [_pick_quantile(edge[k], value[k], at_edge[k]) for k in range(len(targets))]
+
+
+def numeric_stats_many(arrays: dict[str, np.ndarray]) -> dict[str, Stats]:
+    """``numeric_feature_stats`` of several columns of one episode, sharing the histogram work.
+
+    Means are computed per feature exactly as before (their rounding depends on the array's
+    shape); min/max, bin edges, bins and quantiles are element-wise per dimension, so the
+    dimensions of all features with the same working dtype are stacked and done at once,
+    then split back. Anything unusual (fewer than 2 rows, non-finite values) takes the
+    one-feature path.
+    """
+    out: dict[str, Stats] = {}
+    groups: dict[np.dtype, list[tuple[str, np.ndarray]]] = {}
+    for key, values in arrays.items():
+        reshaped = values.reshape(-1, 1) if values.ndim == 1 else values
+        if reshaped.shape[0] < 2 or values.dtype in (np.uint8, np.uint16):
+            out[key] = numeric_feature_stats(values)
+            continue
+        batch = reshaped.astype(np.result_type(reshaped.dtype, np.float32), copy=False)
+        groups.setdefault(batch.dtype, []).append((key, batch))
+    for members in groups.values():
+        columns = np.concatenate([b.T for _, b in members], axis=0)
+        if not np.isfinite(columns).all():
+            for key, _ in members:
+                out[key] = numeric_feature_stats(arrays[key])
+            continue
+        count = columns.shape[1]
+        mins = columns.min(axis=1)
+        maxs = columns.max(axis=1)
+        edges = _edges(mins - 1e-10, maxs + 1e-10, NUM_QUANTILE_BINS + 1)
+        bins = _sorted_bins(columns, edges)
+        targets = [q * count for q in QUANTILES]
+        edge, value, at_edge, _ = _quantile_parts(bins, edges, targets)
+        lo = 0
+        for key, batch in members:
+            hi = lo + batch.shape[1]
+            mean = np.mean(batch, axis=0)
+            mean_sq = np.mean(batch**2, axis=0)
+            m, m2 = mean.copy(), mean_sq.copy()
+            m += (mean - m) * (count / count)
+            m2 += (mean_sq - m2) * (count / count)
+            stats: Stats = {
+                "min": mins[lo:hi].copy(),
+                "max": maxs[lo:hi].copy(),
+                "mean": m,
+                "std": np.sqrt(np.maximum(0, m2 - m**2)),
+                "count": np.array([count]),
+            }
+            for k, qkey in enumerate(QUANTILE_KEYS):
+                stats[qkey] = _pick_quantile(edge[k, lo:hi], value[k, lo:hi], at_edge[k, lo:hi])
+            out[key] = stats
+            lo = hi
+    return {key: out[key] for key in arrays}
 
 
 def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -102,14 +276,13 @@ def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.diff(cum)
 
 
-def _histogram_small_ints(raw: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Same counts as :func:`_histogram` for uint8/uint16 pixels, in O(n) instead of a sort.
+def _histogram_small_ints(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Same counts as :func:`_histogram` for uint8/uint16 pixels, from ``np.bincount(pixels)``.
 
     Each distinct value lands in bin ``searchsorted(edges, v, "right") - 1`` (the last bin is
     closed), exactly the rule NumPy's sorted counting applies; counting the values first
     (``bincount``) makes a picture's histogram cheap.
     """
-    counts = np.bincount(raw)
     values = np.nonzero(counts)[0]
     as_edges = values.astype(edges.dtype)
     bins = np.searchsorted(edges, as_edges, side="right") - 1
@@ -201,6 +374,57 @@ def auto_downsample_height_width(
     return img[:, ::factor, ::factor]
 
 
+def _sequential_mean(planes: np.ndarray) -> np.ndarray:
+    """``np.mean(planes.T, axis=0)`` for float32 (C, N) planes, C > 1, bit for bit.
+
+    NumPy reduces an (N, C) array over axis 0 by adding rows in order (no pairwise
+    summation: that is only used along the contiguous axis), one C-wide row per inner-loop
+    call; ``np.add.accumulate`` along each contiguous plane adds in the same order, far
+    faster. The division is ``_mean``'s: by ``intp(N)``, into the float32 result.
+    """
+    total = np.add.accumulate(planes, axis=1)[:, -1].copy()
+    np.true_divide(total, np.intp(planes.shape[1]), out=total, casting="unsafe")
+    return total
+
+
+def _pixel_stats(planes: np.ndarray, sample_count: int) -> Stats:
+    """``RunningQuantileStats`` of integer pixels given as (C, N) contiguous channel planes.
+
+    Same values as feeding the (N, C) rows to :class:`RunningQuantileStats`: means in
+    float32, added row by row (see :func:`_sequential_mean`); min/max and histograms from
+    one ``np.bincount`` per channel (exact for integers).
+    """
+    channels, n = planes.shape
+    values = planes.astype(np.float32)
+    mean = _sequential_mean(values)
+    np.multiply(values, values, out=values)
+    mean_sq = _sequential_mean(values)
+    del values
+    m, m2 = mean.copy(), mean_sq.copy()
+    m += (mean - m) * (n / n)
+    m2 += (mean_sq - m2) * (n / n)
+    counts = [np.bincount(planes[i]) for i in range(channels)]
+    present = [np.flatnonzero(c) for c in counts]
+    mins = np.array([p[0] for p in present]).astype(np.float32)
+    maxs = np.array([p[-1] for p in present]).astype(np.float32)
+    edges = _edges(mins - 1e-10, maxs + 1e-10, NUM_QUANTILE_BINS + 1)
+    targets = [q * n for q in QUANTILES]
+    per_dim = [
+        _quantiles(np.zeros(NUM_QUANTILE_BINS) + _histogram_small_ints(c, e), e, targets)
+        for c, e in zip(counts, edges, strict=True)
+    ]
+    stats: Stats = {
+        "min": mins,
+        "max": maxs,
+        "mean": m,
+        "std": np.sqrt(np.maximum(0, m2 - m**2)),
+        "count": np.array([sample_count]),
+    }
+    for k, key in enumerate(QUANTILE_KEYS):
+        stats[key] = np.array([values[k] for values in per_dim])
+    return stats
+
+
 def image_feature_stats(images: np.ndarray, is_depth: bool = False) -> Stats:
     """Per-channel stats of sampled (S, C, H, W) frames, scaled to [0, 1] unless depth.
 
@@ -209,7 +433,16 @@ def image_feature_stats(images: np.ndarray, is_depth: bool = False) -> Stats:
     """
     batch, channels, _, _ = images.shape
     reshaped = images.transpose(0, 2, 3, 1).reshape(-1, channels)
-    stats = _run(reshaped, batch)
+    if (
+        images.dtype in (np.uint8, np.uint16)
+        and channels > 1
+        and reshaped.shape[0] >= 2
+        and reshaped.flags.c_contiguous  # rows added in order (a view may be summed pairwise)
+    ):
+        planes = np.ascontiguousarray(images.transpose(1, 0, 2, 3)).reshape(channels, -1)
+        stats = _pixel_stats(planes, batch)
+    else:
+        stats = _run(reshaped, batch)
     factor = 1.0 if is_depth else 255.0
     out: Stats = {}
     for key, value in stats.items():

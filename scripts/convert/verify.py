@@ -2,8 +2,9 @@
 
 Two layers. (1) The validator's structural checks (``validators.runner.validate_dataset``,
 quick mode) when that module is installed. (2) Our own equivalence check, which does not
-trust anything the writer remembered: every episode's rows are re-read from the written
-files (one row group per episode) and compared column by column with the source parquet,
+trust anything the writer remembered: episode placements are read back from DST's
+``meta/episodes``; every row is re-read from the written files (one row group per episode)
+and compared, a batch of episodes at a time as whole columns, with the source parquet files,
 ``index``/``episode_index``/``task_index`` against the renumbering; each written mp4's frame
 count must equal the sum of its episodes'; and sampled frames (first, middle, last frame of
 the first, middle and last episode of each camera) decoded from DST at
@@ -15,7 +16,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
@@ -45,51 +45,130 @@ def run_validator(tmp: Path, dst: Path) -> str:
     return f"validator: {len(report.findings)} finding(s), no errors"
 
 
-def _compare_columns(src: pa.Table, out: pa.Table, path: Path, ep_new: int) -> None:
-    for name in out.column_names:
+def placements(tmp: Path) -> dict[str, np.ndarray]:
+    """Where DST's ``meta/episodes`` says each episode lives (columns, one value per episode).
+
+    Read back from the written files (not from what the writers remembered), so the checks
+    below also test the metadata LeRobot will read.
+    """
+    files = sorted((tmp / "meta" / "episodes").glob("*/*.parquet"))
+    names = None
+    parts = []
+    for f in files:
+        if names is None:
+            schema = pq.read_schema(f)
+            names = [
+                n
+                for n in schema.names
+                if n in ("episode_index", "dataset_from_index", "dataset_to_index")
+                or n.startswith(("data/", "videos/"))
+            ]
+        parts.append(pq.read_table(f, columns=names))
+    table = pa.concat_tables(parts)
+    return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def _read_sources(paths: list[Path], schema: pa.Schema) -> pa.Table:
+    """The source episodes' rows, in order, typed as DST types them."""
+    tables = []
+    for path in paths:
+        t = pq.ParquetFile(path).read(columns=schema.names)
+        tables.append(t.cast(schema) if not t.schema.equals(schema) else t)
+    return pa.concat_tables(tables)
+
+
+VERIFY_BATCH_ROWS = 65536  # source rows compared at once: bounds memory, not per episode
+
+
+def _check_batch(
+    plan: Plan,
+    eps: list[int],
+    pf: pq.ParquetFile,
+    groups: list[int],
+    place: dict[str, np.ndarray],
+    path: Path,
+) -> None:
+    """Episodes ``eps`` (positions) vs their row groups in one DST file, whole columns at once."""
+    out = pf.read_row_groups(groups)
+    episodes = [plan.episodes[i] for i in eps]
+    lengths = np.array([e.length for e in episodes], dtype=np.int64)
+    where = episodes[0].data_file
+    if out.num_rows != int(lengths.sum()):
+        raise ConversionError(
+            path,
+            f"episodes {eps[0]}..{eps[-1]}: {lengths.sum()} rows in SRC, {out.num_rows} in DST",
+        )
+    target = out.schema.remove_metadata()
+    src = _read_sources([e.data_file for e in episodes], target)
+    start = int(place["dataset_from_index"][eps[0]])
+    stops = place["dataset_to_index"][eps]
+    starts = place["dataset_from_index"][eps]
+    if not (np.array_equal(stops - starts, lengths) and (starts[1:] == stops[:-1]).all()):
+        raise ConversionError(where, "dataset_from_index/dataset_to_index do not match lengths")
+    expect_index = np.arange(start, start + int(lengths.sum()), dtype=np.int64)
+    if not np.array_equal(out.column("index").to_numpy(), expect_index):
+        raise ConversionError(where, f"episodes {eps[0]}..{eps[-1]}: index not contiguous")
+    new = np.repeat(np.array([e.new_index for e in episodes], dtype=np.int64), lengths)
+    if not np.array_equal(out.column("episode_index").to_numpy(), new):
+        raise ConversionError(where, "episode_index differs in DST")
+    old = np.repeat(np.array([e.old_index for e in episodes], dtype=np.int64), lengths)
+    if not np.array_equal(src.column("episode_index").to_numpy(), old):
+        raise ConversionError(where, "episode_index of SRC rows not as planned")
+    remap = plan.task_remap
+    lut = np.full(max(remap) + 2, -1, dtype=np.int64)
+    for o, nw in remap.items():
+        lut[o] = nw
+    src_tasks = src.column("task_index").to_numpy()
+    if ((src_tasks < 0) | (src_tasks > max(remap))).any():
+        raise ConversionError(where, "task_index not in meta/tasks.jsonl")
+    if not np.array_equal(out.column("task_index").to_numpy(), lut[src_tasks]):
+        raise ConversionError(where, f"episodes {eps[0]}..{eps[-1]}: task_index differs")
+    for name in target.names:
         if name in ("episode_index", "index", "task_index"):
             continue
-        a = src.column(name).combine_chunks()
-        b = out.column(name).combine_chunks()
-        if a.type != b.type:
-            a = a.cast(b.type)
+        a = src.column(name)
+        b = out.column(name)
         if not a.equals(b):
             raise ConversionError(
-                path, f"episode {ep_new}: column {name!r} differs after conversion (bug)"
+                path,
+                f"episodes {eps[0]}..{eps[-1]}: column {name!r} differs after conversion (bug)",
             )
 
 
-def check_data(plan: Plan, tmp: Path, placements: list[dict[str, Any]], tick: Callable) -> None:
-    """Every row of every episode, re-read from DST and compared with SRC."""
-    remap = plan.task_remap
-    open_files: dict[tuple[int, int], pq.ParquetFile] = {}
-    group_of: dict[tuple[int, int], int] = {}
-    for ep, place in zip(plan.episodes, placements, strict=True):
-        key = (place["data/chunk_index"], place["data/file_index"])
-        if key not in open_files:
-            open_files.clear()
-            path = tmp / DATA_PATH.format(chunk_index=key[0], file_index=key[1])
-            open_files[key] = pq.ParquetFile(path)
-            group_of[key] = 0
-        pf = open_files[key]
-        out = pf.read_row_group(group_of[key])
-        group_of[key] += 1
-        src = pq.ParquetFile(ep.data_file).read()
-        where = ep.data_file
-        if out.num_rows != src.num_rows:
-            raise ConversionError(where, f"{src.num_rows} rows in SRC, {out.num_rows} in DST")
-        start, stop = place["dataset_from_index"], place["dataset_to_index"]
-        expect_index = np.arange(start, stop, dtype=np.int64)
-        if not np.array_equal(out.column("index").to_numpy(), expect_index):
-            raise ConversionError(where, f"episode {ep.new_index}: index not {start}..{stop - 1}")
-        if not (out.column("episode_index").to_numpy() == ep.new_index).all():
-            raise ConversionError(where, f"episode_index not {ep.new_index} in DST")
-        src_tasks = src.column("task_index").to_numpy()
-        want = np.array([remap[int(t)] for t in src_tasks], dtype=np.int64)
-        if not np.array_equal(out.column("task_index").to_numpy(), want):
-            raise ConversionError(where, f"episode {ep.new_index}: task_index differs")
-        _compare_columns(src.select(out.column_names), out, where, ep.new_index)
-        tick()
+def check_data(
+    plan: Plan, tmp: Path, place: dict[str, np.ndarray], tick: Callable[[int], None]
+) -> None:
+    """Every row of every episode, re-read from DST and compared with SRC, in batches.
+
+    Episodes are compared a batch at a time (whole columns, not row by row): DST row groups
+    (one per episode) against the concatenated source files of the same episodes.
+    """
+    n = len(plan.episodes)
+    if len(place["episode_index"]) != n or not np.array_equal(place["episode_index"], np.arange(n)):
+        raise ConversionError(tmp / "meta/episodes", "episode_index is not 0..N-1 in order")
+    chunk_idx, file_idx = place["data/chunk_index"], place["data/file_index"]
+    i = 0
+    while i < n:
+        key = (int(chunk_idx[i]), int(file_idx[i]))
+        j = i
+        while j < n and (int(chunk_idx[j]), int(file_idx[j])) == key:
+            j += 1
+        path = tmp / DATA_PATH.format(chunk_index=key[0], file_index=key[1])
+        pf = pq.ParquetFile(path)
+        if pf.metadata.num_row_groups != j - i:
+            raise ConversionError(
+                path, f"{pf.metadata.num_row_groups} row groups, {j - i} episodes"
+            )
+        lo = i
+        while lo < j:
+            hi, rows = lo, 0
+            while hi < j and (hi == lo or rows + plan.episodes[hi].length <= VERIFY_BATCH_ROWS):
+                rows += plan.episodes[hi].length
+                hi += 1
+            _check_batch(plan, list(range(lo, hi)), pf, list(range(lo - i, hi - i)), place, path)
+            tick(hi - lo)
+            lo = hi
+        i = j
 
 
 def _frames_at(path: Path, wanted: list[float], fmt: str) -> dict[float, np.ndarray]:
@@ -123,41 +202,36 @@ def _source_frames(path: Path, indices: list[int], fmt: str) -> dict[int, np.nda
     return out
 
 
-def check_videos(
-    plan: Plan, tmp: Path, placements: list[dict[str, Any]], reencoded: set[str]
-) -> int:
+def check_videos(plan: Plan, tmp: Path, place: dict[str, np.ndarray], reencoded: set[str]) -> int:
     """Frame counts per file and sampled frames per camera; return frames compared."""
     compared = 0
     n = len(plan.episodes)
+    lengths = np.array([e.length for e in plan.episodes], dtype=np.int64)
     sample = sorted({0, n // 2, n - 1})
     for key in plan.layout.video_keys:
-        per_file: dict[Path, int] = {}
-        for ep, place in zip(plan.episodes, placements, strict=True):
-            path = tmp / VIDEO_PATH.format(
-                video_key=key,
-                chunk_index=place[f"videos/{key}/chunk_index"],
-                file_index=place[f"videos/{key}/file_index"],
-            )
-            per_file[path] = per_file.get(path, 0) + ep.length
-        for path, expected in per_file.items():
+        chunks = place[f"videos/{key}/chunk_index"]
+        files = place[f"videos/{key}/file_index"]
+        pairs = np.stack([chunks, files], axis=1)
+        uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        expected = np.bincount(inverse.ravel(), weights=lengths, minlength=len(uniq))
+        for (chunk, file), want in zip(uniq.tolist(), expected.tolist(), strict=True):
+            path = tmp / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
             with av.open(str(path)) as c:
                 got = c.streams.video[0].frames
-            if got and got < expected:
-                raise ConversionError(path, f"holds {got} frames, its episodes have {expected}")
+            if got and got < want:
+                raise ConversionError(path, f"holds {got} frames, its episodes have {int(want)}")
         if key in reencoded:
             continue  # re-encoded frames differ from the source by design
         info = plan.layout.features[key].get("info") or {}
         fmt = "gray12le" if info.get("is_depth_map") or info.get("video.is_depth_map") else "rgb24"
         for i in sample:
-            ep, place = plan.episodes[i], placements[i]
+            ep = plan.episodes[i]
             ts = pq.ParquetFile(ep.data_file).read(columns=["timestamp"]).column(0).to_numpy()
             idx = sorted({0, ep.length // 2, ep.length - 1})
             src = _source_frames(ep.video_files[key], idx, fmt)
-            base = place[f"videos/{key}/from_timestamp"]
+            base = float(place[f"videos/{key}/from_timestamp"][i])
             path = tmp / VIDEO_PATH.format(
-                video_key=key,
-                chunk_index=place[f"videos/{key}/chunk_index"],
-                file_index=place[f"videos/{key}/file_index"],
+                video_key=key, chunk_index=int(chunks[i]), file_index=int(files[i])
             )
             wanted = {j: base + float(ts[j]) for j in idx}
             got = _frames_at(path, list(wanted.values()), fmt)

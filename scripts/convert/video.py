@@ -30,12 +30,15 @@ from scripts.convert.data import MB, next_chunk_file
 from scripts.convert.errors import ConversionError
 from scripts.convert.stats import (
     Stats,
+    StatsAccumulator,
     auto_downsample_height_width,
     image_feature_stats,
     sample_indices,
 )
 from validators.dataset_format import VIDEO_PATH
 
+WORK_SPOOL = ".convert-work/video-{key}.arrow"  # this camera's per-episode metadata rows
+SMALL_EPISODE_PIXELS = 64 * 640 * 480  # below this, decode an episode on one thread
 DEPTH_QMAX = 4095  # 12-bit depth codes (lerobot.configs.video.DEPTH_QMAX)
 DEPTH_PIX_FMT = "gray12le"
 
@@ -78,14 +81,19 @@ class CameraEpisode:
 
 @dataclass
 class CameraResult:
-    """Per-episode placement and stats for one camera, plus its files."""
+    """One camera's files, its aggregated stats, and the spool of its per-episode metadata.
+
+    Per-episode placement and stats go to ``spool`` (an Arrow IPC file) as they are made,
+    so neither the worker nor the parent holds them all: memory stays flat.
+    """
 
     key: str
-    placement: list[dict[str, Any]] = field(default_factory=list)  # per episode, in order
-    stats: list[Stats] = field(default_factory=list)
+    spool: Path | None = None
+    stats: Stats | None = None  # aggregated over episodes, the recorder's pairwise merge
     files: list[Path] = field(default_factory=list)
     reencoded: bool = False
     frames: int = 0
+    episodes: int = 0
 
 
 def as_fraction(value: Any) -> Fraction:
@@ -254,7 +262,10 @@ def _remux_episode(
                 )
             decoder = av.CodecContext.create(s.codec_context.codec.name, "r")
             decoder.extradata = s.codec_context.extradata
-            decoder.thread_type = "AUTO"
+            if ep.length * s.codec_context.width * s.codec_context.height > SMALL_EPISODE_PIXELS:
+                decoder.thread_type = "AUTO"  # else: thread start-up costs more than it saves
+            else:
+                decoder.thread_count = 1
             packets = 0
             end = 0
             for packet in container.demux(s):
@@ -328,6 +339,7 @@ def convert_camera(
     reencode: bool,
     depth: DepthParams | None = None,
     progress: Callable[[int], None] | None = None,
+    spool: Path | None = None,
 ) -> CameraResult:
     """Check and concatenate one camera's episodes into ``dst/videos/<key>/...``.
 
@@ -337,7 +349,9 @@ def convert_camera(
     """
     ref = probe(episodes[0].path)
     try:
-        return _convert(key, episodes, dst, video_mb, chunks_size, fps, depth, ref, False, progress)
+        return _convert(
+            key, episodes, dst, video_mb, chunks_size, fps, depth, ref, False, progress, spool
+        )
     except _Mismatch as odd:
         if not reencode:
             raise ConversionError(
@@ -347,7 +361,11 @@ def convert_camera(
                 "it: pass --reencode to re-encode this camera",
             ) from None
     shutil.rmtree(dst / "videos" / key, ignore_errors=True)
-    return _convert(key, episodes, dst, video_mb, chunks_size, fps, depth, ref, True, progress)
+    # A fresh spool file: the stream-copy attempt's writer may still hold the first one open.
+    retry = (spool or dst / WORK_SPOOL.format(key=key)).with_suffix(".reencode.arrow")
+    return _convert(
+        key, episodes, dst, video_mb, chunks_size, fps, depth, ref, True, progress, retry
+    )
 
 
 def _convert(
@@ -361,20 +379,31 @@ def _convert(
     ref: StreamProps,
     reencode: bool,
     progress: Callable[[int], None] | None,
+    spool_path: Path | None = None,
 ) -> CameraResult:
+    from scripts.convert.metadata import Spool  # metadata imports this module's helpers
+
     result = CameraResult(key=key, reencoded=reencode)
+    spool_path = spool_path or dst / WORK_SPOOL.format(key=key)
+    spool = Spool(spool_path, {key: {}})
+    acc = StatsAccumulator()
     slots = _plan_files(episodes, video_mb * MB, chunks_size)
     i = 0
     while i < len(episodes):
         slot = slots[i]
-        group = [j for j in range(i, len(episodes)) if slots[j] == slot]
+        j = i
+        while j < len(episodes) and slots[j] == slot:
+            j += 1
         path = dst / VIDEO_PATH.format(video_key=key, chunk_index=slot[0], file_index=slot[1])
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(key, [episodes[j] for j in group], path, slot, fps, result, depth, ref)
+        _write_file(key, episodes[i:j], path, slot, fps, result, depth, ref, spool, acc)
         result.files.append(path)
         if progress:
-            progress(len(group))
-        i = group[-1] + 1
+            progress(j - i)
+        i = j
+    result.spool = spool.close()
+    result.stats = (acc.stats or {}).get(key)
+    result.episodes = spool.count
     return result
 
 
@@ -387,6 +416,8 @@ def _write_file(
     result: CameraResult,
     depth: DepthParams | None,
     ref_props: StreamProps,
+    spool: Any,
+    acc: StatsAccumulator,
 ) -> None:
     from_ts = 0.0
     with av.open(str(group[0].path)) as template_container:
@@ -412,14 +443,16 @@ def _write_file(
                     ticks = _remux_episode(ep, out, ostream, offset, sampler, ref_props)
                     offset += ticks
                     duration_s = float(ticks * ref_props.time_base)
-                result.stats.append(sampler.stats(ep.path))
+                stats = sampler.stats(ep.path)
+                acc.add({key: stats})
                 result.frames += ep.length
-                result.placement.append(
+                spool.add(
                     {
                         f"videos/{key}/chunk_index": slot[0],
                         f"videos/{key}/file_index": slot[1],
                         f"videos/{key}/from_timestamp": from_ts,
                         f"videos/{key}/to_timestamp": from_ts + duration_s,
+                        "stats": {key: stats},
                     }
                 )
                 from_ts += duration_s
