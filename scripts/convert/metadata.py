@@ -25,12 +25,14 @@ from scripts.convert.data import MB, next_chunk_file
 from scripts.convert.stats import Stats, to_jsonable
 from validators.dataset_format import (
     DATA_PATH,
+    EPISODE_META_COLUMNS,
     EPISODES_PATH,
     INFO_PATH,
     STATS_PATH,
     TASKS_PATH,
     V30,
     VIDEO_PATH,
+    video_meta_columns,
 )
 
 # DatasetInfo's fields, in its declaration order (lerobot/datasets/utils.py).
@@ -228,22 +230,9 @@ def episode_column_order(
     features: dict[str, dict[str, Any]], video_keys: list[str], stats_keys: dict[str, list[str]]
 ) -> list[str]:
     """Column order of the recorder's ``meta/episodes`` rows (before the meta/* pointers)."""
-    cols = [
-        "episode_index",
-        "tasks",
-        "length",
-        "data/chunk_index",
-        "data/file_index",
-        "dataset_from_index",
-        "dataset_to_index",
-    ]
+    cols = [c for c in EPISODE_META_COLUMNS if not c.startswith("meta/")]
     for key in video_keys:
-        cols += [
-            f"videos/{key}/chunk_index",
-            f"videos/{key}/file_index",
-            f"videos/{key}/from_timestamp",
-            f"videos/{key}/to_timestamp",
-        ]
+        cols += video_meta_columns(key)
     for key in features:
         cols += [f"stats/{key}/{stat}" for stat in stats_keys.get(key, [])]
     return cols

@@ -12,29 +12,8 @@ from typing import Any
 
 import numpy as np
 
-
-def estimate_num_samples(
-    dataset_len: int, min_num_samples: int = 100, max_num_samples: int = 10_000, power: float = 0.75
-) -> int:
-    if dataset_len < min_num_samples:
-        min_num_samples = dataset_len
-    return max(min_num_samples, min(int(dataset_len**power), max_num_samples))
-
-
-def sample_indices(data_len: int) -> list[int]:
-    num_samples = estimate_num_samples(data_len)
-    return np.round(np.linspace(0, data_len - 1, num_samples)).astype(int).tolist()
-
-
-def _downsample(
-    img: np.ndarray, target_size: int = 150, max_size_threshold: int = 300
-) -> np.ndarray:
-    """0.3.3's ``auto_downsample_height_width`` on a CHW image."""
-    _, height, width = img.shape
-    if max(width, height) < max_size_threshold:
-        return img
-    factor = int(width / target_size) if width > height else int(height / target_size)
-    return img[:, ::factor, ::factor]
+# LeRobot samples the same frames and downsamples the same way in 0.3.3 and 0.6.1.
+from scripts.convert.stats import auto_downsample_height_width, sample_indices
 
 
 def feature_stats(array: np.ndarray, axis: Any, keepdims: bool) -> dict[str, np.ndarray]:
@@ -57,7 +36,7 @@ def visual_stats(frames: list[np.ndarray], *, depth: bool = False) -> dict[str, 
     for idx in sample_indices(len(frames)):
         img = frames[idx]
         chw = img[None] if img.ndim == 2 else np.transpose(img, (2, 0, 1))
-        picked.append(_downsample(chw))
+        picked.append(auto_downsample_height_width(chw))
     stacked = np.stack(picked)
     stats = feature_stats(stacked, axis=(0, 2, 3), keepdims=True)
     factor = 1.0 if depth else 255.0
