@@ -10,49 +10,24 @@ pictures.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import lerobot_compute_stats
 
 from scripts.convert import stats as ours
-
-COMPUTE_STATS = (
-    REPO / "envs/act/.venv/lib/python3.12/site-packages/lerobot/datasets/compute_stats.py"
-)
+from scripts.convert.aggregate import EpisodeStatsCollector
+from scripts.convert.metadata import Spool, episode_column_order, spool_stats_keys, spooled_tables
 
 
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
     """RunningQuantileStats / aggregate_feature_stats / get_feature_stats from the pinned file."""
-    if not COMPUTE_STATS.is_file():
-        pytest.fail(f"{COMPUTE_STATS} missing: run `make envs`")
-    tree = ast.parse(Path(COMPUTE_STATS).read_text())
-    wanted = {
-        "RunningQuantileStats",
-        "aggregate_feature_stats",
-        "get_feature_stats",
-        "_prepare_array_for_stats",
-        "_compute_basic_stats",
-        "_reshape_stats_by_axis",
-        "_reshape_single_stat",
-        "_reshape_for_image_stats",
-        "_reshape_for_vector_stats",
-        "_reshape_for_feature_stats",
-        "_reshape_for_global_stats",
-        "DEFAULT_QUANTILES",
-    }
-    body = [
-        n
-        for n in tree.body
-        if (isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name in wanted)
-        or (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in wanted)
-    ]
-    ns: dict = {"np": np}
-    exec(compile(ast.Module(body=body, type_ignores=[]), str(COMPUTE_STATS), "exec"), ns)
-    return ns
+    try:
+        return lerobot_compute_stats.load()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 def _same(a: dict, b: dict, what: str) -> None:
@@ -92,7 +67,13 @@ def test_image_stats_equal_lerobot(lerobot: dict, dtype, frames: int) -> None:
     _same(ours.image_feature_stats(imgs, is_depth=dtype != np.uint8), ref, str(dtype))
 
 
-def test_pairwise_merge_equals_aggregate_feature_stats(lerobot: dict) -> None:
+def test_stats_json_aggregate_equals_lerobot_converter(lerobot: dict, tmp_path: Path) -> None:
+    """stats.json = LeRobot's ``aggregate_feature_stats`` over the per-episode stats as written.
+
+    The per-episode rows go through the real spool (Arrow IPC) and the collector, as in a
+    conversion; the reference takes the same rows as float64 arrays, as LeRobot's converter
+    casts ``episodes_stats.jsonl``, and runs the pinned LeRobot function on the list.
+    """
     rng = np.random.default_rng(3)
     makers = {
         "f32": lambda: ours.numeric_feature_stats(
@@ -103,14 +84,21 @@ def test_pairwise_merge_equals_aggregate_feature_stats(lerobot: dict) -> None:
             rng.integers(0, 255, (int(rng.integers(1, 4)), 3, 8, 10)).astype(np.uint8)
         ),
     }
-    for name, make in makers.items():
-        acc = ours.StatsAccumulator()
-        ref = None
-        for _ in range(25):
-            s = make()
-            acc.add({name: s})
-            ref = s if ref is None else lerobot["aggregate_feature_stats"]([ref, s])
-            _same(acc.stats[name], ref, name)
+    features = {name: {} for name in makers}
+    rows = [{"episode_index": i, "stats": {n: m() for n, m in makers.items()}} for i in range(2500)]
+    spool = Spool(tmp_path / "spool.arrow", features)
+    for row in rows:
+        spool.add(row)
+    collector = EpisodeStatsCollector()
+    order = episode_column_order(features, [], spool_stats_keys([spool.close()]))
+    for _ in spooled_tables([spool.path], order, on_batch=collector.add):
+        pass
+    got = collector.aggregate(list(makers))
+    for name in makers:
+        as_json = [
+            {k: np.array(np.asarray(v).tolist()) for k, v in r["stats"][name].items()} for r in rows
+        ]
+        _same(got[name], lerobot["aggregate_feature_stats"](as_json), name)
 
 
 @pytest.mark.parametrize("rows", [2, 7, 100, 1200])

@@ -41,11 +41,13 @@ def validate_dataset(
     quick: bool = False,
     policy_overrides: dict[str, Any] | None = None,
     progress: bool = False,
+    groups: tuple[str, ...] | None = None,
 ) -> Report:
     """Validate a LeRobot v2.1/v3.0 dataset; raise UsageError for a bad path or recipe.
 
     ``policy_overrides`` (e.g. ``{"max_state_dim": 45}``) lets the training launcher check
-    readiness with the values it will pass on the command line.
+    readiness with the values it will pass on the command line. ``groups`` runs only those
+    check groups (the converter runs the structural ones: it builds the stats itself).
     """
     root = Path(root)
     if not root.is_dir():
@@ -88,6 +90,11 @@ def validate_dataset(
         from validators import readiness
 
         stages.append(("readiness", lambda c: readiness.run(c, spec)))
+    if groups is not None:
+        unknown = sorted(set(groups) - {name for name, _ in stages})
+        if unknown:
+            raise UsageError(f"unknown check group(s) {unknown}; known: {list(GROUPS)}")
+        stages = [(name, fn) for name, fn in stages if name in groups]
     for i, (name, fn) in enumerate(stages, 1):
         if progress:
             print(f"[{i}/{len(stages)}] {name} ...", file=sys.stderr, flush=True)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -114,12 +113,65 @@ def write_info(info: dict[str, Any], dst: Path) -> None:
     _write_json(info, dst / INFO_PATH)
 
 
+def _pandas_metadata(version: str) -> bytes:
+    """The ``pandas`` schema metadata ``DataFrame.to_parquet`` writes for the tasks frame."""
+    meta = {
+        "index_columns": ["task"],
+        "column_indexes": [
+            {
+                "name": None,
+                "field_name": None,
+                "pandas_type": "unicode",
+                "numpy_type": "str",
+                "metadata": {"encoding": "UTF-8"},
+            }
+        ],
+        "columns": [
+            {
+                "name": "task_index",
+                "field_name": "task_index",
+                "pandas_type": "int64",
+                "numpy_type": "int64",
+                "metadata": None,
+            },
+            {
+                "name": "task",
+                "field_name": "task",
+                "pandas_type": "object",
+                "numpy_type": "str",
+                "metadata": None,
+            },
+        ],
+        "attributes": {},
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": version,
+    }
+    return json.dumps(meta).encode()
+
+
 def write_tasks(tasks: list[str], dst: Path) -> None:
-    """``pd.DataFrame({"task_index": ...}, index=pd.Index(tasks, name="task")).to_parquet``."""
+    """``pd.DataFrame({"task_index": ...}, index=pd.Index(tasks, name="task")).to_parquet``.
+
+    Written with pyarrow and the same ``pandas`` metadata (so ``pd.read_parquet`` restores
+    the task index LeRobot reads): importing pandas would cost ~0.5 s of every conversion.
+    A test compares the file with pandas' own output.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pandas_version = version("pandas")
+    except PackageNotFoundError:
+        pandas_version = "3.0.0"
     path = dst / TASKS_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame({"task_index": range(len(tasks))}, index=pd.Index(tasks, name="task"))
-    df.to_parquet(path)
+    table = pa.table(
+        {
+            "task_index": pa.array(np.arange(len(tasks), dtype=np.int64)),
+            "task": pa.array(tasks, pa.large_string()),
+        }
+    )
+    table = table.replace_schema_metadata({b"pandas": _pandas_metadata(pandas_version)})
+    pq.write_table(table, path)
 
 
 def write_stats(stats: dict[str, Stats], dst: Path) -> None:
@@ -238,10 +290,33 @@ def episode_column_order(
     return cols
 
 
-def spooled_tables(paths: list[Path], order: list[str]) -> Iterator[pa.Table]:
-    """Tables of ``EPISODES_PER_ROW_GROUP`` rows, columns in ``order``, from the spools."""
+def spool_stats_keys(paths: list[Path]) -> dict[str, list[str]]:
+    """Which stats each feature has, from the spools' column names (``stats/<ft>/<stat>``)."""
+    keys: dict[str, list[str]] = {}
+    for path in paths:
+        with pa.ipc.open_file(pa.OSFile(str(path))) as reader:
+            names = reader.schema.names
+        for name in names:
+            if name.startswith("stats/"):
+                ft, stat = name[len("stats/") :].rsplit("/", 1)
+                keys.setdefault(ft, []).append(stat)
+    return keys
+
+
+def spooled_tables(
+    paths: list[Path],
+    order: list[str],
+    on_batch: Callable[[pa.Table], None] | None = None,
+) -> Iterator[pa.Table]:
+    """Tables of ``EPISODES_PER_ROW_GROUP`` rows, columns in ``order``, from the spools.
+
+    ``on_batch`` sees each joined spool batch (up to ``SPOOL_ROWS`` episodes) once, e.g. to
+    collect the per-episode stats for ``stats.json``.
+    """
     for joined in _spool_batches(paths):
         joined = joined.select([c for c in order if c in joined.column_names])
+        if on_batch:
+            on_batch(joined)
         for lo in range(0, joined.num_rows, EPISODES_PER_ROW_GROUP):
             yield joined.slice(lo, EPISODES_PER_ROW_GROUP)
 
@@ -251,35 +326,52 @@ def write_episodes(tables: Iterable[pa.Table], dst: Path, data_mb: float, chunks
 
     ``tables`` (10 episodes each) lack the ``meta/episodes/*`` columns: they are filled here,
     rolling to a new file when the next batch would push the current one past ``data_mb``
-    (the recorder's rule).
+    (the recorder's rule, decided per 10-episode batch as it does). Batches bound for the
+    same file are written together, up to ``SPOOL_ROWS`` rows at a time: a parquet write
+    per 10 rows of ~100 columns would cost more than everything else in this stage.
     """
     limit = data_mb * MB
     chunk = file = 0
     size = 0
     writer: pq.ParquetWriter | None = None
+    pending: list[pa.Table] = []
     files = 0
+
+    def flush() -> None:
+        nonlocal writer, files
+        if not pending:
+            return
+        table = pa.concat_tables(pending, promote_options="permissive")
+        pending.clear()
+        n = table.num_rows
+        table = table.append_column(
+            "meta/episodes/chunk_index", pa.array(np.full(n, chunk, np.int64))
+        ).append_column("meta/episodes/file_index", pa.array(np.full(n, file, np.int64)))
+        if writer is None:
+            path = dst / EPISODES_PATH.format(chunk_index=chunk, file_index=file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = pq.ParquetWriter(
+                path, schema=table.schema, compression="snappy", use_dictionary=True
+            )
+            files += 1
+        else:
+            table = table.select(writer.schema.names).cast(writer.schema)
+        writer.write_table(table)
+
     try:
         for table in tables:
-            if writer is not None and size + table.nbytes >= limit:
-                writer.close()
-                writer = None
+            if (writer is not None or pending) and size + table.nbytes >= limit:
+                flush()
+                if writer is not None:
+                    writer.close()
+                    writer = None
                 chunk, file = next_chunk_file(chunk, file, chunks_size)
                 size = 0
-            n = table.num_rows
-            table = table.append_column(
-                "meta/episodes/chunk_index", pa.array([chunk] * n, pa.int64())
-            ).append_column("meta/episodes/file_index", pa.array([file] * n, pa.int64()))
-            if writer is None:
-                path = dst / EPISODES_PATH.format(chunk_index=chunk, file_index=file)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(
-                    path, schema=table.schema, compression="snappy", use_dictionary=True
-                )
-                files += 1
-            else:
-                table = table.select(writer.schema.names).cast(writer.schema)
-            writer.write_table(table)
-            size += table.nbytes
+            pending.append(table)
+            size += table.nbytes + 16 * table.num_rows  # + the two int64 meta/episodes columns
+            if sum(t.num_rows for t in pending) >= SPOOL_ROWS:
+                flush()
+        flush()
     finally:
         if writer is not None:
             writer.close()

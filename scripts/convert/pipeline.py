@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from scripts.convert import data as data_mod
 from scripts.convert import metadata, publish, verify
+from scripts.convert.aggregate import EpisodeStatsCollector
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan, make_plan
 from scripts.convert.video import (
@@ -219,20 +220,17 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     )
     metadata.write_info(info, tmp)
     metadata.write_tasks(plan.tasks, tmp)
-    stats = dict(data_result.stats)
     for k in cams:
         if results[k].episodes != n:
             raise ConversionError(tmp / WORK_DIR, f"camera {k}: {results[k].episodes} of {n} rows")
-        if results[k].stats is not None:
-            stats[k] = results[k].stats
-    stats = {k: stats[k] for k in layout.features if k in stats}
-    order = metadata.episode_column_order(
-        layout.features, list(cams), {k: list(v) for k, v in stats.items()}
-    )
     spools = [data_result.spool, *(results[k].spool for k in cams)]
-    tables = metadata.spooled_tables(spools, order)
+    order = metadata.episode_column_order(
+        layout.features, list(cams), metadata.spool_stats_keys(spools)
+    )
+    collector = EpisodeStatsCollector()
+    tables = metadata.spooled_tables(spools, order, on_batch=collector.add)
     summary.meta_files = metadata.write_episodes(tables, tmp, opts.data_mb, layout.chunks_size)
-    metadata.write_stats(stats, tmp)
+    metadata.write_stats(collector.aggregate(list(layout.features)), tmp)
     shutil.rmtree(tmp / WORK_DIR)
     t = summary.lap("metadata", t)
     hook("before-verify")
