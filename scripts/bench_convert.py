@@ -48,6 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS_PY = REPO / "envs" / "tools" / ".venv" / "bin" / "python"
 ACT_PY = REPO / "envs" / "act" / ".venv" / "bin" / "python"
 BASE_EPISODES = 24
+# "Flat": what a few KB of per-episode bookkeeping (plan, placements) costs, well below the
+# per-episode data itself; growth above it means something is held per episode that need not be.
+FLAT_MB_PER_1000 = 10
 OURS = [str(TOOLS_PY), "-m", "scripts.convert_v21_to_v30"]
 THEIRS = [str(ACT_PY), "-m", "lerobot.scripts.convert_dataset_v21_to_v30"]
 
@@ -241,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.long:
         jobs.append(("long", args.long, LONG))
     rss: dict[str, list[tuple[int, float, float]]] = {}
+    verdicts: list[tuple[str, int, float, float]] = []
     try:
         bases: dict[str, Path] = {}
         print(HEADER, flush=True)
@@ -253,11 +257,22 @@ def main(argv: list[str] | None = None) -> int:
             frames = sum(e["length"] for e in _jsonl(src / "meta/episodes.jsonl"))
             runs = bench_one(src, d)
             print(_row(kind, n, frames, tree_mb(src), runs), flush=True)
+            if runs["ours"].ok and runs["LeRobot"].ok:
+                ours_s = runs["ours"].seconds
+                verdicts.append(
+                    (kind, n, runs["LeRobot"].seconds / ours_s, ours_s / runs["cp -r"].seconds)
+                )
             rss.setdefault(kind, []).append(
                 (n, runs["ours"].peak_rss_mb, runs["LeRobot"].peak_rss_mb)
             )
             if not args.keep:
                 shutil.rmtree(d, ignore_errors=True)
+        for kind, n, speedup, vs_cp in verdicts:
+            print(
+                f"target {kind} {n}: >=5x faster than LeRobot: "
+                f"{'met' if speedup >= 5 else 'missed'} ({speedup:.1f}x); "
+                f"within 2x of cp -r: {'met' if vs_cp <= 2 else 'missed'} ({vs_cp:.1f}x)"
+            )
         short = rss.get("many-short", [])
         if len(short) > 1:
             (n0, o0, t0), (n1, o1, t1) = short[0], short[-1]
@@ -266,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"peak RSS growth, many-short {n0} -> {n1} episodes: ours {o1 - o0:+.0f} MB "
                 f"({(o1 - o0) * per:+.1f} MB per 1000 episodes), "
                 f"LeRobot {t1 - t0:+.0f} MB ({(t1 - t0) * per:+.1f} MB per 1000 episodes)"
+            )
+            growth = (o1 - o0) * per
+            print(
+                f"target flat peak RSS (< {FLAT_MB_PER_1000} MB per 1000 episodes): "
+                f"{'met' if growth < FLAT_MB_PER_1000 else 'missed'} ({growth:+.1f})"
             )
     finally:
         if not args.keep and args.work is None:

@@ -33,9 +33,9 @@ from validators.dataset_format import (
 _EPISODE_FILE = re.compile(r"episode_(\d+)\.(parquet|mp4)$")
 
 
-@dataclass
+@dataclass(slots=True)
 class EpisodePlan:
-    """One source episode and where it goes."""
+    """One source episode and where it goes (slots: a plan holds one per episode)."""
 
     old_index: int
     new_index: int
@@ -159,6 +159,7 @@ def make_plan(src: Path) -> Plan:
     plans: list[EpisodePlan] = []
     claimed_data: set[Path] = set()
     claimed_video: set[Path] = set()
+    shared_tasks: dict[tuple[str, ...], list[str]] = {}  # one list per distinct task set
     for new_index, row in enumerate(rows):
         old = int(row["episode_index"])
         length = int(row["length"])
@@ -185,7 +186,10 @@ def make_plan(src: Path) -> Plan:
                 old_index=old,
                 new_index=new_index,
                 length=length,
-                tasks=[str(t) for t in row.get("tasks", [])],
+                tasks=shared_tasks.setdefault(
+                    tuple(str(t) for t in row.get("tasks", [])),
+                    [str(t) for t in row.get("tasks", [])],
+                ),
                 data_file=data_file,
                 data_bytes=data_file.stat().st_size,
                 video_files=videos,

@@ -84,6 +84,7 @@ def _read_sources(paths: list[Path], schema: pa.Schema) -> pa.Table:
 
 
 VERIFY_BATCH_ROWS = 65536  # source rows compared at once: bounds memory, not per episode
+VERIFY_BATCH_EPISODES = 256  # and source files: each open table carries its own metadata
 
 
 def _read_rows(pf: pq.ParquetFile, lo: int, hi: int) -> pa.Table:
@@ -181,7 +182,13 @@ def check_data(
         lo = i
         while lo < j:
             hi, rows = lo, 0
-            while hi < j and (hi == lo or rows + plan.episodes[hi].length <= VERIFY_BATCH_ROWS):
+            while hi < j and (
+                hi == lo
+                or (
+                    rows + plan.episodes[hi].length <= VERIFY_BATCH_ROWS
+                    and hi - lo < VERIFY_BATCH_EPISODES
+                )
+            ):
                 rows += plan.episodes[hi].length
                 hi += 1
             first = int(place["dataset_from_index"][lo]) - file_start
