@@ -83,7 +83,7 @@ def test_episode_metadata_and_stats_equal_lerobot_recorder(koch: dict[str, Path]
     s_ours = json.loads((koch["dst"] / "meta/stats.json").read_text())
     s_ref = json.loads((koch["ref"] / "meta/stats.json").read_text())
     aggregate = lerobot_compute_stats.load()["aggregate_feature_stats"]
-    assert list(s_ours) == [k for k in s_ref]
+    assert set(s_ours) == set(s_ref)  # LeRobot's aggregate_stats keys come from a set
     for ft, stats in s_ours.items():
         names = [c[len(f"stats/{ft}/") :] for c in a.column_names if c.startswith(f"stats/{ft}/")]
         per_episode = [
@@ -92,8 +92,9 @@ def test_episode_metadata_and_stats_equal_lerobot_recorder(koch: dict[str, Path]
         ]
         expected = {k: v.tolist() for k, v in aggregate(per_episode).items()}
         assert stats == expected, ft
+        # The recorder merges image stats in float32 (its per-episode arrays' dtype): ~1e-8.
         for k, v in stats.items():
-            assert np.allclose(v, s_ref[ft][k], rtol=1e-9, atol=0), (ft, k)
+            assert np.allclose(v, s_ref[ft][k], rtol=1e-6, atol=0), (ft, k)
     for feature in ("action", "observation.state", "observation.images.laptop"):
         assert {"q01", "q10", "q50", "q90", "q99"} <= set(s_ours[feature])
 

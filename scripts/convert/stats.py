@@ -552,3 +552,442 @@ def to_jsonable(stats: dict[str, Stats]) -> dict[str, dict[str, list]]:
         ft: {k: np.asarray(v).tolist() for k, v in ft_stats.items()}
         for ft, ft_stats in stats.items()
     }
+
+
+# ---------------------------------------------------------------------------
+# Batched per-episode stats (added for the data pass): many episodes in one call, each
+# episode's result equal, bit for bit, to ``numeric_stats_many`` on that episode alone.
+# ---------------------------------------------------------------------------
+
+_SEGMENT_BLOCK = 1 << 20  # values binned at once: bounds the bin search's temporaries
+
+
+def _segment_supported(values: np.ndarray) -> bool:
+    """Columns the batched path handles the way ``numeric_stats_many`` groups them."""
+    if values.ndim not in (1, 2) or values.dtype in (np.uint8, np.uint16):
+        return False
+    if values.dtype.kind not in "biuf":
+        return False
+    return np.result_type(values.dtype, np.float32) in (np.float32, np.float64)
+
+
+class _LazyEdges:
+    """Bin edges of many histograms, computed only where asked (never a (rows, 5001) array).
+
+    An element at position ``j`` equals ``_edges(starts, stops, num)[row, j]``: the same
+    operations on the same operands (``arange[j] * step + start``, or ``arange[j] / div *
+    delta + start`` when the row's step is zero; ``stop`` at the last position), so bins and
+    quantiles match bit for bit. Parameters are arrays of one shape (one histogram each);
+    :meth:`take` re-indexes them, e.g. to one entry per value.
+    """
+
+    def __init__(self, starts: np.ndarray, stops: np.ndarray, num: int) -> None:
+        dt = np.result_type(starts, stops, np.float16)
+        div = num - 1
+        self.num = num
+        self.arange = np.arange(0, num, dtype=dt)
+        self.arange_div = self.arange / div
+        self.starts = starts.astype(dt, copy=False)
+        self.stops = stops.astype(dt, copy=False)
+        self.delta = np.subtract(stops, starts, dtype=dt.type)
+        self.step = self.delta / div
+        self.zero = self.step == 0
+
+    def take(self, index: tuple[np.ndarray, ...] | slice) -> _LazyEdges:
+        """The same edges with every parameter indexed by ``index``."""
+        other = object.__new__(_LazyEdges)
+        other.num, other.arange, other.arange_div = self.num, self.arange, self.arange_div
+        for name in ("starts", "stops", "delta", "step", "zero"):
+            setattr(other, name, getattr(self, name)[index])
+        return other
+
+    def at(self, j: np.ndarray) -> np.ndarray:
+        """Edges at positions ``j`` (broadcast against the parameters)."""
+        out = self.arange[j] * self.step
+        if self.zero.any():
+            out = np.where(self.zero, self.arange_div[j] * self.delta, out)
+        out += self.starts
+        last = j == self.num - 1
+        if last.any():
+            out = np.where(last, self.stops, out)
+        return out
+
+
+def _segment_bins(values: np.ndarray, edges: _LazyEdges) -> np.ndarray:
+    """Each value's histogram bin by ``_sorted_bins``' rule: ``searchsorted(row, v, "right")-1``.
+
+    ``values`` and ``edges`` have one entry per value. On a non-decreasing edge row (edges
+    are: ``arange * step`` and the added start are monotonic, the last is the largest) that
+    is the last position whose edge is ``<= v``. A guess from ``(v - start) / step`` is
+    checked against the exact edges on both sides; values it misses (rounding, repeated
+    edges, zero steps) are found by binary search. A value equal to the last edge goes in
+    the last bin.
+    """
+    num = edges.num
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        guess = np.floor((values - edges.starts.astype(np.float64)) / edges.step)
+    guess = np.where(np.isfinite(guess), guess, num - 1)
+    bins = np.clip(guess, 0, num - 1).astype(np.int64)
+    nxt = np.minimum(bins + 1, num - 1)
+    missed = (edges.at(bins) > values) | ((bins < num - 1) & (edges.at(nxt) <= values))
+    if missed.any():
+        bins[missed] = _search_bins(values[missed], edges.take(missed))
+    bins[values == edges.stops] = num - 2
+    return bins
+
+
+def _search_bins(values: np.ndarray, edges: _LazyEdges) -> np.ndarray:
+    """Last position with edge ``<= v`` (-1 if none), by vectorised binary search."""
+    num = edges.num
+    lo = np.zeros(values.shape, dtype=np.int64)
+    hi = np.full(values.shape, num, dtype=np.int64)
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = np.minimum((lo + hi) >> 1, num - 1)
+        le = edges.at(mid) <= values
+        lo = np.where(active & le, mid + 1, lo)
+        hi = np.where(active & ~le, mid, hi)
+    return lo - 1
+
+
+def _segment_quantiles(
+    sorted_bins: np.ndarray, edges: _LazyEdges, lengths: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_quantile_parts`` of every episode at once: (T, D, E) edge, value and at_edge.
+
+    ``sorted_bins`` is (D, N) with each episode's bins sorted within its rows; ``edges``
+    has (D, E) parameters.
+    """
+    nbins = edges.num - 1
+    targets = np.array(QUANTILES, dtype=np.float64)[:, np.newaxis] * lengths  # q * count
+    ms = np.ceil(targets).astype(np.int64)  # (T, E): math.ceil of each target
+    beyond = ms > lengths
+    idx = sorted_bins[:, offsets + np.clip(ms - 1, 0, lengths - 1)].transpose(1, 0, 2).copy()
+    idx[np.broadcast_to((ms <= 0)[:, np.newaxis, :], idx.shape)] = 0
+    idx[np.broadcast_to(beyond[:, np.newaxis, :], idx.shape)] = nbins
+    edge = edges.at(idx)
+    right = edges.at(np.minimum(idx + 1, nbins))
+    count_before = np.empty(idx.shape, dtype=np.float64)
+    count_in_bin = np.empty(idx.shape, dtype=np.float64)
+    for k in range(idx.shape[0]):
+        per_value = np.repeat(idx[k], lengths, axis=1)
+        count_before[k] = np.add.reduceat(sorted_bins < per_value, offsets, axis=1, dtype=np.int64)
+        count_in_bin[k] = np.add.reduceat(sorted_bins == per_value, offsets, axis=1, dtype=np.int64)
+    tcol = targets[:, np.newaxis, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = edge + ((tcol - count_before) / count_in_bin) * (right - edge)
+    at_edge = (idx == 0) | beyond[:, np.newaxis, :]
+    return edge, value, at_edge
+
+
+def _segment_sums(batch: np.ndarray, offsets: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each episode's column sums, each with the very call ``np.mean(rows, axis=0)`` makes.
+
+    The summation order (and so the rounding) of ``np.add.reduce`` depends on the rows'
+    shape (pairwise along a single column, row after row for several), which
+    ``np.add.reduceat`` does not reproduce; one call per episode does.
+    """
+    out = np.empty((len(offsets), batch.shape[1]), dtype=batch.dtype)
+    for e, (a, b) in enumerate(zip(offsets.tolist(), ends.tolist(), strict=True)):
+        out[e] = np.add.reduce(batch[a:b], axis=0)
+    return out
+
+
+def numeric_stats_segments(
+    arrays: dict[str, np.ndarray], lengths: np.ndarray
+) -> list[dict[str, Stats]]:
+    """``numeric_stats_many`` of every episode of a batch, the element-wise work done once.
+
+    ``arrays`` hold the batch's rows (episodes back to back, ``lengths[e]`` rows each),
+    shaped as ``numeric_stats_many`` takes them; the result has one entry per episode, equal
+    (values, dtypes, shapes) to ``numeric_stats_many`` on that episode's rows. Why: for short
+    episodes the per-call overhead of the one-episode path dominates the data pass. Min/max,
+    edges, bins and quantiles are element-wise per (episode, dimension) and done for all
+    episodes at once; sums keep NumPy's per-episode order (:func:`_segment_sums`). Episodes
+    this does not reproduce by construction (fewer than 2 rows; non-finite values or ranges;
+    0.0 and -0.0 in one column, where the sign of a zero min/max depends on the order of
+    comparisons) and unusual columns take ``numeric_stats_many`` itself.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    offsets = ends - lengths
+    n_eps = len(lengths)
+    total = int(ends[-1]) if n_eps else 0
+    for key, values in arrays.items():
+        if values.shape[0] != total:
+            raise ValueError(f"{key}: {values.shape[0]} rows, but the lengths sum to {total}")
+
+    def one(e: int) -> dict[str, Stats]:
+        lo, hi = int(offsets[e]), int(ends[e])
+        return numeric_stats_many({k: v[lo:hi] for k, v in arrays.items()})
+
+    if not n_eps:
+        return []
+    if (lengths < 1).any() or not all(_segment_supported(v) for v in arrays.values()):
+        return [one(e) for e in range(n_eps)]
+
+    seg_of = np.repeat(np.arange(n_eps), lengths)
+    num = NUM_QUANTILE_BINS + 1
+    fallback = lengths < 2
+    groups: dict[np.dtype, list[tuple[str, np.ndarray]]] = {}
+    for key, values in arrays.items():
+        reshaped = values.reshape(-1, 1) if values.ndim == 1 else values
+        batch = reshaped.astype(np.result_type(reshaped.dtype, np.float32), copy=False)
+        groups.setdefault(batch.dtype, []).append((key, batch))
+
+    parts: dict[str, tuple[np.ndarray, ...]] = {}
+    for members in groups.values():
+        columns = np.concatenate([b.T for _, b in members], axis=0)  # (D, N)
+        dims = columns.shape[0]
+        fallback |= np.logical_or.reduceat(~np.isfinite(columns).all(axis=0), offsets)
+        zero = columns == 0
+        negative = np.signbit(columns)
+        both_zeros = np.logical_or.reduceat(zero & negative, offsets, axis=1)
+        both_zeros &= np.logical_or.reduceat(zero & ~negative, offsets, axis=1)
+        fallback |= both_zeros.any(axis=0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            mins = np.minimum.reduceat(columns, offsets, axis=1)  # (D, E)
+            maxs = np.maximum.reduceat(columns, offsets, axis=1)
+            edges = _LazyEdges(mins - 1e-10, maxs + 1e-10, num)
+        fallback |= ~(np.isfinite(edges.delta) & np.isfinite(edges.step)).all(axis=0)
+        ok = ~fallback[seg_of]
+        sorted_bins = np.empty(columns.shape, dtype=np.int64)
+        block = max(1, _SEGMENT_BLOCK // total)
+        stride = num + 2  # bins of skipped episodes may be -1..num-1: keep segments apart
+        with np.errstate(invalid="ignore", over="ignore"):
+            for d0 in range(0, dims, block):
+                d = np.arange(d0, min(d0 + block, dims))[:, np.newaxis]
+                bins = _segment_bins(columns[d0 : d0 + block], edges.take((d, seg_of)))
+                if ((bins < 0) | (bins >= NUM_QUANTILE_BINS))[:, ok].any():
+                    raise AssertionError("a value outside its histogram's edges")
+                keys = seg_of * stride + (bins + 1)
+                keys.sort(axis=1)
+                sorted_bins[d0 : d0 + block] = keys - seg_of * stride - 1
+            edge, value, at_edge = _segment_quantiles(sorted_bins, edges, lengths, offsets)
+        sums = np.concatenate([_segment_sums(b, offsets, ends) for _, b in members], axis=1)
+        sums_sq = np.concatenate([_segment_sums(b**2, offsets, ends) for _, b in members], axis=1)
+        count = lengths.astype(np.intp)[:, np.newaxis]
+        mean = np.true_divide(sums, count, out=sums, casting="unsafe")  # np.mean's division
+        mean_sq = np.true_divide(sums_sq, count, out=sums_sq, casting="unsafe")
+        m, m2 = mean.copy(), mean_sq.copy()
+        m += (mean - m) * 1.0  # numeric_stats_many's running update, count / count == 1.0
+        m2 += (mean_sq - m2) * 1.0
+        std = np.sqrt(np.maximum(0, m2 - m**2))
+        q_edge = edge.transpose(0, 2, 1).copy()  # (T, E, D)
+        q_value = np.where(at_edge, edge.astype(value.dtype), value).transpose(0, 2, 1).copy()
+        q_at = at_edge.transpose(0, 2, 1)
+        mins_t, maxs_t = mins.T.copy(), maxs.T.copy()
+        lo = 0
+        for key, batch in members:
+            hi = lo + batch.shape[1]
+            parts[key] = (
+                mins_t[:, lo:hi],
+                maxs_t[:, lo:hi],
+                m[:, lo:hi],
+                std[:, lo:hi],
+                q_edge[:, :, lo:hi],
+                q_value[:, :, lo:hi],
+                q_at[:, :, lo:hi].all(axis=2),  # (T, E): all at an edge keeps the edge dtype
+            )
+            lo = hi
+
+    out: list[dict[str, Stats]] = []
+    for e in range(n_eps):
+        if fallback[e]:
+            out.append(one(e))
+            continue
+        count = int(lengths[e])
+        episode: dict[str, Stats] = {}
+        for key in arrays:
+            mins_k, maxs_k, mean_k, std_k, q_edge_k, q_value_k, all_at = parts[key]
+            stats: Stats = {
+                "min": mins_k[e],
+                "max": maxs_k[e],
+                "mean": mean_k[e],
+                "std": std_k[e],
+                "count": np.array([count]),
+            }
+            for k, qkey in enumerate(QUANTILE_KEYS):
+                stats[qkey] = q_edge_k[k, e] if all_at[k, e] else q_value_k[k, e]
+            episode[key] = stats
+        out.append(episode)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Batched image stats (added for the video pass): ``image_feature_stats`` of many episodes'
+# sampled RGB frames at once, each episode's result equal to it bit for bit. The per-episode
+# path spends most of its time in NumPy call overhead (short episodes) and in the float32
+# running sums, which must add pixels strictly in order; laid out as one column per
+# (episode, channel), NumPy adds whole rows at a time with the same per-column order.
+# ---------------------------------------------------------------------------
+
+_IMAGE_BLOCK = 1 << 21  # float32 elements of one block of rows (8 MB)
+
+
+def image_stats_eligible(frames: np.ndarray | list[np.ndarray]) -> bool:
+    """Whether one episode's channel-last ``frames`` take :func:`image_stats_batch`'s path.
+
+    Exactly when ``image_feature_stats`` of their stack uses :func:`_pixel_stats` (in-order
+    sums): uint8, several channels, at least two pixel rows. ``np.stack`` of channel-first
+    views of channel-last frames keeps the channel-last memory order, so its row view is
+    contiguous, whatever the number of frames.
+    """
+    if not len(frames):
+        return False
+    first = frames[0]
+    return (
+        first.ndim == 3
+        and first.shape[2] > 1
+        and len(frames) * first.shape[0] * first.shape[1] >= 2
+        and all(f.dtype == np.uint8 and f.shape == first.shape for f in frames)
+    )
+
+
+def image_stats_batch(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]:
+    """``image_feature_stats`` of each episode's sampled frames, given channel last.
+
+    Each element is one episode: an (S, H, W, C) array or a sequence of S (H, W, C) arrays
+    (views are fine: what the decoder hands out is rgb24, channel last, and no stacked copy
+    is needed). The reference is ``image_feature_stats(np.stack([f.transpose(2, 0, 1) for f
+    in frames]))``, what the video pass computed one episode at a time. Eligible episodes
+    (uint8 RGB) share the work; anything else goes through that reference itself.
+    """
+    out: list[Stats | None] = [None] * len(batch)
+    shared = [i for i, a in enumerate(batch) if image_stats_eligible(a)]
+    shared_set = set(shared)
+    for i, a in enumerate(batch):
+        if i not in shared_set:
+            out[i] = image_feature_stats(np.stack([f.transpose(2, 0, 1) for f in a]))
+    if shared:
+        for i, stats in zip(shared, _rgb_stats([batch[i] for i in shared]), strict=True):
+            out[i] = stats
+    return out  # type: ignore[return-value]
+
+
+def _planes(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """(C, S*H*W) contiguous channel planes of one episode's channel-last frames."""
+    h, w, c = frames[0].shape
+    planes = np.empty((c, len(frames), h, w), dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        planes[:, i] = frame.transpose(2, 0, 1)
+    return planes.reshape(c, -1)
+
+
+def _column_pass(episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of every episode: float32 sums of values and of squares, value counts.
+
+    ``episodes[e]`` is episode e's (C_e, N_e) uint8 channel planes; columns are numbered
+    episode after episode. Episodes with the same N are laid side by side, one column per
+    (episode, channel), so that ``np.add.reduce`` over axis 0 adds whole rows at once:
+    for a C-contiguous block it adds row after row into each column, the in-order float32
+    sum :func:`_sequential_mean` computes per plane (checked bit for bit by the tests).
+    Blocks of rows start from the previous block's sums (its first row), which keeps the
+    order of the additions. Counts are ``np.bincount`` per channel plane (exact).
+    """
+    starts = np.cumsum([0] + [p.shape[0] for p in episodes])
+    width = int(starts[-1])
+    sums = np.zeros(width, dtype=np.float32)
+    squares = np.zeros(width, dtype=np.float32)
+    counts = np.zeros((width, 256), dtype=np.int64)
+    groups: dict[int, list[int]] = {}
+    for e, p in enumerate(episodes):
+        groups.setdefault(p.shape[1], []).append(e)
+    for n, members in groups.items():
+        cols = np.concatenate([np.arange(starts[e], starts[e + 1]) for e in members])
+        if len(members) == 1:
+            planes = episodes[members[0]]
+        else:
+            planes = np.concatenate([episodes[e] for e in members])
+        for j, plane in enumerate(planes):
+            counts[cols[j]] = np.bincount(plane, minlength=256)
+        gw = len(cols)
+        block = max(1, _IMAGE_BLOCK // gw - 1)
+        buf = np.empty((min(block, n) + 1, gw), dtype=np.float32)
+        acc = np.zeros(gw, dtype=np.float32)
+        acc2 = np.zeros(gw, dtype=np.float32)
+        for r0 in range(0, n, block):
+            r1 = min(n, r0 + block)
+            body = buf[1 : r1 - r0 + 1]
+            body[...] = planes[:, r0:r1].T
+            buf[0] = acc
+            acc = np.add.reduce(buf[: r1 - r0 + 1], axis=0)
+            np.multiply(body, body, out=body)
+            buf[0] = acc2
+            acc2 = np.add.reduce(buf[: r1 - r0 + 1], axis=0)
+        sums[cols] = acc
+        squares[cols] = acc2
+    return sums, squares, counts
+
+
+def _rgb_stats(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]:
+    """:func:`_pixel_stats` (then ``image_feature_stats``'s scaling) for every episode at once.
+
+    Per column (episode, channel): the float32 in-order means of values and squares, min/max
+    from the value counts, bin edges from one :func:`_edges` call, and each quantile from
+    the value counts: the 5000-bin histogram's cumulative count first reaching the target
+    is at the bin of the first value whose cumulative count reaches it, and the counts
+    before / in that bin are sums of value counts (exact integers, as the float64
+    histogram's are). The final arithmetic is the scalar path's, element for element.
+    """
+    episodes = [_planes(frames) for frames in batch]
+    width = sum(p.shape[0] for p in episodes)
+    n_rows = np.concatenate([np.full(p.shape[0], p.shape[1], dtype=np.intp) for p in episodes])
+    sums, squares, counts = _column_pass(episodes)
+    np.true_divide(sums, n_rows, out=sums, casting="unsafe")
+    np.true_divide(squares, n_rows, out=squares, casting="unsafe")
+    mean, mean_sq = sums, squares
+    m, m2 = mean.copy(), mean_sq.copy()
+    m += (mean - m) * 1.0
+    m2 += (mean_sq - m2) * 1.0
+    std = np.sqrt(np.maximum(0, m2 - m**2))
+
+    present = counts > 0
+    mins = np.argmax(present, axis=1).astype(np.float32)
+    maxs = (255 - np.argmax(present[:, ::-1], axis=1)).astype(np.float32)
+    edges = _edges(mins - 1e-10, maxs + 1e-10, NUM_QUANTILE_BINS + 1)
+    nbins = NUM_QUANTILE_BINS
+    values = np.arange(256, dtype=np.float32)
+    bins = np.empty((width, 256), dtype=np.int64)
+    for k in range(width):
+        b = np.searchsorted(edges[k], values, side="right") - 1
+        b[values == edges[k, -1]] = nbins - 1
+        bins[k] = b
+    cum = np.cumsum(counts, axis=1)
+    targets = np.array(QUANTILES, dtype=np.float64)[np.newaxis, :] * n_rows[:, np.newaxis]
+    first = (cum[:, np.newaxis, :] < targets[:, :, np.newaxis]).sum(axis=2)  # (K, T)
+    beyond = first >= 256
+    idx = np.take_along_axis(bins, np.minimum(first, 255), axis=1)
+    idx[targets <= 0] = 0
+    idx[beyond] = nbins
+    weights = counts[:, np.newaxis, :]
+    before = ((bins[:, np.newaxis, :] < idx[:, :, np.newaxis]) * weights).sum(axis=2)
+    inside = ((bins[:, np.newaxis, :] == idx[:, :, np.newaxis]) * weights).sum(axis=2)
+    rows_k = np.arange(width)[:, np.newaxis]
+    edge = edges[rows_k, idx]
+    right = edges[rows_k, np.minimum(idx + 1, nbins)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = (targets - before.astype(np.float64)) / inside.astype(np.float64)
+        value = edge + fraction * (right - edge)
+    at_edge = (idx == 0) | beyond
+
+    scaled = {
+        "min": mins / 255.0,
+        "max": maxs / 255.0,
+        "mean": m / 255.0,
+        "std": std / 255.0,
+    }
+    out: list[Stats] = []
+    col = 0
+    for frames, p in zip(batch, episodes, strict=True):
+        c0, c1 = col, col + p.shape[0]
+        col = c1
+        stats: Stats = {k: v[c0:c1].reshape(-1, 1, 1) for k, v in scaled.items()}
+        stats["count"] = np.array([len(frames)])
+        for t, key in enumerate(QUANTILE_KEYS):
+            q = _pick_quantile(edge[c0:c1, t], value[c0:c1, t], at_edge[c0:c1, t])
+            stats[key] = q.reshape(-1, 1, 1) / 255.0
+        out.append({k: stats[k] for k in ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)})
+    return out

@@ -26,7 +26,6 @@ from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan
 from validators.dataset_format import DATA_PATH, TOLERANCE_S, VIDEO_PATH
 
-
 # The stats group is left out: stats.json is computed from meta/episodes (aggregate.py) and the
 # per-episode stats by LeRobot's arithmetic (tests compare both with the pinned LeRobot);
 # re-checking them would hold every episode's stats in memory. `make validate` runs it.

@@ -9,7 +9,11 @@ timestamps shifted by the whole-tick duration of the episodes before them, so fr
 an episode sits at ``from_timestamp + t`` in the shared file, as LeRobot looks it up.
 
 The same pass decodes the frames LeRobot samples for image statistics (``stats.py``), so the
-video is read once. One call handles one camera; cameras run in parallel processes.
+video is read once, and only as much of it as those frames need: a group of pictures (from
+one keyframe to the next) with no sampled frame is copied but not decoded. One decoder and
+one pixel converter serve the whole camera; per-episode image stats are computed a batch of
+episodes at a time (same values as one by one). One call handles one camera; cameras run in
+parallel processes.
 """
 
 from __future__ import annotations
@@ -25,20 +29,23 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from scripts.convert.data import MB, next_chunk_file
 from scripts.convert.errors import ConversionError
 from scripts.convert.stats import (
     Stats,
-    StatsAccumulator,
     auto_downsample_height_width,
     image_feature_stats,
+    image_stats_batch,
     sample_indices,
 )
 from validators.dataset_format import VIDEO_PATH
 
 WORK_SPOOL = ".convert-work/video-{key}.arrow"  # this camera's per-episode metadata rows
-SMALL_EPISODE_PIXELS = 64 * 640 * 480  # below this, decode an episode on one thread
+SMALL_EPISODE_PIXELS = 64 * 640 * 480  # below this, decode a run of packets on one thread
+STATS_BATCH_BYTES = 32 * MB  # sampled pixels held for one batch of per-episode image stats
+STATS_BATCH_EPISODES = 256
 DEPTH_QMAX = 4095  # 12-bit depth codes (lerobot.configs.video.DEPTH_QMAX)
 DEPTH_PIX_FMT = "gray12le"
 
@@ -89,7 +96,7 @@ class CameraResult:
 
     key: str
     spool: Path | None = None
-    stats: Stats | None = None  # aggregated over episodes, the recorder's pairwise merge
+    stats: Stats | None = None  # not computed here: aggregated later from the spooled rows
     files: list[Path] = field(default_factory=list)
     reencoded: bool = False
     frames: int = 0
@@ -113,10 +120,22 @@ def stream_props(s: av.VideoStream) -> StreamProps:
     )
 
 
+def open_input(path: Path) -> av.container.InputContainer:
+    """Open an episode's mp4, naming the demuxer first (half the cost of probing for it).
+
+    Anything the mp4 demuxer refuses is opened the ordinary way, so odd files fail (or not)
+    exactly as before.
+    """
+    try:
+        return av.open(str(path), format="mp4")
+    except (av.FFmpegError, OSError, ValueError):
+        return av.open(str(path))
+
+
 def probe(path: Path) -> StreamProps:
     """The stream properties of an episode's mp4, naming the file when it cannot be read."""
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             if not container.streams.video:
                 raise ConversionError(path, "has no video stream")
             return stream_props(container.streams.video[0])
@@ -179,18 +198,32 @@ class DepthParams:
         return buf.astype(np.uint16, copy=False)
 
 
+_REFORMATTER = VideoReformatter()
+
+
 def frame_array(frame: av.VideoFrame, depth: DepthParams | None) -> np.ndarray:
-    """(C, H, W) as LeRobot sees the frame: rgb24, or dequantised depth for depth cameras."""
+    """(C, H, W) as LeRobot sees the frame: rgb24, or dequantised depth for depth cameras.
+
+    Same pixels as ``frame.to_ndarray(format=...)`` (a test checks), through one reused
+    converter on one thread: swscale's default thread pool costs several times the
+    conversion of a small frame.
+    """
     if depth is not None:
-        return depth.dequantize(frame.to_ndarray(format=DEPTH_PIX_FMT))[np.newaxis, ...]
-    return np.transpose(frame.to_ndarray(format="rgb24"), (2, 0, 1))
+        codes = _REFORMATTER.reformat(frame, format=DEPTH_PIX_FMT, threads=1).to_ndarray()
+        return depth.dequantize(codes)[np.newaxis, ...]
+    rgb = _REFORMATTER.reformat(frame, format="rgb24", threads=1).to_ndarray()
+    return np.transpose(rgb, (2, 0, 1))
 
 
 class _Sampler:
-    """Keeps the frames LeRobot's ``sample_images`` would pick, already downsampled."""
+    """Keeps the frames LeRobot's ``sample_images`` would pick, already downsampled.
 
-    def __init__(self, length: int, depth: DepthParams | None) -> None:
-        self.wanted = sample_indices(length)
+    Fed every decoded frame in display order (the re-encode path and the fallback of the
+    stream-copy path, which otherwise decodes only what the samples need).
+    """
+
+    def __init__(self, wanted: list[int], depth: DepthParams | None) -> None:
+        self.wanted = wanted
         self.depth = depth
         self.picked: list[np.ndarray] = []
         self.seen = 0
@@ -204,13 +237,174 @@ class _Sampler:
                 self._next += 1
         self.seen += 1
 
-    def stats(self, path: Path) -> Stats:
+    def images(self, path: Path) -> list[np.ndarray]:
         if self._next < len(self.wanted):
             raise ConversionError(
                 path,
                 f"decoded {self.seen} frames, episode needs {self.wanted[-1] + 1} (truncated?)",
             )
-        return image_feature_stats(np.stack(self.picked), is_depth=self.depth is not None)
+        return self.picked
+
+
+class _Decoder:
+    """One decoder per camera, reused by every episode (episodes share codec and header).
+
+    Each run of packets is drained (``decode(None)``) and the decoder flushed
+    (``flush_buffers``) before the next, so a run decodes as a fresh decoder would: nothing
+    carries over between episodes or across skipped pictures. Creating a decoder per
+    episode cost more than decoding a short episode. Runs big enough to gain from threads
+    get a second, threaded decoder (threading does not change the pixels).
+    """
+
+    def __init__(self) -> None:
+        self._codec: tuple[str, bytes | None] | None = None
+        self._contexts: dict[bool, av.CodecContext] = {}
+
+    def bind(self, stream: av.VideoStream) -> None:
+        codec = (stream.codec_context.codec.name, stream.codec_context.extradata)
+        if self._codec is None:
+            self._codec = codec
+        elif codec != self._codec:  # cannot happen after the header check; stay correct anyway
+            self._codec, self._contexts = codec, {}
+
+    def _context(self, threaded: bool) -> av.CodecContext:
+        ctx = self._contexts.get(threaded)
+        if ctx is None:
+            assert self._codec is not None
+            ctx = av.CodecContext.create(self._codec[0], "r")
+            ctx.extradata = self._codec[1]
+            if threaded:
+                ctx.thread_type = "AUTO"
+            else:
+                ctx.thread_count = 1
+            self._contexts[threaded] = ctx
+        return ctx
+
+    def run(self, packets: list[av.Packet], pixels: int) -> list[av.VideoFrame]:
+        ctx = self._context(pixels > SMALL_EPISODE_PIXELS)
+        frames: list[av.VideoFrame] = []
+        try:
+            for packet in packets:
+                frames.extend(ctx.decode(packet))
+            frames.extend(ctx.decode(None))
+        finally:
+            ctx.flush_buffers()
+        return frames
+
+
+def decode_runs(
+    packets: list[av.Packet], wanted: set[int]
+) -> tuple[list[tuple[int, int]], list[int]] | None:
+    """Which packets to decode so that the frames at display positions ``wanted`` come out.
+
+    Returns runs ``(start, stop)`` of packet positions (decode order) and each packet's
+    display position, or None when the episode must be decoded whole. A group of pictures
+    runs from a keyframe to the next; it is skipped when none of its frames is wanted, and
+    decoded only up to its last wanted frame (references precede in decode order).
+    Skipping is only done when every group is closed and self-contained in display order:
+    its frames are exactly the display positions from its keyframe's to the next
+    keyframe's (no leading pictures that would need the previous group), and all
+    timestamps are present and distinct (display position = rank of the timestamp).
+    """
+    n = len(packets)
+    pts = [p.pts for p in packets]
+    if not n or not packets[0].is_keyframe or None in pts or len(set(pts)) != n:
+        return None
+    rank = [0] * n
+    for r, i in enumerate(sorted(range(n), key=pts.__getitem__)):
+        rank[i] = r
+    starts = [i for i in range(n) if packets[i].is_keyframe]
+    runs: list[tuple[int, int]] = []
+    for g, start in enumerate(starts):
+        stop = starts[g + 1] if g + 1 < len(starts) else n
+        ranks = rank[start:stop]
+        if rank[start] != start or min(ranks) != start or max(ranks) != stop - 1:
+            return None
+        last = max((i for i in range(start, stop) if rank[i] in wanted), default=None)
+        if last is None:
+            continue
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], last + 1)
+        else:
+            runs.append((start, last + 1))
+    return runs, rank
+
+
+def sample_frames(
+    packets: list[av.Packet],
+    wanted: list[int],
+    decoder: _Decoder,
+    frame_pixels: int,
+    depth: DepthParams | None,
+    path: Path,
+) -> list[np.ndarray]:
+    """The sampled frames of one episode (as ``_Sampler`` keeps them), decoding only runs.
+
+    Each run must give back one frame per packet, with the runs' timestamps in display
+    order; anything else (a decoder that drops or invents frames) falls back to decoding
+    the whole episode and counting frames, the reference behaviour.
+    """
+    want = set(wanted)
+    plan = decode_runs(packets, want)
+    if plan is not None:
+        runs, rank = plan
+        got: dict[int, np.ndarray] = {}
+        for start, stop in runs:
+            run = packets[start:stop]
+            frames = decoder.run(run, len(run) * frame_pixels)
+            if [f.pts for f in frames] != sorted(p.pts for p in run):
+                break
+            for r, frame in zip(sorted(rank[start:stop]), frames, strict=True):
+                if r in want:
+                    got[r] = auto_downsample_height_width(frame_array(frame, depth))
+        else:
+            return [got[i] for i in wanted]
+    sampler = _Sampler(wanted, depth)
+    for frame in decoder.run(packets, len(packets) * frame_pixels):
+        sampler.feed(frame)
+    return sampler.images(path)
+
+
+class _EpisodeRows:
+    """Spool rows waiting for their image stats, which are computed a batch at a time.
+
+    Rows reach the spool in episode order, each exactly as one-by-one computation makes
+    it; RGB stats go through ``image_stats_batch`` (bit for bit ``image_feature_stats``),
+    depth stats are computed at once (the batch path is for RGB).
+    """
+
+    def __init__(self, key: str, spool: Any, depth: DepthParams | None) -> None:
+        self.key = key
+        self.spool = spool
+        self.depth = depth
+        self._rows: list[dict[str, Any]] = []
+        self._frames: list[list[np.ndarray]] = []
+        self._bytes = 0
+
+    def add(self, row: dict[str, Any], picked: list[np.ndarray]) -> None:
+        if self.depth is not None:
+            row["stats"] = {self.key: image_feature_stats(np.stack(picked), is_depth=True)}
+            self._rows.append(row)
+            if not self._frames:
+                self.flush()
+            return
+        # Channel-last views of the decoded rgb24 arrays; a downsampled view is copied, so a
+        # pending batch does not keep whole frames alive for a fraction of their pixels.
+        views = (img.transpose(1, 2, 0) for img in picked)
+        frames = [f if f.flags.c_contiguous else np.ascontiguousarray(f) for f in views]
+        self._rows.append(row)
+        self._frames.append(frames)
+        self._bytes += sum(f.nbytes for f in frames)
+        if self._bytes >= STATS_BATCH_BYTES or len(self._frames) >= STATS_BATCH_EPISODES:
+            self.flush()
+
+    def flush(self) -> None:
+        stats = iter(image_stats_batch(self._frames)) if self._frames else iter(())
+        for row in self._rows:
+            if "stats" not in row:
+                row["stats"] = {self.key: next(stats)}
+            self.spool.add(row)
+        self._rows, self._frames, self._bytes = [], [], 0
 
 
 def _plan_files(
@@ -244,12 +438,14 @@ def _remux_episode(
     out: av.container.OutputContainer,
     ostream: av.VideoStream,
     offset: int,
-    sampler: _Sampler,
+    decoder: _Decoder,
+    depth: DepthParams | None,
     ref: StreamProps,
-) -> int:
-    """Copy one episode's packets shifted by ``offset`` ticks; return its duration in ticks."""
+) -> tuple[int, list[np.ndarray]]:
+    """Copy one episode's packets shifted by ``offset`` ticks; return its duration in ticks
+    and its sampled frames (decoded from the same packets)."""
     try:
-        with av.open(str(ep.path)) as container:
+        with open_input(ep.path) as container:
             if not container.streams.video:
                 raise ConversionError(ep.path, "has no video stream")
             s = container.streams.video[0]
@@ -260,19 +456,19 @@ def _remux_episode(
                 raise ConversionError(
                     ep.path, f"has {s.frames} frames but the episode has {ep.length} (truncated?)"
                 )
-            decoder = av.CodecContext.create(s.codec_context.codec.name, "r")
-            decoder.extradata = s.codec_context.extradata
-            if ep.length * s.codec_context.width * s.codec_context.height > SMALL_EPISODE_PIXELS:
-                decoder.thread_type = "AUTO"  # else: thread start-up costs more than it saves
-            else:
-                decoder.thread_count = 1
-            packets = 0
+            decoder.bind(s)
+            packets = [p for p in container.demux(s) if p.dts is not None or p.pts is not None]
+            if len(packets) < ep.length:
+                raise ConversionError(
+                    ep.path,
+                    f"holds {len(packets)} frames but the episode has {ep.length} (truncated?)",
+                )
+            frame_pixels = s.codec_context.width * s.codec_context.height
+            picked = sample_frames(
+                packets, sample_indices(ep.length), decoder, frame_pixels, depth, ep.path
+            )
             end = 0
-            for packet in container.demux(s):
-                if packet.dts is None and packet.pts is None:
-                    continue
-                for frame in decoder.decode(packet):
-                    sampler.feed(frame)
+            for packet in packets:
                 pts = packet.pts
                 if pts is not None:
                     end = max(end, pts + (packet.duration or 0))
@@ -280,19 +476,12 @@ def _remux_episode(
                 packet.dts = None if packet.dts is None else packet.dts + offset
                 packet.stream = ostream
                 _mux(out, packet)
-                packets += 1
-            for frame in decoder.decode(None):
-                sampler.feed(frame)
             duration = s.duration if s.duration else end
     except (ConversionError, _Mismatch):
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise ConversionError(ep.path, f"damaged or truncated mp4 ({exc})") from exc
-    if packets < ep.length:
-        raise ConversionError(
-            ep.path, f"holds {packets} frames but the episode has {ep.length} (truncated?)"
-        )
-    return int(duration)
+    return int(duration), picked
 
 
 def _encoder_for(codec: str) -> tuple[str, dict[str, str]]:
@@ -386,7 +575,8 @@ def _convert(
     result = CameraResult(key=key, reencoded=reencode)
     spool_path = spool_path or dst / WORK_SPOOL.format(key=key)
     spool = Spool(spool_path, {key: {}})
-    acc = StatsAccumulator()
+    rows = _EpisodeRows(key, spool, depth)
+    decoder = _Decoder()
     slots = _plan_files(episodes, video_mb * MB, chunks_size)
     i = 0
     while i < len(episodes):
@@ -396,19 +586,18 @@ def _convert(
             j += 1
         path = dst / VIDEO_PATH.format(video_key=key, chunk_index=slot[0], file_index=slot[1])
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(key, episodes[i:j], path, slot, fps, result, depth, ref, spool, acc)
+        _write_file(episodes[i:j], path, slot, fps, result, depth, ref, rows, decoder)
         result.files.append(path)
         if progress:
             progress(j - i)
         i = j
+    rows.flush()
     result.spool = spool.close()
-    result.stats = (acc.stats or {}).get(key)
     result.episodes = spool.count
     return result
 
 
 def _write_file(
-    key: str,
     group: list[CameraEpisode],
     path: Path,
     slot: tuple[int, int],
@@ -416,11 +605,12 @@ def _write_file(
     result: CameraResult,
     depth: DepthParams | None,
     ref_props: StreamProps,
-    spool: Any,
-    acc: StatsAccumulator,
+    rows: _EpisodeRows,
+    decoder: _Decoder,
 ) -> None:
+    key = result.key
     from_ts = 0.0
-    with av.open(str(group[0].path)) as template_container:
+    with open_input(group[0].path) as template_container:
         template = template_container.streams.video[0]
         with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
             if result.reencoded:
@@ -434,26 +624,27 @@ def _write_file(
                 ostream.time_base = template.time_base
             offset = 0
             for ep in group:
-                sampler = _Sampler(ep.length, depth)
                 if result.reencoded:
+                    sampler = _Sampler(sample_indices(ep.length), depth)
                     frames = _reencode_episode(ep, ostream, out, offset, sampler)
+                    picked = sampler.images(ep.path)
                     offset += frames
                     duration_s = frames / fps
                 else:
-                    ticks = _remux_episode(ep, out, ostream, offset, sampler, ref_props)
+                    ticks, picked = _remux_episode(
+                        ep, out, ostream, offset, decoder, depth, ref_props
+                    )
                     offset += ticks
                     duration_s = float(ticks * ref_props.time_base)
-                stats = sampler.stats(ep.path)
-                acc.add({key: stats})
                 result.frames += ep.length
-                spool.add(
+                rows.add(
                     {
                         f"videos/{key}/chunk_index": slot[0],
                         f"videos/{key}/file_index": slot[1],
                         f"videos/{key}/from_timestamp": from_ts,
                         f"videos/{key}/to_timestamp": from_ts + duration_s,
-                        "stats": {key: stats},
-                    }
+                    },
+                    picked,
                 )
                 from_ts += duration_s
             if result.reencoded:
