@@ -229,25 +229,31 @@ def _old_episode_stats(path: Path, length: int, depth: DepthParams | None) -> st
     ],
     ids=["av1-downsampled", "h264", "gr2-depth"],
 )
-def test_camera_pass_rows_equal_old_per_episode_stats(spec: SampleSpec, tmp_path: Path) -> None:
-    """convert_camera's spooled stats equal the old decode-everything computation, bit for bit."""
+def test_camera_pass_rows_equal_old_per_episode_stats(
+    spec: SampleSpec, tmp_path: Path, monkeypatch
+) -> None:
+    """The stats shards' spooled rows equal the old decode-everything computation, bit for bit."""
     import pyarrow as pa
 
-    from scripts.convert.pipeline import Options, _camera_args
+    from scripts.convert import pipeline
+    from scripts.convert.metadata import _spool_rows
     from scripts.convert.plan import make_plan
-    from scripts.convert.video import convert_camera
+    from scripts.convert.video import camera_stats
 
     src = make_dataset(tmp_path / "src", spec, progress=False)
     plan = make_plan(src)
     dst = tmp_path / "dst"
-    dst.mkdir()
+    (dst / pipeline.WORK_DIR).mkdir(parents=True)
     for key in plan.layout.video_keys:
-        args = _camera_args(plan, dst, Options(src=src, dst=dst), key)
-        result = convert_camera(*args[:7], depth=args[7])
-        assert result.stats is None  # aggregated later, from the spooled rows
-        rows = pa.ipc.open_file(pa.OSFile(str(result.spool))).read_all().to_pylist()
-        assert len(rows) == len(args[1])
-        for ep, row in zip(args[1], rows, strict=True):
-            want = _old_episode_stats(ep.path, ep.length, args[7])
+        monkeypatch.setattr(pipeline, "STATS_SHARD_EPISODES", 1)  # several shards, re-joined
+        shards = pipeline.stats_shards(plan, dst, key)
+        assert len(shards) > 1
+        spools = [camera_stats(*sh) for sh in shards]
+        rows = pa.Table.from_batches(list(_spool_rows(spools))).to_pylist()
+        eps = [ep for sh in shards for ep in sh[1]]
+        assert len(rows) == len(eps) == len(plan.episodes)
+        depth = shards[0][2]
+        for ep, row in zip(eps, rows, strict=True):
+            want = _old_episode_stats(ep.path, ep.length, depth)
             for name, value in want.items():
                 assert row[f"stats/{key}/{name}"] == value.tolist(), (key, ep.old_index, name)

@@ -260,19 +260,55 @@ class Spool:
 SPOOL_ROWS = 1000  # a multiple of EPISODES_PER_ROW_GROUP
 
 
-def _spool_batches(paths: list[Path]) -> Iterator[pa.Table]:
-    """Line up the spools' batches and join their columns (one spool's batch at a time)."""
-    readers = [pa.ipc.open_file(pa.OSFile(str(p))) for p in paths]
-    counts = {r.num_record_batches for r in readers}
-    if len(counts) != 1:
-        raise RuntimeError(f"metadata spools disagree on batch count: {counts}")
-    for i in range(counts.pop()):
-        parts = [r.get_batch(i) for r in readers]
+SpoolSource = Path | list[Path]  # one spool, or shards of one (consecutive episode runs)
+
+
+def _spool_rows(source: SpoolSource) -> Iterator[pa.RecordBatch]:
+    """A spool's rows in batches of exactly ``SPOOL_ROWS`` (the last may be short).
+
+    A single spool already flushes at that size; shards (runs of episodes written by
+    different processes) are read in order and re-cut so every source lines up.
+    """
+    files = [source] if isinstance(source, Path) else source
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for path in files:
+        with pa.ipc.open_file(pa.OSFile(str(path))) as reader:
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                while batch.num_rows:
+                    take = min(batch.num_rows, SPOOL_ROWS - held)
+                    pending.append(batch.slice(0, take))
+                    held += take
+                    batch = batch.slice(take)
+                    if held == SPOOL_ROWS:
+                        yield _one_batch(pending)
+                        pending, held = [], 0
+    if held:
+        yield _one_batch(pending)
+
+
+def _one_batch(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(parts) == 1:
+        return parts[0]
+    schema = parts[0].schema
+    parts = [p if p.schema.equals(schema) else p.cast(schema) for p in parts]
+    table = pa.Table.from_batches(parts, schema=schema).combine_chunks()
+    return table.to_batches()[0]
+
+
+def _spool_batches(sources: list[SpoolSource]) -> Iterator[pa.Table]:
+    """Line up the spools' batches and join their columns (one batch of each at a time)."""
+    streams = [_spool_rows(src) for src in sources]
+    while True:
+        parts = [next(s, None) for s in streams]
+        if all(p is None for p in parts):
+            return
+        if any(p is None or p.num_rows != parts[0].num_rows for p in parts):
+            raise RuntimeError("metadata spools disagree on row counts")
         names: list[str] = []
         arrays: list[pa.Array] = []
         for part in parts:
-            if part.num_rows != parts[0].num_rows:
-                raise RuntimeError("metadata spools disagree on row counts")
             names += part.schema.names
             arrays += part.columns
         yield pa.Table.from_arrays(arrays, names=names)
@@ -290,10 +326,11 @@ def episode_column_order(
     return cols
 
 
-def spool_stats_keys(paths: list[Path]) -> dict[str, list[str]]:
+def spool_stats_keys(sources: list[SpoolSource]) -> dict[str, list[str]]:
     """Which stats each feature has, from the spools' column names (``stats/<ft>/<stat>``)."""
     keys: dict[str, list[str]] = {}
-    for path in paths:
+    for source in sources:
+        path = source if isinstance(source, Path) else source[0]
         with pa.ipc.open_file(pa.OSFile(str(path))) as reader:
             names = reader.schema.names
         for name in names:
@@ -304,7 +341,7 @@ def spool_stats_keys(paths: list[Path]) -> dict[str, list[str]]:
 
 
 def spooled_tables(
-    paths: list[Path],
+    paths: list[SpoolSource],
     order: list[str],
     on_batch: Callable[[pa.Table], None] | None = None,
 ) -> Iterator[pa.Table]:

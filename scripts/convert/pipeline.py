@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,13 @@ from scripts.convert import metadata, publish, verify
 from scripts.convert.aggregate import EpisodeStatsCollector
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan, make_plan
+from scripts.convert.stats import estimate_num_samples
 from scripts.convert.video import (
     CameraEpisode,
     DepthParams,
-    convert_camera,
     video_info,
 )
-from scripts.convert.workers import CameraPool
+from scripts.convert.workers import CameraPool, camera_task, claim, stats_loop, stats_task
 
 KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
 WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
@@ -99,21 +100,40 @@ def depth_params(ft: dict[str, Any]) -> DepthParams | None:
     return None
 
 
-def _camera_args(plan: Plan, tmp: Path, opts: Options, key: str) -> tuple:
-    layout = plan.layout
-    eps = [
+def _camera_episodes(plan: Plan, key: str) -> list[CameraEpisode]:
+    return [
         CameraEpisode(e.new_index, e.old_index, e.length, e.video_files[key]) for e in plan.episodes
     ]
-    return (
-        key,
-        eps,
-        tmp,
-        opts.video_mb,
-        layout.chunks_size,
-        layout.fps,
-        opts.reencode,
-        depth_params(layout.features[key]),
-    )
+
+
+def _camera_args(plan: Plan, tmp: Path, opts: Options, key: str) -> tuple:
+    """Arguments of ``workers.camera_task`` (the copy of one camera's videos)."""
+    layout = plan.layout
+    eps = _camera_episodes(plan, key)
+    return (key, eps, tmp, opts.video_mb, layout.chunks_size, layout.fps, opts.reencode)
+
+
+STATS_SHARD_FRAMES = 2000  # sampled frames per image-stats task: enough to batch, small to share
+STATS_SHARD_EPISODES = 256
+
+
+def stats_shards(plan: Plan, tmp: Path, key: str) -> list[tuple]:
+    """Arguments of ``workers.stats_task`` for runs of one camera's episodes, in order.
+
+    Shards are cut by the frames LeRobot's stats sample (what decoding costs), so long and
+    short episodes give tasks of similar weight.
+    """
+    eps = _camera_episodes(plan, key)
+    depth = depth_params(plan.layout.features[key])
+    shards: list[tuple] = []
+    lo, frames = 0, 0
+    for i, ep in enumerate(eps):
+        frames += estimate_num_samples(ep.length)
+        if frames >= STATS_SHARD_FRAMES or i + 1 - lo >= STATS_SHARD_EPISODES or i == len(eps) - 1:
+            spool = tmp / WORK_DIR / f"stats-{key}-{len(shards):05d}.arrow"
+            shards.append((key, eps[lo : i + 1], depth, spool))
+            lo, frames = i + 1, 0
+    return shards
 
 
 def _check_dst(opts: Options) -> None:
@@ -137,13 +157,26 @@ def convert(opts: Options) -> Summary:
     summary = Summary(src=opts.src, dst=opts.dst)
     summary.notes += publish.recover(opts.dst)
     _check_dst(opts)
+    pool = CameraPool(opts.jobs - 1) if opts.jobs > 1 else None
+    try:
+        _plan_and_convert(opts, summary, pool)
+    finally:
+        if pool:  # waits for workers still starting up (<1 s), so they exit cleanly
+            pool.close()
+    summary.src_bytes = _tree_bytes(opts.src)
+    summary.dst_bytes = _tree_bytes(opts.dst)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _plan_and_convert(opts: Options, summary: Summary, pool: CameraPool | None) -> None:
     t = time.monotonic()
     plan = make_plan(opts.src)
     summary.lap("plan", t)
     hook("after-plan")
     tmp = publish.make_temp(opts.dst)
     try:
-        _convert_into(plan, tmp, opts, summary)
+        _convert_into(plan, tmp, opts, summary, pool)
         hook("before-publish")
         publish.publish(tmp, opts.dst, opts.force, hook=hook)
     except ConversionError as exc:
@@ -158,23 +191,36 @@ def convert(opts: Options) -> Summary:
     except BaseException:
         publish.discard(tmp)
         raise
-    summary.src_bytes = _tree_bytes(opts.src)
-    summary.dst_bytes = _tree_bytes(opts.dst)
-    summary.seconds = time.monotonic() - t0
-    return summary
 
 
-def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> None:
+def _convert_into(
+    plan: Plan, tmp: Path, opts: Options, summary: Summary, pool: CameraPool | None
+) -> None:
     layout = plan.layout
     n = len(plan.episodes)
     cams = layout.video_keys
     disable = not opts.progress
     t = time.monotonic()
-    workers = min(opts.jobs - 1, len(cams)) if opts.jobs > 1 else 0
-    vbar = tqdm(total=n * len(cams), desc="videos", unit="ep", disable=disable or not cams)
-    pool = CameraPool(workers, vbar.update) if workers else None
+    shards = {k: stats_shards(plan, tmp, k) for k in cams}
+    all_shards = [sh for k in cams for sh in shards[k]]
+    bars = {
+        "videos": tqdm(total=n * len(cams), desc="videos", unit="ep", disable=disable or not cams),
+        "stats": tqdm(
+            total=n * len(cams), desc="image stats", unit="ep", disable=disable or not cams
+        ),
+    }
+
+    def on_progress(kind: str, k: int) -> None:
+        bars[kind].update(k)
+
+    if pool:
+        pool.on_progress = on_progress
     try:
-        futures = {k: pool.submit(*_camera_args(plan, tmp, opts, k)) for k in cams} if pool else {}
+        copies: dict[str, Future] = {}
+        loops: list[Future] = []
+        if pool:  # copies first; then every worker claims stats shards until none is left
+            copies = {k: pool.submit(camera_task, *_camera_args(plan, tmp, opts, k)) for k in cams}
+            loops = [pool.submit(stats_loop, all_shards) for _ in range(pool.workers)]
         dbar = tqdm(total=n, desc="data", unit="ep", disable=disable)
         closed: list[Path] = []
 
@@ -193,18 +239,31 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
         )
         dbar.close()
         hook("after-data")
-        if pool:
-            results = {k: f.result() for k, f in futures.items()}
+        # Check every written row against SRC now, while the camera workers are still busy
+        # (placements from the data spool; meta/episodes is compared with them below).
+        tv = time.monotonic()
+        data_place = verify.spool_placements(data_result.spool)
+        vbar2 = tqdm(total=n, desc="verify data", unit="ep", disable=disable)
+        verify.check_data(plan, tmp, data_place, tick=vbar2.update)
+        vbar2.close()
+        summary.stage_seconds["verify-data"] = time.monotonic() - tv
+        if pool:  # this core is free now: claim shards too
+            while (i := claim(pool.next_shard)) < len(all_shards):
+                stats_task(*all_shards[i], progress=lambda k: on_progress("stats", k))
+            results = {k: f.result() for k, f in copies.items()}
+            for future in loops:
+                future.result()
+            pool.on_progress = lambda kind, k: None
         else:
             results = {}
             for k in cams:
-                args = _camera_args(plan, tmp, opts, k)
-                results[k] = convert_camera(*args[:7], depth=args[7], progress=vbar.update)
-                hook("mid-video")
+                results[k] = camera_task(*_camera_args(plan, tmp, opts, k))
+                bars["videos"].update(n)
+            for sh in all_shards:
+                stats_task(*sh, progress=lambda k: on_progress("stats", k))
     finally:
-        if pool:
-            pool.close()
-    vbar.close()
+        for bar in bars.values():
+            bar.close()
     t = summary.lap("data+videos", t)
     hook("after-video")
 
@@ -223,7 +282,9 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     for k in cams:
         if results[k].episodes != n:
             raise ConversionError(tmp / WORK_DIR, f"camera {k}: {results[k].episodes} of {n} rows")
-    spools = [data_result.spool, *(results[k].spool for k in cams)]
+    spools: list[metadata.SpoolSource] = [data_result.spool]
+    for k in cams:
+        spools += [results[k].spool, [sh[3] for sh in shards[k]]]
     order = metadata.episode_column_order(
         layout.features, list(cams), metadata.spool_stats_keys(spools)
     )
@@ -236,9 +297,7 @@ def _convert_into(plan: Plan, tmp: Path, opts: Options, summary: Summary) -> Non
     hook("before-verify")
 
     placements = verify.placements(tmp)
-    vbar2 = tqdm(total=n, desc="verify", unit="ep", disable=disable)
-    verify.check_data(plan, tmp, placements, tick=vbar2.update)
-    vbar2.close()
+    verify.same_placements(placements, data_place, tmp / "meta" / "episodes")
     reencoded = {k for k, r in results.items() if r.reencoded}
     summary.frames_compared = verify.check_videos(plan, tmp, placements, reencoded)
     t = summary.lap("verify", t)

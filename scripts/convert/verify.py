@@ -73,11 +73,37 @@ def placements(tmp: Path) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
+PLACEMENT_COLUMNS = (
+    "episode_index",
+    "data/chunk_index",
+    "data/file_index",
+    "dataset_from_index",
+    "dataset_to_index",
+)
+
+
+def spool_placements(spool: Path) -> dict[str, np.ndarray]:
+    """Where the data writer put each episode, from its spool (before meta/episodes exists)."""
+    with pa.ipc.open_file(pa.OSFile(str(spool))) as reader:
+        table = reader.read_all().select(list(PLACEMENT_COLUMNS))
+    return {name: table.column(name).to_numpy() for name in PLACEMENT_COLUMNS}
+
+
+def same_placements(
+    meta: dict[str, np.ndarray], checked: dict[str, np.ndarray], where: Path
+) -> None:
+    """meta/episodes must place every episode's rows where the data check found them."""
+    for name in PLACEMENT_COLUMNS:
+        if name not in meta or not np.array_equal(meta[name], checked[name]):
+            raise ConversionError(where, f"column {name!r} disagrees with the written data (bug)")
+
+
 def _read_sources(paths: list[Path], schema: pa.Schema) -> pa.Table:
     """The source episodes' rows, in order, typed as DST types them."""
     tables = []
     for path in paths:
-        t = pq.ParquetFile(path).read(columns=schema.names)
+        # use_threads=False: on small files arrow's thread pool costs more than it saves.
+        t = pq.ParquetFile(path).read(columns=schema.names, use_threads=False)
         tables.append(t.cast(schema) if not t.schema.equals(schema) else t)
     return pa.concat_tables(tables)
 

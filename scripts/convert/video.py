@@ -433,40 +433,41 @@ def _mux(out: av.container.OutputContainer, packet: av.Packet) -> None:
         raise ConversionError(out.name, f"cannot write ({reason})") from exc
 
 
+def _checked_packets(
+    ep: CameraEpisode, container: av.container.InputContainer, ref: StreamProps | None
+) -> tuple[av.VideoStream, list[av.Packet]]:
+    """The episode's video packets, after the checks both passes make (ref: stream copy's)."""
+    if not container.streams.video:
+        raise ConversionError(ep.path, "has no video stream")
+    s = container.streams.video[0]
+    if ref is not None:
+        diff = ref.differences(stream_props(s))
+        if diff:
+            raise _Mismatch(ep, diff)
+    if s.frames and s.frames < ep.length:
+        raise ConversionError(
+            ep.path, f"has {s.frames} frames but the episode has {ep.length} (truncated?)"
+        )
+    packets = [p for p in container.demux(s) if p.dts is not None or p.pts is not None]
+    if len(packets) < ep.length:
+        raise ConversionError(
+            ep.path,
+            f"holds {len(packets)} frames but the episode has {ep.length} (truncated?)",
+        )
+    return s, packets
+
+
 def _remux_episode(
     ep: CameraEpisode,
     out: av.container.OutputContainer,
     ostream: av.VideoStream,
     offset: int,
-    decoder: _Decoder,
-    depth: DepthParams | None,
     ref: StreamProps,
-) -> tuple[int, list[np.ndarray]]:
-    """Copy one episode's packets shifted by ``offset`` ticks; return its duration in ticks
-    and its sampled frames (decoded from the same packets)."""
+) -> int:
+    """Copy one episode's packets shifted by ``offset`` ticks; return its duration in ticks."""
     try:
         with open_input(ep.path) as container:
-            if not container.streams.video:
-                raise ConversionError(ep.path, "has no video stream")
-            s = container.streams.video[0]
-            diff = ref.differences(stream_props(s))
-            if diff:
-                raise _Mismatch(ep, diff)
-            if s.frames and s.frames < ep.length:
-                raise ConversionError(
-                    ep.path, f"has {s.frames} frames but the episode has {ep.length} (truncated?)"
-                )
-            decoder.bind(s)
-            packets = [p for p in container.demux(s) if p.dts is not None or p.pts is not None]
-            if len(packets) < ep.length:
-                raise ConversionError(
-                    ep.path,
-                    f"holds {len(packets)} frames but the episode has {ep.length} (truncated?)",
-                )
-            frame_pixels = s.codec_context.width * s.codec_context.height
-            picked = sample_frames(
-                packets, sample_indices(ep.length), decoder, frame_pixels, depth, ep.path
-            )
+            s, packets = _checked_packets(ep, container, ref)
             end = 0
             for packet in packets:
                 pts = packet.pts
@@ -481,7 +482,52 @@ def _remux_episode(
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise ConversionError(ep.path, f"damaged or truncated mp4 ({exc})") from exc
-    return int(duration), picked
+    return int(duration)
+
+
+def _episode_samples(
+    ep: CameraEpisode, decoder: _Decoder, depth: DepthParams | None
+) -> list[np.ndarray]:
+    """The frames LeRobot's stats sample from one source episode (decoding only what they need)."""
+    try:
+        with open_input(ep.path) as container:
+            s, packets = _checked_packets(ep, container, None)
+            decoder.bind(s)
+            frame_pixels = s.codec_context.width * s.codec_context.height
+            return sample_frames(
+                packets, sample_indices(ep.length), decoder, frame_pixels, depth, ep.path
+            )
+    except ConversionError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise ConversionError(ep.path, f"damaged or truncated mp4 ({exc})") from exc
+
+
+def camera_stats(
+    key: str,
+    episodes: list[CameraEpisode],
+    depth: DepthParams | None,
+    spool_path: Path,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Per-episode image stats of a run of one camera's episodes, spooled in order.
+
+    Separate from the copy (``convert_camera``) so that a camera's stats, which cost far
+    more than copying its packets, can be split into shards that run on every core,
+    including the one the data pass frees. Stats come from the source frames (the copy is
+    bit-identical, and a re-encode would not change what was recorded).
+    """
+    from scripts.convert.metadata import Spool  # metadata imports this module's helpers
+
+    spool = Spool(spool_path, {key: {}})
+    rows = _EpisodeRows(key, spool, depth)
+    decoder = _Decoder()
+    for ep in episodes:
+        rows.add({}, _episode_samples(ep, decoder, depth))
+        if progress:
+            progress(1)
+    rows.flush()
+    return spool.close()
 
 
 def _encoder_for(codec: str) -> tuple[str, dict[str, str]]:
@@ -493,14 +539,12 @@ def _reencode_episode(
     ostream: av.VideoStream,
     out: av.container.OutputContainer,
     first_pts: int,
-    sampler: _Sampler,
 ) -> int:
     """Decode one episode and encode it into ``ostream``; return frames written."""
     written = 0
     try:
         with av.open(str(ep.path)) as container:
             for frame in container.decode(video=0):
-                sampler.feed(frame)
                 frame = frame.reformat(
                     width=ostream.width, height=ostream.height, format=ostream.pix_fmt
                 )
@@ -526,11 +570,13 @@ def convert_camera(
     chunks_size: int,
     fps: int,
     reencode: bool,
-    depth: DepthParams | None = None,
     progress: Callable[[int], None] | None = None,
     spool: Path | None = None,
 ) -> CameraResult:
     """Check and concatenate one camera's episodes into ``dst/videos/<key>/...``.
+
+    Spools each episode's placement (file, from/to timestamps); its image stats come from
+    :func:`camera_stats`, run separately.
 
     Stream copy is tried first; the first episode whose stream differs from episode 0 stops
     it. Without ``reencode`` that is an error naming the episode; with it, the camera's
@@ -538,9 +584,7 @@ def convert_camera(
     """
     ref = probe(episodes[0].path)
     try:
-        return _convert(
-            key, episodes, dst, video_mb, chunks_size, fps, depth, ref, False, progress, spool
-        )
+        return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, False, progress, spool)
     except _Mismatch as odd:
         if not reencode:
             raise ConversionError(
@@ -552,9 +596,7 @@ def convert_camera(
     shutil.rmtree(dst / "videos" / key, ignore_errors=True)
     # A fresh spool file: the stream-copy attempt's writer may still hold the first one open.
     retry = (spool or dst / WORK_SPOOL.format(key=key)).with_suffix(".reencode.arrow")
-    return _convert(
-        key, episodes, dst, video_mb, chunks_size, fps, depth, ref, True, progress, retry
-    )
+    return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, True, progress, retry)
 
 
 def _convert(
@@ -564,7 +606,6 @@ def _convert(
     video_mb: float,
     chunks_size: int,
     fps: int,
-    depth: DepthParams | None,
     ref: StreamProps,
     reencode: bool,
     progress: Callable[[int], None] | None,
@@ -575,8 +616,6 @@ def _convert(
     result = CameraResult(key=key, reencoded=reencode)
     spool_path = spool_path or dst / WORK_SPOOL.format(key=key)
     spool = Spool(spool_path, {key: {}})
-    rows = _EpisodeRows(key, spool, depth)
-    decoder = _Decoder()
     slots = _plan_files(episodes, video_mb * MB, chunks_size)
     i = 0
     while i < len(episodes):
@@ -586,12 +625,11 @@ def _convert(
             j += 1
         path = dst / VIDEO_PATH.format(video_key=key, chunk_index=slot[0], file_index=slot[1])
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(episodes[i:j], path, slot, fps, result, depth, ref, rows, decoder)
+        _write_file(episodes[i:j], path, slot, fps, result, ref, spool)
         result.files.append(path)
         if progress:
             progress(j - i)
         i = j
-    rows.flush()
     result.spool = spool.close()
     result.episodes = spool.count
     return result
@@ -603,10 +641,8 @@ def _write_file(
     slot: tuple[int, int],
     fps: int,
     result: CameraResult,
-    depth: DepthParams | None,
     ref_props: StreamProps,
-    rows: _EpisodeRows,
-    decoder: _Decoder,
+    spool: Any,
 ) -> None:
     key = result.key
     from_ts = 0.0
@@ -625,26 +661,21 @@ def _write_file(
             offset = 0
             for ep in group:
                 if result.reencoded:
-                    sampler = _Sampler(sample_indices(ep.length), depth)
-                    frames = _reencode_episode(ep, ostream, out, offset, sampler)
-                    picked = sampler.images(ep.path)
+                    frames = _reencode_episode(ep, ostream, out, offset)
                     offset += frames
                     duration_s = frames / fps
                 else:
-                    ticks, picked = _remux_episode(
-                        ep, out, ostream, offset, decoder, depth, ref_props
-                    )
+                    ticks = _remux_episode(ep, out, ostream, offset, ref_props)
                     offset += ticks
                     duration_s = float(ticks * ref_props.time_base)
                 result.frames += ep.length
-                rows.add(
+                spool.add(
                     {
                         f"videos/{key}/chunk_index": slot[0],
                         f"videos/{key}/file_index": slot[1],
                         f"videos/{key}/from_timestamp": from_ts,
                         f"videos/{key}/to_timestamp": from_ts + duration_s,
-                    },
-                    picked,
+                    }
                 )
                 from_ts += duration_s
             if result.reencoded:

@@ -14,20 +14,29 @@ import multiprocessing as mp
 import os
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from scripts.convert.video import CameraEpisode, CameraResult, DepthParams, convert_camera
+from scripts.convert.video import (
+    CameraEpisode,
+    CameraResult,
+    DepthParams,
+    camera_stats,
+    convert_camera,
+)
 
 _QUEUE: Any = None
+_NEXT_SHARD: Any = None  # shared counter: the next stats shard to claim
 IN_WORKER = False
 _PR_SET_PDEATHSIG = 1
 
 
-def _init(queue: Any) -> None:
-    global _QUEUE, IN_WORKER
+def _init(queue: Any, next_shard: Any) -> None:
+    global _QUEUE, _NEXT_SHARD, IN_WORKER
     _QUEUE = queue
+    _NEXT_SHARD = next_shard
     IN_WORKER = True
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -41,9 +50,9 @@ def _init(queue: Any) -> None:
     av.logging.set_level(av.logging.PANIC)
 
 
-def _report(n: int) -> None:
+def _report(kind: str, n: int) -> None:
     if _QUEUE is not None:
-        _QUEUE.put(n)
+        _QUEUE.put((kind, n))
 
 
 def camera_task(
@@ -54,39 +63,93 @@ def camera_task(
     chunks_size: int,
     fps: int,
     reencode: bool,
-    depth: DepthParams | None,
 ) -> CameraResult:
-    """One camera, start to finish (runs in a worker, or in the parent with --jobs 1)."""
+    """Copy one camera's episodes into its v3.0 files (in a worker, or in the parent)."""
     from scripts.convert.pipeline import hook
 
     result = convert_camera(
-        key, episodes, dst, video_mb, chunks_size, fps, reencode, depth=depth, progress=_report
+        key,
+        episodes,
+        dst,
+        video_mb,
+        chunks_size,
+        fps,
+        reencode,
+        progress=lambda n: _report("videos", n),
     )
     hook("mid-video")
     return result
 
 
+def stats_task(
+    key: str,
+    episodes: list[CameraEpisode],
+    depth: DepthParams | None,
+    spool: Path,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Image stats of one shard of a camera's episodes (in a worker, or in the parent)."""
+    return camera_stats(
+        key, episodes, depth, spool, progress=progress or (lambda n: _report("stats", n))
+    )
+
+
+def warm() -> None:
+    """Nothing: unpickling this task in a fresh worker imports this module and its deps."""
+
+
+def claim(counter: Any) -> int:
+    """Take the next shard number (each is handed out once, to whoever asks first)."""
+    with counter.get_lock():
+        value = counter.value
+        counter.value = value + 1
+    return value
+
+
+def stats_loop(shards: list[tuple]) -> int:
+    """In a worker: run stats shards until none is left; return how many it ran."""
+    ran = 0
+    while (i := claim(_NEXT_SHARD)) < len(shards):
+        stats_task(*shards[i])
+        ran += 1
+    return ran
+
+
 class CameraPool:
-    """A spawned process pool plus a thread that turns worker progress into bar updates."""
+    """A spawned process pool plus a thread that turns worker progress into bar updates.
 
-    def __init__(self, workers: int, on_progress) -> None:
+    Image-stats shards are handed out through a shared counter: each worker, once its
+    copies are done, and the parent, once the data pass is done, claim the next shard until
+    none is left, so every core stays busy to the end without guessing shares in advance.
+    """
+
+    def __init__(self, workers: int) -> None:
         ctx = mp.get_context("spawn")
+        self.on_progress: Callable[[str, int], None] = lambda kind, n: None
         self.queue = ctx.SimpleQueue()
+        self.next_shard = ctx.Value("i", 0)
+        self.workers = workers
         self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init, initargs=(self.queue,)
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init,
+            initargs=(self.queue, self.next_shard),
         )
-        self._listener = threading.Thread(target=self._listen, args=(on_progress,), daemon=True)
+        self._listener = threading.Thread(target=self._listen, daemon=True)
         self._listener.start()
+        # Start the workers now: their imports (PyAV, numpy, pyarrow) overlap the parent's plan.
+        for _ in range(workers):
+            self.pool.submit(warm)
 
-    def _listen(self, on_progress) -> None:
+    def _listen(self) -> None:
         while True:
-            n = self.queue.get()
-            if n is None:
+            item = self.queue.get()
+            if item is None:
                 return
-            on_progress(n)
+            self.on_progress(*item)
 
-    def submit(self, *args):
-        return self.pool.submit(camera_task, *args)
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.pool.submit(fn, *args)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
