@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from scripts.convert.errors import ConversionError
+from scripts.convert.nopandas import block_pandas
 from scripts.convert.pipeline import Options, Summary, convert
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,6 +118,7 @@ def _quiet_libav() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    block_pandas()
     _quiet_libav()
     src = args.src
     dst = args.dst

@@ -7,4 +7,7 @@ video     stream-copy (remux) episode mp4s into size-capped files, per camera, i
 metadata  info.json, tasks.parquet, meta/episodes/*.parquet (from on-disk spools), stats.json
 verify    structural validation plus a SRC vs DST equivalence check
 publish   temp dir beside DST, crash leftovers, atomic rename into place
+aggregate stats.json from the per-episode stats, as LeRobot's converter does
+workers   process pool: camera copies and image-stats shards on every core
+nopandas  keep pandas (imported by pyarrow on first use) out of the converter
 """

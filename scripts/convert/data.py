@@ -235,11 +235,17 @@ def _read_file(ep: EpisodePlan, schema: pa.Schema) -> pa.Table:
     except (OSError, ValueError) as exc:
         raise ConversionError(path, f"not a readable parquet file ({exc})") from exc
     if table.num_rows != ep.length:
-        raise ConversionError(path, f"has {table.num_rows} rows, expected {ep.length}")
-    missing = [n for n in schema.names if n not in table.column_names]
-    if missing:
-        raise ConversionError(path, f"lacks column(s) {missing}")
-    table = table.select(schema.names)
+        raise ConversionError(
+            path, f"has {table.num_rows} rows but meta/episodes.jsonl says length {ep.length}"
+        )
+    wanted = schema.names
+    have = table.column_names
+    if have != wanted:
+        present = set(have)
+        missing = [n for n in wanted if n not in present]
+        if missing:
+            raise ConversionError(path, f"lacks column(s) {missing}")
+        table = table.select(wanted)
     if table.schema.equals(schema):
         return table
     try:

@@ -261,6 +261,10 @@ def _convert_into(
                 bars["videos"].update(n)
             for sh in all_shards:
                 stats_task(*sh, progress=lambda k: on_progress("stats", k))
+    except BaseException:
+        if pool:  # stop the workers before the caller removes the temp directory
+            pool.close(abort=True)
+        raise
     finally:
         for bar in bars.values():
             bar.close()

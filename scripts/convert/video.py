@@ -625,10 +625,8 @@ def _convert(
             j += 1
         path = dst / VIDEO_PATH.format(video_key=key, chunk_index=slot[0], file_index=slot[1])
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(episodes[i:j], path, slot, fps, result, ref, spool)
+        _write_file(episodes[i:j], path, slot, fps, result, ref, spool, progress)
         result.files.append(path)
-        if progress:
-            progress(j - i)
         i = j
     result.spool = spool.close()
     result.episodes = spool.count
@@ -643,6 +641,7 @@ def _write_file(
     result: CameraResult,
     ref_props: StreamProps,
     spool: Any,
+    progress: Callable[[int], None] | None,
 ) -> None:
     key = result.key
     from_ts = 0.0
@@ -678,6 +677,8 @@ def _write_file(
                     }
                 )
                 from_ts += duration_s
+                if progress:
+                    progress(1)
             if result.reencoded:
                 for packet in ostream.encode(None):
                     _mux(out, packet)

@@ -14,11 +14,13 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from scripts.convert.nopandas import block_pandas
 from scripts.convert.video import (
     CameraEpisode,
     CameraResult,
@@ -29,14 +31,17 @@ from scripts.convert.video import (
 
 _QUEUE: Any = None
 _NEXT_SHARD: Any = None  # shared counter: the next stats shard to claim
+_ABORT: Any = None  # shared flag: the parent failed, stop at the next episode
 IN_WORKER = False
 _PR_SET_PDEATHSIG = 1
 
 
-def _init(queue: Any, next_shard: Any) -> None:
-    global _QUEUE, _NEXT_SHARD, IN_WORKER
+def _init(queue: Any, next_shard: Any, abort: Any) -> None:
+    global _QUEUE, _NEXT_SHARD, _ABORT, IN_WORKER
     _QUEUE = queue
     _NEXT_SHARD = next_shard
+    _ABORT = abort
+    block_pandas()
     IN_WORKER = True
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -50,9 +55,35 @@ def _init(queue: Any, next_shard: Any) -> None:
     av.logging.set_level(av.logging.PANIC)
 
 
+class Aborted(Exception):
+    """The parent gave up (an error elsewhere): this worker stops writing at once."""
+
+
+_PENDING: dict[str, int] = {}
+_LAST_SENT = [0.0]
+REPORT_EVERY_S = 0.2  # a message per episode would cost the parent's GIL more than the bars need
+
+
 def _report(kind: str, n: int) -> None:
+    """Per-episode progress; also where a worker notices that the parent has given up.
+
+    Counts are sent to the parent at most every ``REPORT_EVERY_S`` (and when a task ends).
+    """
+    if _ABORT is not None and _ABORT.value:
+        raise Aborted
+    _PENDING[kind] = _PENDING.get(kind, 0) + n
+    now = time.monotonic()
+    if now - _LAST_SENT[0] >= REPORT_EVERY_S:
+        _flush_reports()
+        _LAST_SENT[0] = now
+
+
+def _flush_reports() -> None:
     if _QUEUE is not None:
-        _QUEUE.put((kind, n))
+        for kind, count in _PENDING.items():
+            if count:
+                _QUEUE.put((kind, count))
+    _PENDING.clear()
 
 
 def camera_task(
@@ -77,6 +108,7 @@ def camera_task(
         reencode,
         progress=lambda n: _report("videos", n),
     )
+    _flush_reports()
     hook("mid-video")
     return result
 
@@ -112,6 +144,7 @@ def stats_loop(shards: list[tuple]) -> int:
     while (i := claim(_NEXT_SHARD)) < len(shards):
         stats_task(*shards[i])
         ran += 1
+    _flush_reports()
     return ran
 
 
@@ -128,12 +161,13 @@ class CameraPool:
         self.on_progress: Callable[[str, int], None] = lambda kind, n: None
         self.queue = ctx.SimpleQueue()
         self.next_shard = ctx.Value("i", 0)
+        self.abort = ctx.Value("b", 0)
         self.workers = workers
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=ctx,
             initializer=_init,
-            initargs=(self.queue, self.next_shard),
+            initargs=(self.queue, self.next_shard, self.abort),
         )
         self._listener = threading.Thread(target=self._listen, daemon=True)
         self._listener.start()
@@ -151,7 +185,11 @@ class CameraPool:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers; with ``abort`` they stop at their next episode (on errors, so
+        nothing writes into a temp directory that is about to be removed)."""
+        if abort:
+            self.abort.value = 1
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.queue.put(None)
         self._listener.join(timeout=5)
