@@ -14,6 +14,7 @@ renumbered the same way when ``tasks.jsonl`` has gaps.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,14 +123,39 @@ def _load_tasks(src: Path) -> tuple[list[str], dict[int, int], dict[str, int]]:
     return tasks, remap, text_to_new
 
 
-def _unclaimed(root: Path, pattern: str, claimed: set[Path], what: str) -> None:
-    for path in sorted(root.glob(pattern)):
-        if path not in claimed and _EPISODE_FILE.search(path.name):
-            raise ConversionError(
-                path,
-                f"{what} of an episode that meta/episodes.jsonl does not list "
-                "(episode/file count mismatch)",
-            )
+def _files_below(top: Path, depth: int, suffix: str) -> dict[str, int]:
+    """Files ``depth`` directory levels below ``top`` ending in ``suffix``: path -> size.
+
+    One ``scandir`` pass instead of an ``is_file``/``stat`` per episode and a glob: with
+    thousands of episodes, pathlib's per-call overhead was most of the plan's time.
+    """
+    level = [str(top)]
+    for _ in range(depth):
+        below: list[str] = []
+        for d in level:
+            try:
+                with os.scandir(d) as it:
+                    below += [e.path for e in it if e.is_dir()]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        level = below
+    files: dict[str, int] = {}
+    for d in level:
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.endswith(suffix) and e.is_file():
+                    files[e.path] = e.stat().st_size
+    return files
+
+
+def _unclaimed(files: dict[str, int], claimed: set[str], what: str) -> None:
+    extra = sorted(p for p in files if p not in claimed and _EPISODE_FILE.search(p))
+    if extra:
+        raise ConversionError(
+            extra[0],
+            f"{what} of an episode that meta/episodes.jsonl does not list "
+            "(episode/file count mismatch)",
+        )
 
 
 def make_plan(src: Path) -> Plan:
@@ -150,26 +176,33 @@ def make_plan(src: Path) -> Plan:
     rows.sort(key=lambda r: int(r["episode_index"]))
 
     video_keys = layout.video_keys
+    data_files = _files_below(src / "data", 1, ".parquet")
+    video_files = _files_below(src / "videos", 2, ".mp4") if video_keys else {}
     plans: list[EpisodePlan] = []
-    claimed_data: set[Path] = set()
-    claimed_video: set[Path] = set()
+    claimed_data: set[str] = set()
+    claimed_video: set[str] = set()
     shared_tasks: dict[tuple[str, ...], list[str]] = {}  # one list per distinct task set
     for new_index, row in enumerate(rows):
         old = int(row["episode_index"])
         length = int(row["length"])
         data_file = layout.legacy_data_file(old)
-        if not data_file.is_file():
+        data_bytes = data_files.get(str(data_file))
+        if data_bytes is None and data_file.is_file():  # an unusual data_path layout
+            data_bytes = data_files[str(data_file)] = data_file.stat().st_size
+        if data_bytes is None:
             raise ConversionError(data_file, f"missing (episode {old} is in meta/episodes.jsonl)")
         if length < 1:
             raise ConversionError(episodes_path, f"episode {old} has length {length}")
         videos = {}
         for key in video_keys:
             vpath = layout.legacy_video_file(old, key)
-            if not vpath.is_file():
+            if str(vpath) not in video_files and vpath.is_file():  # unusual video_path
+                video_files[str(vpath)] = vpath.stat().st_size
+            if str(vpath) not in video_files:
                 raise ConversionError(vpath, f"missing (episode {old}, camera {key})")
             videos[key] = vpath
-            claimed_video.add(vpath)
-        claimed_data.add(data_file)
+            claimed_video.add(str(vpath))
+        claimed_data.add(str(data_file))
         plans.append(
             EpisodePlan(
                 old_index=old,
@@ -180,13 +213,12 @@ def make_plan(src: Path) -> Plan:
                     [str(t) for t in row.get("tasks", [])],
                 ),
                 data_file=data_file,
-                data_bytes=data_file.stat().st_size,
+                data_bytes=data_bytes,
                 video_files=videos,
             )
         )
-    _unclaimed(src, "data/*/*.parquet", claimed_data, "data file")
-    if video_keys:
-        _unclaimed(src, "videos/*/*/*.mp4", claimed_video, "video")
+    _unclaimed(data_files, claimed_data, "data file")
+    _unclaimed(video_files, claimed_video, "video")
     has_stats = (src / LEGACY_EPISODES_STATS_PATH).is_file()
     return Plan(
         layout=layout,
