@@ -399,11 +399,14 @@ def write_data(
     spool_path: Path,
     on_episode: Callable[[EpisodePlan], None] | None = None,
     on_file_closed: Callable[[Path], None] | None = None,
+    on_source: Callable[[list[EpisodePlan], pa.Table], None] | None = None,
 ) -> DataResult:
     """Write every episode's rows into ``data/chunk-XXX/file-YYY.parquet`` under ``dst``.
 
     Each episode's metadata row (placement and stats) goes to a spool on disk, so nothing
-    per episode is kept in memory beyond the current batch.
+    per episode is kept in memory beyond the current batch. ``on_source`` sees each batch's
+    source rows as read and typed, before any rewrite (the verifier digests them); a batch
+    never spans two data files.
     """
     from scripts.convert.metadata import Spool  # metadata imports MB/next_chunk_file from here
 
@@ -426,6 +429,8 @@ def write_data(
                     on_file_closed(path)
                 chunk, file = next_chunk_file(chunk, file, chunks_size)
             source = read_source_batch(batch, schema, plan.task_remap)
+            if on_source:
+                on_source(batch, source)
             table = rewrite_batch(source, batch, start, plan, schema)
             del source
             stats = batch_stats(table, features, batch, fps)

@@ -13,9 +13,11 @@ the first, middle and last episode of each camera) decoded from DST at
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -23,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scripts.convert.errors import ConversionError
-from scripts.convert.plan import Plan
+from scripts.convert.plan import EpisodePlan, Plan
 from validators.dataset_format import DATA_PATH, TOLERANCE_S, VIDEO_PATH
 
 # The stats group is left out: stats.json is computed from meta/episodes (aggregate.py) and the
@@ -147,24 +149,9 @@ def _check_batch(
     episodes = [plan.episodes[i] for i in eps]
     lengths = np.array([e.length for e in episodes], dtype=np.int64)
     where = episodes[0].data_file
-    if out.num_rows != int(lengths.sum()):
-        raise ConversionError(
-            path,
-            f"episodes {eps[0]}..{eps[-1]}: {lengths.sum()} rows in SRC, {out.num_rows} in DST",
-        )
+    _check_placement(plan, eps, place, out, path)
     target = out.schema.remove_metadata()
     src = _read_sources([e.data_file for e in episodes], target)
-    start = int(place["dataset_from_index"][eps[0]])
-    stops = place["dataset_to_index"][eps]
-    starts = place["dataset_from_index"][eps]
-    if not (np.array_equal(stops - starts, lengths) and (starts[1:] == stops[:-1]).all()):
-        raise ConversionError(where, "dataset_from_index/dataset_to_index do not match lengths")
-    expect_index = np.arange(start, start + int(lengths.sum()), dtype=np.int64)
-    if not np.array_equal(out.column("index").to_numpy(), expect_index):
-        raise ConversionError(where, f"episodes {eps[0]}..{eps[-1]}: index not contiguous")
-    new = np.repeat(np.array([e.new_index for e in episodes], dtype=np.int64), lengths)
-    if not np.array_equal(out.column("episode_index").to_numpy(), new):
-        raise ConversionError(where, "episode_index differs in DST")
     old = np.repeat(np.array([e.old_index for e in episodes], dtype=np.int64), lengths)
     if not np.array_equal(src.column("episode_index").to_numpy(), old):
         raise ConversionError(where, "episode_index of SRC rows not as planned")
@@ -189,6 +176,148 @@ def _check_batch(
             )
 
 
+REWRITTEN = ("episode_index", "index", "task_index")
+
+
+def _feed(h: Any, arr: pa.Array) -> bool:
+    """Hash an array's values (not its buffers: offsets and chunking do not matter).
+
+    False for types without a cheap canonical form (strings, structs such as image
+    cells); the caller then compares those batches value by value instead.
+    """
+    t = arr.type
+    if arr.null_count:
+        h.update(np.packbits(arr.is_null().to_numpy(zero_copy_only=False)).tobytes())
+    if pa.types.is_fixed_size_list(t):
+        return _feed(h, arr.flatten())
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        lengths = arr.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        h.update(lengths.astype(np.int64).tobytes())
+        return _feed(h, arr.flatten())
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+        h.update(arr.to_numpy(zero_copy_only=False).tobytes())
+        return True
+    return False
+
+
+def values_digest(table: pa.Table, task_index: np.ndarray) -> bytes | None:
+    """Digest of every column but the rewritten ones, plus ``task_index`` as given."""
+    h = hashlib.blake2b(digest_size=20)
+    for name in table.column_names:
+        if name in REWRITTEN:
+            continue
+        h.update(f"{name}:{table.schema.field(name).type}".encode())
+        if not _feed(h, table.column(name).combine_chunks()):
+            return None
+    h.update(np.ascontiguousarray(task_index, dtype=np.int64).tobytes())
+    return h.digest()
+
+
+class SourceDigests:
+    """What the data pass read from SRC, kept as one digest per batch of episodes.
+
+    Lets the data check compare DST with SRC without reading every source file a second
+    time (that re-read was the largest part of the check): the digest is taken of the
+    source rows as read and typed, before anything is rewritten, with ``task_index``
+    renumbered here through the plan's map (not the writer's). ``usable`` turns False on
+    the first column type without a digest; the check then re-reads the sources.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        remap = plan.task_remap
+        self._lut = np.full(max(remap, default=0) + 2, -1, dtype=np.int64)
+        for old, new in remap.items():
+            self._lut[old] = new
+        self._pos = {e.new_index: i for i, e in enumerate(plan.episodes)}
+        self.batches: list[tuple[int, int, bytes]] = []  # first, last position, digest
+        self.usable = True
+
+    def record(self, episodes: list[EpisodePlan], source: pa.Table) -> None:
+        if not self.usable:
+            return
+        tasks = source.column("task_index").to_numpy(zero_copy_only=False).astype(np.int64)
+        if ((tasks < 0) | (tasks >= len(self._lut) - 1)).any():
+            raise ConversionError(episodes[0].data_file, "task_index not in meta/tasks.jsonl")
+        digest = values_digest(source, self._lut[tasks])
+        if digest is None:
+            self.usable, self.batches = False, []
+            return
+        first, last = self._pos[episodes[0].new_index], self._pos[episodes[-1].new_index]
+        self.batches.append((first, last, digest))
+
+
+def check_data_digests(
+    plan: Plan,
+    tmp: Path,
+    place: dict[str, np.ndarray],
+    digests: SourceDigests,
+    tick: Callable[[int], None],
+) -> None:
+    """:func:`check_data` against the data pass's digests of SRC: every DST row is re-read."""
+    n = len(plan.episodes)
+    _check_order(place, n, tmp)
+    covered = 0
+    files: dict[tuple[int, int], tuple[pq.ParquetFile, int]] = {}
+    for first, last, digest in digests.batches:
+        if first != covered:
+            raise ConversionError(tmp / "data", f"episodes {covered}..{first - 1} never checked")
+        key = (int(place["data/chunk_index"][first]), int(place["data/file_index"][first]))
+        end = (int(place["data/chunk_index"][last]), int(place["data/file_index"][last]))
+        path = tmp / DATA_PATH.format(chunk_index=key[0], file_index=key[1])
+        if end != key:
+            raise ConversionError(path, f"episodes {first}..{last} span two data files (bug)")
+        if key not in files:
+            files = {key: (pq.ParquetFile(path), _file_start(place, key))}
+        pf, file_start = files[key]
+        lo = int(place["dataset_from_index"][first])
+        out = _read_rows(pf, lo - file_start, int(place["dataset_to_index"][last]) - file_start)
+        eps = list(range(first, last + 1))
+        _check_placement(plan, eps, place, out, path)
+        if values_digest(out, out.column("task_index").to_numpy()) != digest:
+            raise ConversionError(
+                path, f"episodes {first}..{last}: values differ from SRC after conversion (bug)"
+            )
+        covered = last + 1
+        tick(last + 1 - first)
+    if covered != n:
+        raise ConversionError(tmp / "data", f"episodes {covered}..{n - 1} never checked")
+
+
+def _file_start(place: dict[str, np.ndarray], key: tuple[int, int]) -> int:
+    same = (place["data/chunk_index"] == key[0]) & (place["data/file_index"] == key[1])
+    return int(place["dataset_from_index"][np.flatnonzero(same)[0]])
+
+
+def _check_order(place: dict[str, np.ndarray], n: int, tmp: Path) -> None:
+    if len(place["episode_index"]) != n or not np.array_equal(place["episode_index"], np.arange(n)):
+        raise ConversionError(tmp / "meta/episodes", "episode_index is not 0..N-1 in order")
+
+
+def _check_placement(
+    plan: Plan, eps: list[int], place: dict[str, np.ndarray], out: pa.Table, path: Path
+) -> None:
+    """Row counts, from/to indices, ``index`` and ``episode_index`` of DST rows ``out``."""
+    episodes = [plan.episodes[i] for i in eps]
+    lengths = np.array([e.length for e in episodes], dtype=np.int64)
+    where = episodes[0].data_file
+    if out.num_rows != int(lengths.sum()):
+        raise ConversionError(
+            path,
+            f"episodes {eps[0]}..{eps[-1]}: {lengths.sum()} rows in SRC, {out.num_rows} in DST",
+        )
+    start = int(place["dataset_from_index"][eps[0]])
+    stops = place["dataset_to_index"][eps]
+    starts = place["dataset_from_index"][eps]
+    if not (np.array_equal(stops - starts, lengths) and (starts[1:] == stops[:-1]).all()):
+        raise ConversionError(where, "dataset_from_index/dataset_to_index do not match lengths")
+    expect_index = np.arange(start, start + int(lengths.sum()), dtype=np.int64)
+    if not np.array_equal(out.column("index").to_numpy(), expect_index):
+        raise ConversionError(where, f"episodes {eps[0]}..{eps[-1]}: index not contiguous")
+    new = np.repeat(np.array([e.new_index for e in episodes], dtype=np.int64), lengths)
+    if not np.array_equal(out.column("episode_index").to_numpy(), new):
+        raise ConversionError(where, "episode_index differs in DST")
+
+
 def check_data(
     plan: Plan, tmp: Path, place: dict[str, np.ndarray], tick: Callable[[int], None]
 ) -> None:
@@ -198,8 +327,7 @@ def check_data(
     episodes' ``dataset_from_index`` positions against the source files of the same episodes.
     """
     n = len(plan.episodes)
-    if len(place["episode_index"]) != n or not np.array_equal(place["episode_index"], np.arange(n)):
-        raise ConversionError(tmp / "meta/episodes", "episode_index is not 0..N-1 in order")
+    _check_order(place, n, tmp)
     chunk_idx, file_idx = place["data/chunk_index"], place["data/file_index"]
     i = 0
     while i < n:

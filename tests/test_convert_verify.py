@@ -1,0 +1,95 @@
+"""The converter's data check catches a DST that differs from SRC (it can fail).
+
+The data pass digests every batch of source rows as read; the check re-reads DST and
+compares. Here a correct DST passes, and DSTs broken the ways a writer bug would break them
+(a changed value, a shifted ``index``, a wrong ``task_index``) are refused with the file
+named. Datasets with image cells fall back to comparing values with re-read sources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from scripts.convert import data as data_mod
+from scripts.convert import verify
+from scripts.convert.errors import ConversionError
+from scripts.convert.plan import make_plan
+from scripts.make_sample import PRESETS, make_dataset
+from scripts.sample.spec import SampleSpec
+
+SPEC = SampleSpec(episode_lengths=(5, 3, 8, 2, 6), cameras={}, tasks=("a", "b"))
+
+
+def _written(tmp_path: Path, spec: SampleSpec) -> tuple:
+    src = make_dataset(tmp_path / "src", spec, progress=False)
+    plan = make_plan(src)
+    dst = tmp_path / "dst"
+    digests = verify.SourceDigests(plan)
+    result = data_mod.write_data(plan, dst, 100, dst / "spool.arrow", on_source=digests.record)
+    return plan, dst, digests, verify.spool_placements(result.spool)
+
+
+def _rewrite(dst: Path, change) -> Path:
+    path = next((dst / "data").glob("*/*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(change(table), path)
+    return path
+
+
+def _set(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+    i = table.column_names.index(name)
+    return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+
+
+def test_clean_dst_passes(tmp_path: Path) -> None:
+    plan, dst, digests, place = _written(tmp_path, SPEC)
+    assert digests.usable and digests.batches
+    ticks: list[int] = []
+    verify.check_data_digests(plan, dst, place, digests, tick=ticks.append)
+    assert sum(ticks) == len(plan.episodes)
+    verify.check_data(plan, dst, place, tick=lambda n: None)  # the re-reading path agrees
+
+
+def test_changed_value_is_caught_by_both_paths(tmp_path: Path) -> None:
+    plan, dst, digests, place = _written(tmp_path, SPEC)
+
+    def bump(table: pa.Table) -> pa.Table:
+        col = table.column("observation.state").combine_chunks()
+        flat = col.flatten().to_numpy(zero_copy_only=False).copy()
+        flat[7] += 1.0
+        fixed = pa.FixedSizeListArray.from_arrays(
+            pa.array(flat, col.type.value_type), col.type.list_size
+        )
+        i = table.column_names.index("observation.state")
+        return table.set_column(i, table.schema.field(i), fixed)
+
+    path = _rewrite(dst, bump)
+    with pytest.raises(ConversionError, match="values differ from SRC") as exc:
+        verify.check_data_digests(plan, dst, place, digests, tick=lambda n: None)
+    assert exc.value.file == str(path)
+    with pytest.raises(ConversionError, match=r"'observation\.state' differs"):
+        verify.check_data(plan, dst, place, tick=lambda n: None)
+
+
+def test_shifted_index_and_wrong_task_are_caught(tmp_path: Path) -> None:
+    plan, dst, digests, place = _written(tmp_path, SPEC)
+    total = sum(e.length for e in plan.episodes)
+    _rewrite(dst, lambda t: _set(t, "index", np.arange(1, total + 1)))
+    with pytest.raises(ConversionError, match="index not contiguous"):
+        verify.check_data_digests(plan, dst, place, digests, tick=lambda n: None)
+    _rewrite(dst, lambda t: _set(t, "index", np.arange(total)))
+    verify.check_data_digests(plan, dst, place, digests, tick=lambda n: None)
+    _rewrite(dst, lambda t: _set(t, "task_index", 1 - t.column("task_index").to_numpy()))
+    with pytest.raises(ConversionError, match="values differ from SRC"):
+        verify.check_data_digests(plan, dst, place, digests, tick=lambda n: None)
+
+
+def test_image_cells_fall_back_to_rereading(tmp_path: Path) -> None:
+    plan, dst, digests, place = _written(tmp_path, PRESETS["image"])
+    assert not digests.usable and not digests.batches
+    verify.check_data(plan, dst, place, tick=lambda n: None)
