@@ -93,3 +93,22 @@ def test_image_cells_fall_back_to_rereading(tmp_path: Path) -> None:
     plan, dst, digests, place = _written(tmp_path, PRESETS["image"])
     assert not digests.usable and not digests.batches
     verify.check_data(plan, dst, place, tick=lambda n: None)
+
+
+def test_video_check_catches_frames_from_the_wrong_episode(tmp_path: Path) -> None:
+    """Sampled frames decoded from DST must equal SRC's, pixel for pixel: when an episode's
+    frames in DST are not its source's (here it is checked against another episode's video,
+    same codec, size and length, so only the pixels tell), the check refuses."""
+    from scripts.convert.pipeline import Options, convert
+
+    spec = SampleSpec(episode_lengths=(6, 6, 6), cameras={"phone": (48, 64)}, seed=3)
+    src = make_dataset(tmp_path / "src", spec, progress=False)
+    dst = tmp_path / "dst"
+    convert(Options(src=src, dst=dst, jobs=1, progress=False))
+    plan = make_plan(src)
+    place = verify.placements(dst)
+    assert verify.check_videos(plan, dst, place, set()) == 9  # 3 frames x 3 episodes
+    first, last = plan.episodes[0], plan.episodes[-1]
+    last.video_files = dict(first.video_files)
+    with pytest.raises(ConversionError, match="does not decode identical"):
+        verify.check_videos(plan, dst, place, set())

@@ -382,17 +382,6 @@ def _frames_at(path: Path, wanted: list[float], fmt: str) -> dict[float, np.ndar
     return found
 
 
-def _source_frames(path: Path, indices: list[int], fmt: str) -> dict[int, np.ndarray]:
-    out: dict[int, np.ndarray] = {}
-    with av.open(str(path)) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in indices:
-                out[i] = frame.to_ndarray(format=fmt)
-            if i >= max(indices):
-                break
-    return out
-
-
 def check_videos(plan: Plan, tmp: Path, place: dict[str, np.ndarray], reencoded: set[str]) -> int:
     """Frame counts per file and sampled frames per camera; return frames compared."""
     compared = 0
@@ -419,16 +408,18 @@ def check_videos(plan: Plan, tmp: Path, place: dict[str, np.ndarray], reencoded:
             ep = plan.episodes[i]
             ts = pq.ParquetFile(ep.data_file).read(columns=["timestamp"]).column(0).to_numpy()
             idx = sorted({0, ep.length // 2, ep.length - 1})
-            src = _source_frames(ep.video_files[key], idx, fmt)
             base = float(place[f"videos/{key}/from_timestamp"][i])
             path = tmp / VIDEO_PATH.format(
                 video_key=key, chunk_index=int(chunks[i]), file_index=int(files[i])
             )
-            wanted = {j: base + float(ts[j]) for j in idx}
-            got = _frames_at(path, list(wanted.values()), fmt)
             for j in idx:
-                w = wanted[j]
-                if w not in got or j not in src or not np.array_equal(got[w], src[j]):
+                # One seek per frame (to its keyframe), in SRC and in DST: decoding a long
+                # episode from its start to its last frame cost more than the whole check.
+                t_src = float(ts[j])
+                src = _frames_at(ep.video_files[key], [t_src], fmt)
+                w = base + t_src
+                got = _frames_at(path, [w], fmt)
+                if w not in got or t_src not in src or not np.array_equal(got[w], src[t_src]):
                     raise ConversionError(
                         path,
                         f"camera {key} episode {ep.new_index} frame {j} does not decode "
