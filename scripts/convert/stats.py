@@ -1,11 +1,11 @@
 """LeRobot 0.6.1's statistics, ported to plain numpy (no torch, no LeRobot import).
 
-Why a port: the converter runs in the light tools env, and ``stats.json`` / the per-episode
+Why a port: the converter runs in the light tools env, and the per-episode
 ``stats/<feature>/<stat>`` columns must hold exactly what the pinned recorder writes,
 quantiles included (``compute_stats.py``: ``RunningQuantileStats`` with 5000-bin histograms,
-``get_feature_stats``, ``sample_indices``, ``auto_downsample_height_width``,
-``aggregate_stats``). Keep this file a faithful copy of that arithmetic (dtypes included):
-a test compares its output with LeRobot's own writer on the same frames.
+``get_feature_stats``, ``sample_indices``, ``auto_downsample_height_width``). Keep this file
+a faithful copy of that arithmetic (dtypes included): tests compare its output with
+LeRobot's own code on the same frames. ``stats.json`` is aggregated in ``aggregate.py``.
 """
 
 from __future__ import annotations
@@ -450,99 +450,6 @@ def image_feature_stats(images: np.ndarray, is_depth: bool = False) -> Stats:
             out[key] = value
         else:
             out[key] = np.squeeze(value.reshape(1, -1, 1, 1) / factor, axis=0)
-    return out
-
-
-def aggregate_feature_stats(stats_ft_list: list[Stats]) -> Stats:
-    """Count-weighted merge of one feature's stats (``compute_stats.aggregate_feature_stats``)."""
-    means = np.stack([s["mean"] for s in stats_ft_list])
-    variances = np.stack([s["std"] ** 2 for s in stats_ft_list])
-    counts = np.stack([s["count"] for s in stats_ft_list])
-    total_count = counts.sum(axis=0)
-    while counts.ndim < means.ndim:
-        counts = np.expand_dims(counts, axis=-1)
-    total_mean = (means * counts).sum(axis=0) / total_count
-    delta_means = means - total_mean
-    total_variance = ((variances + delta_means**2) * counts).sum(axis=0) / total_count
-    aggregated = {
-        "min": np.min(np.stack([s["min"] for s in stats_ft_list]), axis=0),
-        "max": np.max(np.stack([s["max"] for s in stats_ft_list]), axis=0),
-        "mean": total_mean,
-        "std": np.sqrt(total_variance),
-        "count": total_count,
-    }
-    quantile_keys = [k for k in stats_ft_list[0] if k.startswith("q") and k[1:].isdigit()]
-    for q_key in quantile_keys:
-        if all(q_key in s for s in stats_ft_list):
-            values = np.stack([s[q_key] for s in stats_ft_list])
-            aggregated[q_key] = (values * counts).sum(axis=0) / total_count
-    return aggregated
-
-
-def aggregate_stats(stats_list: list[dict[str, Stats]]) -> dict[str, Stats]:
-    """Union of features; each merged with ``aggregate_feature_stats``."""
-    keys: list[str] = []
-    for stats in stats_list:
-        keys.extend(k for k in stats if k not in keys)
-    return {key: aggregate_feature_stats([s[key] for s in stats_list if key in s]) for key in keys}
-
-
-class StatsAccumulator:
-    """Dataset stats merged one episode at a time, the way the recorder's ``save_episode`` does.
-
-    The recorder runs ``stats = aggregate_stats([stats, episode_stats])`` after every episode;
-    doing the same pairwise merge keeps ``stats.json`` identical to its output, bit for bit.
-    """
-
-    def __init__(self) -> None:
-        self.stats: dict[str, Stats] | None = None
-
-    def add(self, episode_stats: dict[str, Stats]) -> None:
-        if self.stats is None:
-            self.stats = episode_stats
-            return
-        merged = {}
-        for key in [*self.stats, *(k for k in episode_stats if k not in self.stats)]:
-            if key in self.stats and key in episode_stats:
-                merged[key] = merge_two(self.stats[key], episode_stats[key])
-            else:  # a feature only one side has passes through unchanged, as in aggregate_stats
-                merged[key] = aggregate_feature_stats([self.stats.get(key) or episode_stats[key]])
-        self.stats = merged
-
-
-def merge_two(a: Stats, b: Stats) -> Stats:
-    """``aggregate_feature_stats([a, b])`` without stacking: same values, bit for bit.
-
-    Each element goes through the same operations in the same dtypes (stacking only widens
-    both sides to a common dtype, which the mixed-dtype arithmetic here does as well), and a
-    sum over two rows is one addition.
-    """
-    dtype = np.result_type(a["mean"], b["mean"])
-    ma, mb = a["mean"].astype(dtype, copy=False), b["mean"].astype(dtype, copy=False)
-    vdtype = np.result_type(a["std"], b["std"])
-    va = (a["std"] ** 2).astype(vdtype, copy=False)
-    vb = (b["std"] ** 2).astype(vdtype, copy=False)
-    ca, cb = a["count"], b["count"]
-    total_count = ca + cb
-    shape = (-1,) + (1,) * (ma.ndim - 1) if ma.ndim else ()
-    wa, wb = ca.reshape(shape) if ma.ndim else ca, cb.reshape(shape) if ma.ndim else cb
-    total_mean = (ma * wa + mb * wb) / total_count
-    da, db = ma - total_mean, mb - total_mean
-    total_variance = ((va + da**2) * wa + (vb + db**2) * wb) / total_count
-    mins = np.result_type(a["min"], b["min"])
-    maxs = np.result_type(a["max"], b["max"])
-    out = {
-        "min": np.minimum(a["min"].astype(mins, copy=False), b["min"].astype(mins, copy=False)),
-        "max": np.maximum(a["max"].astype(maxs, copy=False), b["max"].astype(maxs, copy=False)),
-        "mean": total_mean,
-        "std": np.sqrt(total_variance),
-        "count": total_count,
-    }
-    for q_key in (k for k in a if k.startswith("q") and k[1:].isdigit()):
-        if q_key in b:
-            qd = np.result_type(a[q_key], b[q_key])
-            qa, qb = a[q_key].astype(qd, copy=False), b[q_key].astype(qd, copy=False)
-            out[q_key] = (qa * wa + qb * wb) / total_count
     return out
 
 
