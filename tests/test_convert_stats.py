@@ -17,8 +17,14 @@ import pytest
 from helpers import lerobot_compute_stats
 
 from scripts.convert import stats as ours
-from scripts.convert.aggregate import EpisodeStatsCollector
-from scripts.convert.metadata import Spool, episode_column_order, spool_stats_keys, spooled_tables
+from scripts.convert.aggregate import aggregate_episode_files
+from scripts.convert.metadata import (
+    Spool,
+    episode_column_order,
+    spool_stats_keys,
+    spooled_tables,
+    write_episodes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +76,8 @@ def test_image_stats_equal_lerobot(lerobot: dict, dtype, frames: int) -> None:
 def test_stats_json_aggregate_equals_lerobot_converter(lerobot: dict, tmp_path: Path) -> None:
     """stats.json = LeRobot's ``aggregate_feature_stats`` over the per-episode stats as written.
 
-    The per-episode rows go through the real spool (Arrow IPC) and the collector, as in a
-    conversion; the reference takes the same rows as float64 arrays, as LeRobot's converter
+    The per-episode rows go through the real spool (Arrow IPC) and meta/episodes files, as in
+    a conversion; the reference takes the same rows as float64 arrays, as LeRobot's converter
     casts ``episodes_stats.jsonl``, and runs the pinned LeRobot function on the list.
     """
     rng = np.random.default_rng(3)
@@ -89,11 +95,11 @@ def test_stats_json_aggregate_equals_lerobot_converter(lerobot: dict, tmp_path: 
     spool = Spool(tmp_path / "spool.arrow", features)
     for row in rows:
         spool.add(row)
-    collector = EpisodeStatsCollector()
     order = episode_column_order(features, [], spool_stats_keys([spool.close()]))
-    for _ in spooled_tables([spool.path], order, on_batch=collector.add):
-        pass
-    got = collector.aggregate(list(makers))
+    write_episodes(spooled_tables([spool.path], order), tmp_path, 0.05, 1000)  # several files
+    files = sorted((tmp_path / "meta/episodes").glob("*/*.parquet"))
+    assert len(files) > 1
+    got = aggregate_episode_files(files, list(makers))
     for name in makers:
         as_json = [
             {k: np.array(np.asarray(v).tolist()) for k, v in r["stats"][name].items()} for r in rows

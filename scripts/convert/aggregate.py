@@ -4,15 +4,17 @@ Why here and not while converting: LeRobot's ``convert_dataset_v21_to_v30`` load
 episode's stats as float64 arrays and calls ``aggregate_stats`` once. Doing the same from the
 per-episode rows as they are written to ``meta/episodes`` (float64 in parquet) makes
 ``stats.json`` a pure function of ``meta/episodes`` (checkable with LeRobot's own function),
-costs one vectorised pass instead of a merge per episode, and keeps no Python object per
-episode: one float64 array of E x dims per (feature, stat) — about 2 KB per episode for a
-Koch dataset.
+costs one vectorised pass per feature instead of a merge per episode, and keeps no Python
+object per episode: one feature's float64 arrays of E x dims at a time.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scripts.convert.stats import Stats
 
@@ -60,21 +62,24 @@ def aggregate_stacked(st: dict[str, np.ndarray]) -> Stats:
     return out
 
 
-class EpisodeStatsCollector:
-    """Collects ``stats/<feature>/<stat>`` columns batch by batch; aggregates at the end."""
+def aggregate_episode_files(files: list[Path], features: list[str]) -> dict[str, Stats]:
+    """Dataset stats per feature (in ``features`` order) from written ``meta/episodes`` files.
 
-    def __init__(self) -> None:
-        self._parts: dict[str, list[np.ndarray]] = {}
-
-    def add(self, table: pa.Table) -> None:
-        for name in table.column_names:
-            if name.startswith(STATS_PREFIX):
-                self._parts.setdefault(name, []).append(column_to_numpy(table.column(name)))
-
-    def aggregate(self, features: list[str]) -> dict[str, Stats]:
-        """Dataset stats per feature, in ``features`` order (features without stats skipped)."""
-        grouped: dict[str, dict[str, np.ndarray]] = {}
-        for name, parts in self._parts.items():
-            feature, stat = name[len(STATS_PREFIX) :].rsplit("/", 1)
-            grouped.setdefault(feature, {})[stat] = np.concatenate(parts)
-        return {ft: aggregate_stacked(grouped[ft]) for ft in features if ft in grouped}
+    One feature at a time: its ``stats/<feature>/*`` columns are read from every file,
+    aggregated, and dropped before the next, so memory holds one feature's per-episode
+    stats at most (E x dims x 10 floats), not every feature's.
+    """
+    if not files:
+        return {}
+    names = pq.read_schema(files[0]).names
+    out: dict[str, Stats] = {}
+    for ft in features:
+        prefix = f"{STATS_PREFIX}{ft}/"
+        columns = [n for n in names if n.startswith(prefix)]
+        if not columns:
+            continue
+        table = pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
+        out[ft] = aggregate_stacked(
+            {name[len(prefix) :]: column_to_numpy(table.column(name)) for name in columns}
+        )
+    return out

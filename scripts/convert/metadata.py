@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -340,20 +340,10 @@ def spool_stats_keys(sources: list[SpoolSource]) -> dict[str, list[str]]:
     return keys
 
 
-def spooled_tables(
-    paths: list[SpoolSource],
-    order: list[str],
-    on_batch: Callable[[pa.Table], None] | None = None,
-) -> Iterator[pa.Table]:
-    """Tables of ``EPISODES_PER_ROW_GROUP`` rows, columns in ``order``, from the spools.
-
-    ``on_batch`` sees each joined spool batch (up to ``SPOOL_ROWS`` episodes) once, e.g. to
-    collect the per-episode stats for ``stats.json``.
-    """
+def spooled_tables(paths: list[SpoolSource], order: list[str]) -> Iterator[pa.Table]:
+    """Tables of ``EPISODES_PER_ROW_GROUP`` rows, columns in ``order``, from the spools."""
     for joined in _spool_batches(paths):
         joined = joined.select([c for c in order if c in joined.column_names])
-        if on_batch:
-            on_batch(joined)
         for lo in range(0, joined.num_rows, EPISODES_PER_ROW_GROUP):
             yield joined.slice(lo, EPISODES_PER_ROW_GROUP)
 

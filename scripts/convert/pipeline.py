@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from scripts.convert import data as data_mod
 from scripts.convert import metadata, publish, verify
-from scripts.convert.aggregate import EpisodeStatsCollector
+from scripts.convert.aggregate import aggregate_episode_files
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan, make_plan
 from scripts.convert.stats import estimate_num_samples
@@ -297,10 +297,10 @@ def _convert_into(
     order = metadata.episode_column_order(
         layout.features, list(cams), metadata.spool_stats_keys(spools)
     )
-    collector = EpisodeStatsCollector()
-    tables = metadata.spooled_tables(spools, order, on_batch=collector.add)
+    tables = metadata.spooled_tables(spools, order)
     summary.meta_files = metadata.write_episodes(tables, tmp, opts.data_mb, layout.chunks_size)
-    metadata.write_stats(collector.aggregate(list(layout.features)), tmp)
+    episode_files = sorted((tmp / "meta" / "episodes").glob("*/*.parquet"))
+    metadata.write_stats(aggregate_episode_files(episode_files, list(layout.features)), tmp)
     shutil.rmtree(tmp / WORK_DIR)
     t = summary.lap("metadata", t)
     hook("before-verify")
