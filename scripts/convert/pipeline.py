@@ -221,7 +221,7 @@ def _convert_into(
         if pool:  # copies first; then every worker claims stats shards until none is left
             copies = {k: pool.submit(camera_task, *_camera_args(plan, tmp, opts, k)) for k in cams}
             loops = [pool.submit(stats_loop, all_shards) for _ in range(pool.workers)]
-        dbar = tqdm(total=n, desc="data", unit="ep", disable=disable)
+        dbar = bars["data"] = tqdm(total=n, desc="data", unit="ep", disable=disable)
         digests = verify.SourceDigests(plan)
         closed: list[Path] = []
 
@@ -245,7 +245,7 @@ def _convert_into(
         # (placements from the data spool; meta/episodes is compared with them below).
         tv = time.monotonic()
         data_place = verify.spool_placements(data_result.spool)
-        vbar2 = tqdm(total=n, desc="verify data", unit="ep", disable=disable)
+        vbar2 = bars["verify"] = tqdm(total=n, desc="verify data", unit="ep", disable=disable)
         if digests.usable:
             verify.check_data_digests(plan, tmp, data_place, digests, tick=vbar2.update)
         else:  # a column type without a digest (image cells): re-read the sources
@@ -270,7 +270,7 @@ def _convert_into(
         if pool:  # stop the workers before the caller removes the temp directory
             pool.close(abort=True)
         raise
-    finally:
+    finally:  # also on errors: a bar left open prints itself after the error line at exit
         for bar in bars.values():
             bar.close()
     t = summary.lap("data+videos", t)
