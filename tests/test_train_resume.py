@@ -29,7 +29,7 @@ def test_interrupted_run_resumes_and_finished_run_is_kept(koch: Path, tmp_path: 
     out = tmp_path / "run"
     args = ("--recipe", "act_cpu", "--dataset", koch, "--out", out, "--")
     # 30 steps, a checkpoint every 10: the interrupt after the first one lands with 20 steps
-    # to go (with 8 steps and a checkpoint every 2, a fast CI box finished first).
+    # to go, a wide margin on a fast machine.
     extra = (f"--steps={STEPS}", f"--save_freq={SAVE_FREQ}", "--log_freq=1")
     proc = popen_train(*args, *extra, env=tool_env())
     first_ckpt = out / "checkpoints" / f"{SAVE_FREQ:06d}" / "training_state" / "training_step.json"

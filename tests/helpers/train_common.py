@@ -8,6 +8,7 @@ input. Imported by tests/test_train*.py and tests/test_smoke*.py.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,13 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    # A job started in the background by a non-interactive shell (`cmd &`, as a CI runner
+    # may do) inherits SIGINT *ignored*, and Python then installs no KeyboardInterrupt
+    # handler: Ctrl-C would do nothing. A user's terminal has the default; restore it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_train(*args: object, env: dict[str, str]) -> subprocess.Popen:
     """Start a launcher in its own session, so a test can interrupt it like Ctrl-C."""
     return subprocess.Popen(
@@ -78,4 +86,5 @@ def popen_train(*args: object, env: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
