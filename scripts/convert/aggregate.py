@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scripts.convert.stats import Stats
+from validators.arrow_np import flatten_lists
 
 STATS_PREFIX = "stats/"
 
@@ -27,10 +28,7 @@ def column_to_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if len(arr) == 0:
         return np.empty((0,))
     shape = np.asarray(arr[0].as_py()).shape
-    flat = arr
-    while pa.types.is_list(flat.type) or pa.types.is_large_list(flat.type):
-        flat = flat.flatten()
-    values = flat.to_numpy(zero_copy_only=False)
+    values = flatten_lists(arr).to_numpy(zero_copy_only=False)
     return values.reshape(len(arr), *shape)
 
 

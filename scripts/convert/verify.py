@@ -86,9 +86,13 @@ PLACEMENT_COLUMNS = (
 
 def spool_placements(spool: Path) -> dict[str, np.ndarray]:
     """Where the data writer put each episode, from its spool (before meta/episodes exists)."""
-    with pa.ipc.open_file(pa.OSFile(str(spool))) as reader:
-        table = reader.read_all().select(list(PLACEMENT_COLUMNS))
-    return {name: table.column(name).to_numpy() for name in PLACEMENT_COLUMNS}
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in PLACEMENT_COLUMNS}
+    with pa.ipc.open_file(pa.OSFile(str(spool))) as reader:  # batch by batch: skip the stats
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            for name in PLACEMENT_COLUMNS:
+                columns[name].append(batch.column(name).to_numpy())
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
 def same_placements(
@@ -155,14 +159,8 @@ def _check_batch(
     old = np.repeat(np.array([e.old_index for e in episodes], dtype=np.int64), lengths)
     if not np.array_equal(src.column("episode_index").to_numpy(), old):
         raise ConversionError(where, "episode_index of SRC rows not as planned")
-    remap = plan.task_remap
-    lut = np.full(max(remap) + 2, -1, dtype=np.int64)
-    for o, nw in remap.items():
-        lut[o] = nw
-    src_tasks = src.column("task_index").to_numpy()
-    if ((src_tasks < 0) | (src_tasks > max(remap))).any():
-        raise ConversionError(where, "task_index not in meta/tasks.jsonl")
-    if not np.array_equal(out.column("task_index").to_numpy(), lut[src_tasks]):
+    new_tasks = renumbered_tasks(src.column("task_index").to_numpy(), plan.task_remap, where)
+    if not np.array_equal(out.column("task_index").to_numpy(), new_tasks):
         raise ConversionError(where, f"episodes {eps[0]}..{eps[-1]}: task_index differs")
     for name in target.names:
         if name in ("episode_index", "index", "task_index"):
@@ -177,6 +175,17 @@ def _check_batch(
 
 
 REWRITTEN = ("episode_index", "index", "task_index")
+
+
+def renumbered_tasks(tasks: np.ndarray, remap: dict[int, int], where: Path) -> np.ndarray:
+    """SRC ``task_index`` values through the plan's old -> new map (not the writer's)."""
+    lut = np.full(max(remap, default=0) + 2, -1, dtype=np.int64)
+    for old, new in remap.items():
+        lut[old] = new
+    tasks = tasks.astype(np.int64, copy=False)
+    if ((tasks < 0) | (tasks > max(remap, default=0))).any():
+        raise ConversionError(where, "task_index not in meta/tasks.jsonl")
+    return lut[tasks]
 
 
 def _feed(h: Any, arr: pa.Array) -> bool:
@@ -224,10 +233,7 @@ class SourceDigests:
     """
 
     def __init__(self, plan: Plan) -> None:
-        remap = plan.task_remap
-        self._lut = np.full(max(remap, default=0) + 2, -1, dtype=np.int64)
-        for old, new in remap.items():
-            self._lut[old] = new
+        self._remap = plan.task_remap
         self._pos = {e.new_index: i for i, e in enumerate(plan.episodes)}
         self.batches: list[tuple[int, int, bytes]] = []  # first, last position, digest
         self.usable = True
@@ -235,10 +241,8 @@ class SourceDigests:
     def record(self, episodes: list[EpisodePlan], source: pa.Table) -> None:
         if not self.usable:
             return
-        tasks = source.column("task_index").to_numpy(zero_copy_only=False).astype(np.int64)
-        if ((tasks < 0) | (tasks >= len(self._lut) - 1)).any():
-            raise ConversionError(episodes[0].data_file, "task_index not in meta/tasks.jsonl")
-        digest = values_digest(source, self._lut[tasks])
+        tasks = source.column("task_index").to_numpy(zero_copy_only=False)
+        digest = values_digest(source, renumbered_tasks(tasks, self._remap, episodes[0].data_file))
         if digest is None:
             self.usable, self.batches = False, []
             return
