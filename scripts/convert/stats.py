@@ -769,13 +769,18 @@ def image_stats_batch(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]
         if i not in shared_set:
             out[i] = image_feature_stats(np.stack([f.transpose(2, 0, 1) for f in a]))
     if shared:
-        for i, stats in zip(shared, _rgb_stats([batch[i] for i in shared]), strict=True):
+        planes = [(episode_planes(batch[i]), len(batch[i])) for i in shared]
+        for i, stats in zip(shared, rgb_stats_planes(planes), strict=True):
             out[i] = stats
     return out  # type: ignore[return-value]
 
 
-def _planes(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
-    """(C, S*H*W) contiguous channel planes of one episode's channel-last frames."""
+def episode_planes(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """(C, S*H*W) contiguous channel planes of one episode's channel-last frames.
+
+    The one copy the batched stats need: strided (downsampled) views go straight into it,
+    so a pending batch holds only these planes, never whole decoded frames.
+    """
     h, w, c = frames[0].shape
     planes = np.empty((c, len(frames), h, w), dtype=np.uint8)
     for i, frame in enumerate(frames):
@@ -829,8 +834,11 @@ def _column_pass(episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     return sums, squares, counts
 
 
-def _rgb_stats(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]:
+def rgb_stats_planes(batch: list[tuple[np.ndarray, int]]) -> list[Stats]:
     """:func:`_pixel_stats` (then ``image_feature_stats``'s scaling) for every episode at once.
+
+    ``batch[e]`` is episode e's :func:`episode_planes` of eligible frames
+    (:func:`image_stats_eligible`) and its number of frames.
 
     Per column (episode, channel): the float32 in-order means of values and squares, min/max
     from the value counts, bin edges from one :func:`_edges` call, and each quantile from
@@ -839,7 +847,7 @@ def _rgb_stats(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]:
     before / in that bin are sums of value counts (exact integers, as the float64
     histogram's are). The final arithmetic is the scalar path's, element for element.
     """
-    episodes = [_planes(frames) for frames in batch]
+    episodes = [p for p, _ in batch]
     width = sum(p.shape[0] for p in episodes)
     n_rows = np.concatenate([np.full(p.shape[0], p.shape[1], dtype=np.intp) for p in episodes])
     sums, squares, counts = _column_pass(episodes)
@@ -888,11 +896,11 @@ def _rgb_stats(batch: list[np.ndarray | list[np.ndarray]]) -> list[Stats]:
     }
     out: list[Stats] = []
     col = 0
-    for frames, p in zip(batch, episodes, strict=True):
+    for p, count in batch:
         c0, c1 = col, col + p.shape[0]
         col = c1
         stats: Stats = {k: v[c0:c1].reshape(-1, 1, 1) for k, v in scaled.items()}
-        stats["count"] = np.array([len(frames)])
+        stats["count"] = np.array([count])
         for t, key in enumerate(QUANTILE_KEYS):
             q = _pick_quantile(edge[c0:c1, t], value[c0:c1, t], at_edge[c0:c1, t])
             stats[key] = q.reshape(-1, 1, 1) / 255.0

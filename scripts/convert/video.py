@@ -36,8 +36,11 @@ from scripts.convert.errors import ConversionError
 from scripts.convert.stats import (
     Stats,
     auto_downsample_height_width,
+    episode_planes,
     image_feature_stats,
     image_stats_batch,
+    image_stats_eligible,
+    rgb_stats_planes,
     sample_indices,
 )
 from validators.dataset_format import VIDEO_PATH
@@ -369,8 +372,9 @@ class _EpisodeRows:
     """Spool rows waiting for their image stats, which are computed a batch at a time.
 
     Rows reach the spool in episode order, each exactly as one-by-one computation makes
-    it; RGB stats go through ``image_stats_batch`` (bit for bit ``image_feature_stats``),
-    depth stats are computed at once (the batch path is for RGB).
+    it; uint8 RGB stats wait as channel planes for ``rgb_stats_planes`` (the batched path
+    of ``image_stats_batch``, bit for bit ``image_feature_stats``); anything else, depth
+    included, is computed at once.
     """
 
     def __init__(self, key: str, spool: Any, depth: DepthParams | None) -> None:
@@ -378,33 +382,34 @@ class _EpisodeRows:
         self.spool = spool
         self.depth = depth
         self._rows: list[dict[str, Any]] = []
-        self._frames: list[list[np.ndarray]] = []
+        self._planes: list[tuple[np.ndarray, int]] = []
         self._bytes = 0
 
     def add(self, row: dict[str, Any], picked: list[np.ndarray]) -> None:
+        self._rows.append(row)
         if self.depth is not None:
             row["stats"] = {self.key: image_feature_stats(np.stack(picked), is_depth=True)}
-            self._rows.append(row)
-            if not self._frames:
+            if not self._planes:
                 self.flush()
             return
-        # Channel-last views of the decoded rgb24 arrays; a downsampled view is copied, so a
-        # pending batch does not keep whole frames alive for a fraction of their pixels.
-        views = (img.transpose(1, 2, 0) for img in picked)
-        frames = [f if f.flags.c_contiguous else np.ascontiguousarray(f) for f in views]
-        self._rows.append(row)
-        self._frames.append(frames)
-        self._bytes += sum(f.nbytes for f in frames)
-        if self._bytes >= STATS_BATCH_BYTES or len(self._frames) >= STATS_BATCH_EPISODES:
+        # Channel-last views of the decoded rgb24 arrays (downsampled ones are strided).
+        views = [img.transpose(1, 2, 0) for img in picked]
+        if not image_stats_eligible(views):  # not uint8 RGB: the reference path, at once
+            row["stats"] = {self.key: image_stats_batch([views])[0]}
+            return
+        planes = episode_planes(views)  # copied: the batch holds no whole frames
+        self._planes.append((planes, len(views)))
+        self._bytes += planes.nbytes
+        if self._bytes >= STATS_BATCH_BYTES or len(self._planes) >= STATS_BATCH_EPISODES:
             self.flush()
 
     def flush(self) -> None:
-        stats = iter(image_stats_batch(self._frames)) if self._frames else iter(())
+        stats = iter(rgb_stats_planes(self._planes)) if self._planes else iter(())
         for row in self._rows:
             if "stats" not in row:
                 row["stats"] = {self.key: next(stats)}
             self.spool.add(row)
-        self._rows, self._frames, self._bytes = [], [], 0
+        self._rows, self._planes, self._bytes = [], [], 0
 
 
 def _plan_files(
