@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scripts.make_sample import make_dataset
+from scripts.plot_loss import save_figure
 from scripts.sample.spec import SampleSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -299,12 +300,7 @@ def plot(verdicts: list[tuple[str, int, dict[str, Run]]], png: Path) -> Path:
     ax.set_ylabel("wall seconds (log)")
     ax.set_title(f"v2.1 -> v3.0 conversion, {os.cpu_count()} cores")
     ax.legend()
-    fig.tight_layout()
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(png)
-    return png
+    return save_figure(fig, png)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 # lerobot 0.6.1 MetricsTracker line: "step:10 smpl:40 ep:1 epch:0.44 loss:60.789 grdn:..."
 # step/smpl may carry K/M suffixes (format_big_number): "step:1K smpl:8K".
@@ -55,6 +56,16 @@ def plot(points: list[tuple[int, float]], png: Path, title: str) -> Path:
     if points and min(v for _, v in points) > 0:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
+    return save_figure(fig, png)
+
+
+def save_figure(fig: Any, png: Path) -> Path:
+    """Write ``fig`` to ``png`` via a temp file renamed at the end, then free it.
+
+    A crash mid-write leaves the previous picture, never half of one.
+    """
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     tmp = png.with_name(f".{png.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
