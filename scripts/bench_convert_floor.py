@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from scripts.convert.data import _read_file, target_schema
+from scripts.convert.pipeline import depth_params
 from scripts.convert.plan import make_plan
 from scripts.convert.video import CameraEpisode, _Decoder, _episode_samples
 
@@ -45,9 +46,10 @@ def floor_cpu_seconds(src: Path) -> dict[str, float]:
     t = time.process_time()
     for key in cams:
         decoder = _Decoder()
+        depth = depth_params(plan.layout.features[key])
         for e in plan.episodes:
             ep = CameraEpisode(e.new_index, e.old_index, e.length, e.video_files[key])
-            _episode_samples(ep, decoder, None)
+            _episode_samples(ep, decoder, depth)
     out["open, demux, decode sampled frames"] = time.process_time() - t
     return out
 
