@@ -27,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.convert.data import _read_file, target_schema
+from scripts.convert.data import read_source_file, target_schema
 from scripts.convert.pipeline import depth_params
 from scripts.convert.plan import make_plan
-from scripts.convert.video import CameraEpisode, _Decoder, _episode_samples
+from scripts.convert.video import CameraEpisode, Decoder, episode_samples
 
 
 def floor_cpu_seconds(src: Path) -> dict[str, float]:
@@ -40,16 +40,16 @@ def floor_cpu_seconds(src: Path) -> dict[str, float]:
     t = time.process_time()
     schema = target_schema(plan)
     for ep in plan.episodes:
-        _read_file(ep, schema)
+        read_source_file(ep, schema)
     out["read parquet"] = time.process_time() - t
     cams = [k for k, ft in plan.layout.features.items() if ft["dtype"] == "video"]
     t = time.process_time()
     for key in cams:
-        decoder = _Decoder()
+        decoder = Decoder()
         depth = depth_params(plan.layout.features[key])
         for e in plan.episodes:
             ep = CameraEpisode(e.new_index, e.old_index, e.length, e.video_files[key])
-            _episode_samples(ep, decoder, depth)
+            episode_samples(ep, decoder, depth)
     out["open, demux, decode sampled frames"] = time.process_time() - t
     return out
 

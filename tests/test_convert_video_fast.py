@@ -22,8 +22,8 @@ from scripts.convert.pipeline import depth_params
 from scripts.convert.plan import load_source
 from scripts.convert.video import (
     DEPTH_PIX_FMT,
+    Decoder,
     DepthParams,
-    _Decoder,
     _Sampler,
     auto_downsample_height_width,
     decode_runs,
@@ -111,7 +111,7 @@ def test_reformatter_pixels_equal_to_ndarray(videos) -> None:
 
 def test_sampled_gop_decode_equals_full_decode(videos) -> None:
     """LeRobot's samples and odd subsets: same pixels as decoding every frame, fewer decoded."""
-    decoder = _Decoder()  # one for every file: rebinds when the codec or its header changes
+    decoder = Decoder()  # one for every file: rebinds when the codec or its header changes
     skipped = 0
     for path, depth in videos:
         packets, s, container = _packets(path)
@@ -153,7 +153,7 @@ def test_fallback_counts_frames_and_names_truncation(videos) -> None:
     path, depth = videos[0]
     packets, s, container = _packets(path)
     with container:
-        decoder = _Decoder()
+        decoder = Decoder()
         decoder.bind(s)
         for p in packets:
             p.is_keyframe = False  # no usable plan: the whole episode is decoded

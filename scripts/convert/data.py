@@ -222,7 +222,7 @@ def batch_stats(
     return out
 
 
-def _read_file(ep: EpisodePlan, schema: pa.Schema) -> pa.Table:
+def read_source_file(ep: EpisodePlan, schema: pa.Schema) -> pa.Table:
     """One source file's rows, checked (readable, row count, columns) and typed to ``schema``."""
     path = ep.data_file
     try:
@@ -283,7 +283,7 @@ def read_source_batch(
     Files are read one by one from memory (cheaper in CPU than a threaded dataset scan on
     small files) and checked as whole columns.
     """
-    tables = [_read_file(ep, schema) for ep in episodes]
+    tables = [read_source_file(ep, schema) for ep in episodes]
     table = pa.concat_tables(tables).combine_chunks() if len(tables) > 1 else tables[0]
     lengths = np.array([ep.length for ep in episodes], dtype=np.int64)
     old = table.column("episode_index").to_numpy(zero_copy_only=False)

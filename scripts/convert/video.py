@@ -249,7 +249,7 @@ class _Sampler:
         return self.picked
 
 
-class _Decoder:
+class Decoder:
     """One decoder per camera, reused by every episode (episodes share codec and header).
 
     Each run of packets is drained (``decode(None)``) and the decoder flushed
@@ -336,7 +336,7 @@ def decode_runs(
 def sample_frames(
     packets: list[av.Packet],
     wanted: list[int],
-    decoder: _Decoder,
+    decoder: Decoder,
     frame_pixels: int,
     depth: DepthParams | None,
     path: Path,
@@ -490,8 +490,8 @@ def _remux_episode(
     return int(duration)
 
 
-def _episode_samples(
-    ep: CameraEpisode, decoder: _Decoder, depth: DepthParams | None
+def episode_samples(
+    ep: CameraEpisode, decoder: Decoder, depth: DepthParams | None
 ) -> list[np.ndarray]:
     """The frames LeRobot's stats sample from one source episode (decoding only what they need)."""
     try:
@@ -526,9 +526,9 @@ def camera_stats(
 
     spool = Spool(spool_path, {key: {}})
     rows = _EpisodeRows(key, spool, depth)
-    decoder = _Decoder()
+    decoder = Decoder()
     for ep in episodes:
-        rows.add({}, _episode_samples(ep, decoder, depth))
+        rows.add({}, episode_samples(ep, decoder, depth))
         if progress:
             progress(1)
     rows.flush()
