@@ -48,12 +48,11 @@ _SMALL_FILE = 8 * MB  # read whole into memory first (cheaper than a file-backed
 class DataResult:
     """What the data pass leaves behind: file count, spool of episode rows.
 
-    ``stats`` stays empty: dataset stats are aggregated from the spooled episode stats.
+    No dataset stats: those are aggregated later from the spooled per-episode stats.
     """
 
     files: int
     spool: Path
-    stats: dict[str, Stats]
     episodes: int
 
 
@@ -463,4 +462,4 @@ def write_data(
             writer.close()
     if on_file_closed and path is not None:
         on_file_closed(path)
-    return DataResult(files, spool.close(), {}, spool.count)
+    return DataResult(files, spool.close(), spool.count)

@@ -34,7 +34,7 @@ from scripts.convert.video import (
     DepthParams,
     video_info,
 )
-from scripts.convert.workers import CameraPool, camera_task, claim, stats_loop, stats_task
+from scripts.convert.workers import CameraPool, camera_task, stats_loop, stats_task
 
 KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
 WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
@@ -253,8 +253,7 @@ def _convert_into(
         vbar2.close()
         summary.stage_seconds["verify-data"] = time.monotonic() - tv
         if pool:  # this core is free now: claim shards too
-            while (i := claim(pool.next_shard)) < len(all_shards):
-                stats_task(*all_shards[i], progress=lambda k: on_progress("stats", k))
+            stats_loop(all_shards, pool.next_shard, progress=lambda k: on_progress("stats", k))
             results = {k: f.result() for k, f in copies.items()}
             for future in loops:
                 future.result()

@@ -8,12 +8,12 @@ episode, unless ``--reencode`` asks to re-encode that camera. Packets are copied
 timestamps shifted by the whole-tick duration of the episodes before them, so frame ``t`` of
 an episode sits at ``from_timestamp + t`` in the shared file, as LeRobot looks it up.
 
-The same pass decodes the frames LeRobot samples for image statistics (``stats.py``), so the
-video is read once, and only as much of it as those frames need: a group of pictures (from
-one keyframe to the next) with no sampled frame is copied but not decoded. One decoder and
-one pixel converter serve the whole camera; per-episode image stats are computed a batch of
-episodes at a time (same values as one by one). One call handles one camera; cameras run in
-parallel processes.
+Image statistics are a separate pass (``camera_stats``), cut into shards that every core
+claims, because they cost far more than the copy. It decodes only as much of each episode
+as the frames LeRobot samples need: a group of pictures (from one keyframe to the next) with
+no sampled frame is not decoded. One decoder and one pixel converter serve a whole shard;
+per-episode image stats are computed a batch of episodes at a time (same values as one by
+one). One copy call handles one camera; cameras and shards run in parallel processes.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ from av.video.reformatter import VideoReformatter
 from scripts.convert.data import MB, next_chunk_file
 from scripts.convert.errors import ConversionError
 from scripts.convert.stats import (
-    Stats,
     auto_downsample_height_width,
     episode_planes,
     image_feature_stats,
-    image_stats_batch,
     image_stats_eligible,
     rgb_stats_planes,
     sample_indices,
@@ -91,15 +89,15 @@ class CameraEpisode:
 
 @dataclass
 class CameraResult:
-    """One camera's files, its aggregated stats, and the spool of its per-episode metadata.
+    """One camera's files and the spool of its per-episode placements.
 
-    Per-episode placement and stats go to ``spool`` (an Arrow IPC file) as they are made,
-    so neither the worker nor the parent holds them all: memory stays flat.
+    Per-episode placements go to ``spool`` (an Arrow IPC file) as they are made, so neither
+    the worker nor the parent holds them all: memory stays flat. Image stats are spooled
+    separately, by :func:`camera_stats`.
     """
 
     key: str
     spool: Path | None = None
-    stats: Stats | None = None  # not computed here: aggregated later from the spooled rows
     files: list[Path] = field(default_factory=list)
     reencoded: bool = False
     frames: int = 0
@@ -221,8 +219,8 @@ def frame_array(frame: av.VideoFrame, depth: DepthParams | None) -> np.ndarray:
 class _Sampler:
     """Keeps the frames LeRobot's ``sample_images`` would pick, already downsampled.
 
-    Fed every decoded frame in display order (the re-encode path and the fallback of the
-    stream-copy path, which otherwise decodes only what the samples need).
+    Fed every decoded frame in display order: the fallback of :func:`sample_frames` when an
+    episode cannot be decoded by runs of packets.
     """
 
     def __init__(self, wanted: list[int], depth: DepthParams | None) -> None:
@@ -372,9 +370,9 @@ class _EpisodeRows:
     """Spool rows waiting for their image stats, which are computed a batch at a time.
 
     Rows reach the spool in episode order, each exactly as one-by-one computation makes
-    it; uint8 RGB stats wait as channel planes for ``rgb_stats_planes`` (the batched path
-    of ``image_stats_batch``, bit for bit ``image_feature_stats``); anything else, depth
-    included, is computed at once.
+    it; uint8 RGB stats wait as channel planes for ``rgb_stats_planes`` (bit for bit
+    ``image_feature_stats``); anything else, depth included, is computed at once with
+    ``image_feature_stats`` itself.
     """
 
     def __init__(self, key: str, spool: Any, depth: DepthParams | None) -> None:
@@ -387,20 +385,19 @@ class _EpisodeRows:
 
     def add(self, row: dict[str, Any], picked: list[np.ndarray]) -> None:
         self._rows.append(row)
-        if self.depth is not None:
-            row["stats"] = {self.key: image_feature_stats(np.stack(picked), is_depth=True)}
-            if not self._planes:
-                self.flush()
-            return
         # Channel-last views of the decoded rgb24 arrays (downsampled ones are strided).
         views = [img.transpose(1, 2, 0) for img in picked]
-        if not image_stats_eligible(views):  # not uint8 RGB: the reference path, at once
-            row["stats"] = {self.key: image_stats_batch([views])[0]}
+        if self.depth is None and image_stats_eligible(views):
+            planes = episode_planes(views)  # copied: the batch holds no whole frames
+            self._planes.append((planes, len(views)))
+            self._bytes += planes.nbytes
+            if self._bytes >= STATS_BATCH_BYTES or len(self._planes) >= STATS_BATCH_EPISODES:
+                self.flush()
             return
-        planes = episode_planes(views)  # copied: the batch holds no whole frames
-        self._planes.append((planes, len(views)))
-        self._bytes += planes.nbytes
-        if self._bytes >= STATS_BATCH_BYTES or len(self._planes) >= STATS_BATCH_EPISODES:
+        # Depth, or not uint8 RGB: the reference computation, at once.
+        is_depth = self.depth is not None
+        row["stats"] = {self.key: image_feature_stats(np.stack(picked), is_depth=is_depth)}
+        if not self._planes:
             self.flush()
 
     def flush(self) -> None:

@@ -138,11 +138,20 @@ def claim(counter: Any) -> int:
     return value
 
 
-def stats_loop(shards: list[tuple]) -> int:
-    """In a worker: run stats shards until none is left; return how many it ran."""
+def stats_loop(
+    shards: list[tuple],
+    counter: Any = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Run stats shards claimed from ``counter`` until none is left; return how many ran.
+
+    In a worker the counter is the pool's (given at start-up); the parent passes the same
+    one, as ``CameraPool.next_shard``, with its own progress callback.
+    """
+    counter = _NEXT_SHARD if counter is None else counter
     ran = 0
-    while (i := claim(_NEXT_SHARD)) < len(shards):
-        stats_task(*shards[i])
+    while (i := claim(counter)) < len(shards):
+        stats_task(*shards[i], progress=progress)
         ran += 1
     _flush_reports()
     return ran
