@@ -31,16 +31,33 @@ find_python() {
     echo "${PYTHON}"; return
   fi
   for c in "$(command -v python3.12 || true)" "$(pyenv root 2>/dev/null || echo "${HOME}/.pyenv")"/versions/3.12*/bin/python3.12 \
-      /usr/bin/python3.12 /usr/local/bin/python3.12 "$(uv python find 3.12 2>/dev/null || true)"; do
+      /usr/bin/python3.12 /usr/local/bin/python3.12 "$("${UV}" python find 3.12 2>/dev/null || true)"; do
     [[ -n "${c}" && -x "${c}" ]] && is_py312 "${c}" && { echo "${c}"; return; }
   done
+  echo "envs: no Python 3.12 found; asking 'uv python install 3.12'" >&2
+  if "${UV}" python install --quiet 3.12 >&2; then
+    c="$("${UV}" python find 3.12 2>/dev/null || true)"
+    [[ -n "${c}" ]] && is_py312 "${c}" && { echo "${c}"; return; }
+  fi
   die "no Python 3.12 found (LeRobot 0.6.1 needs it). Install one: 'pyenv install 3.12' or \
 'apt install python3.12 python3.12-venv' or 'uv python install 3.12', or point PYTHON=/path/to/python3.12"
 }
 
+# uv from PATH, else the toolkit's own copy (envs/.uv, from PyPI, no root, system Python untouched).
+UV_HOME="${ROOT}/envs/.uv"
 need_uv() {
-  command -v uv >/dev/null || die "uv not found: install it with 'pip install --user uv' \
-(or 'curl -LsSf https://astral.sh/uv/install.sh | sh'), then re-run"
+  command -v uv >/dev/null && { UV=uv; return; }
+  UV="${UV_HOME}/bin/uv"
+  [[ -x "${UV}" ]] && return
+  local sys_py; sys_py="$(command -v python3 || true)"
+  [[ -n "${sys_py}" ]] || die "neither uv nor python3 found: install one ('apt install python3-venv')"
+  echo "envs: uv not on PATH; installing it from PyPI into envs/.uv (once)" >&2
+  rm -rf "${UV_HOME}.part"
+  "${sys_py}" -m venv "${UV_HOME}.part" \
+    || die "cannot make a venv with ${sys_py}: install python3-venv, or uv ('pip install --user uv')"
+  "${UV_HOME}.part/bin/python" -m pip install --quiet --disable-pip-version-check uv \
+    || die "pip could not install uv from the package index into envs/.uv; install uv yourself"
+  mv "${UV_HOME}.part" "${UV_HOME}"
 }
 
 check_name() {
@@ -62,12 +79,12 @@ build_one() {
   need_uv
   py="$(find_python)"
   echo "envs: building '${name}' from envs/${name}/uv.lock with ${py}" >&2
-  UV_PYTHON="${py}" uv sync --quiet --frozen --all-groups --compile-bytecode --project "${dir}"
+  UV_PYTHON="${py}" "${UV}" sync --quiet --frozen --all-groups --compile-bytecode --project "${dir}"
   if [[ -n "${LEROBOT_SRC:-}" && "${name}" != tools ]]; then
     [[ -f "${LEROBOT_SRC}/pyproject.toml" ]] || die "LEROBOT_SRC=${LEROBOT_SRC} has no pyproject.toml"
     extras="$(grep -o 'lerobot\[[^]]*\]' "${dir}/pyproject.toml" | head -n1 | sed 's/^lerobot//')"
     echo "envs: installing LeRobot editable from ${LEROBOT_SRC}${extras}" >&2
-    uv pip install --quiet --python "${dir}/.venv/bin/python" -e "${LEROBOT_SRC}${extras}"
+    "${UV}" pip install --quiet --python "${dir}/.venv/bin/python" -e "${LEROBOT_SRC}${extras}"
   fi
   printf '%s\npython=%s\n' "${want}" "${py}" >"${stamp}"
 }
@@ -79,8 +96,8 @@ main() {
     lock)
       need_uv; [[ $# -gt 0 ]] || set -- "${ENVS[@]}"
       for n in "$@"; do check_name "${n}"; echo "envs: locking ${n}" >&2
-        UV_PYTHON="$(find_python)" uv lock --project "${ROOT}/envs/${n}"; done ;;
-    python) find_python ;;
+        UV_PYTHON="$(find_python)" "${UV}" lock --project "${ROOT}/envs/${n}"; done ;;
+    python) need_uv; find_python ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;
   esac
