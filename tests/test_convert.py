@@ -60,7 +60,7 @@ def koch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("koch")
     src = root / "koch_v21"
     shutil.copytree(FIXTURE_V21, src)
-    proc = convert(src)
+    proc = convert(src, "--image-quantiles")  # decode frames: image quantiles as the recorder's
     assert proc.returncode == 0, proc.stderr
     ref = root / "reference"
     proc = run([env_python("act"), HELPERS / "lerobot_record_reference.py", src, ref], timeout=900)
@@ -76,6 +76,13 @@ def test_episode_metadata_and_stats_equal_lerobot_recorder(koch: dict[str, Path]
     b = pq.read_table(next((koch["ref"] / "meta/episodes").glob("*/*.parquet")))
     assert a.schema.remove_metadata().equals(b.schema.remove_metadata())
     for col in b.column_names:  # every value, quantiles and video from/to timestamps included
+        if col.endswith(("/mean", "/std")):
+            # Deliberate: ours are exact (float64 centred); the recorder's float32
+            # E[x^2]-E[x]^2 is ~1e-4 off on this ordinary data (and wrong on offset data,
+            # see test_convert_exact_stats.py).
+            mine, theirs = (np.array(t.column(col).to_pylist(), dtype=float) for t in (a, b))
+            assert np.allclose(mine, theirs, rtol=2e-3, atol=1e-6), col
+            continue
         assert a.column(col).to_pylist() == b.column(col).to_pylist(), col
     # stats.json: LeRobot's converter aggregates the per-episode stats in one call
     # (aggregate_stats over float64 arrays); the recorder merges episode by episode, which
@@ -92,9 +99,9 @@ def test_episode_metadata_and_stats_equal_lerobot_recorder(koch: dict[str, Path]
         ]
         expected = {k: v.tolist() for k, v in aggregate(per_episode).items()}
         assert stats == expected, ft
-        # The recorder merges image stats in float32 (its per-episode arrays' dtype): ~1e-8.
+        # The recorder's float32 stats: within its rounding of ours (exact) on ordinary data.
         for k, v in stats.items():
-            assert np.allclose(v, s_ref[ft][k], rtol=1e-6, atol=0), (ft, k)
+            assert np.allclose(v, s_ref[ft][k], rtol=2e-3, atol=1e-6), (ft, k)
     for feature in ("action", "observation.state", "observation.images.laptop"):
         assert {"q01", "q10", "q50", "q90", "q99"} <= set(s_ours[feature])
 
@@ -228,7 +235,11 @@ def test_quantiles_and_v20_stats_present(variants: dict[str, dict]) -> None:
         for key, ft in info["features"].items():
             if ft["dtype"] == "string":
                 continue
-            assert {"min", "max", "mean", "std", "count", "q01", "q50", "q99"} <= set(stats[key])
+            assert {"min", "max", "mean", "std", "count"} <= set(stats[key])
+            # v2.1 cameras keep the source's image stats (no quantiles: no policy reads them);
+            # v2.0 has none, so its frames are decoded and quantiles come with them.
+            if ft["dtype"] != "video" or name == "v20":
+                assert {"q01", "q50", "q99"} <= set(stats[key]), (name, key)
         eps = episodes_table(dst)
         assert "stats/action/q99" in eps.columns
     gr2 = json.loads((variants["gr2"]["dst"] / "meta/stats.json").read_text())
@@ -260,20 +271,6 @@ def test_source_untouched_and_default_dst(tmp_path: Path) -> None:
     assert before == after
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample", "sample_v30"]
     assert "converted" in proc.stdout and "frames 128" in proc.stdout
-
-
-def test_force_replaces_existing_dst(tmp_path: Path) -> None:
-    src = sample(tmp_path, "sample")
-    dst = tmp_path / "out"
-    dst.mkdir()
-    (dst / "stale.txt").write_text("old")
-    proc = convert(src, "--dst", dst)
-    assert proc.returncode == 1 and "already exists; pass --force" in proc.stderr
-    assert (dst / "stale.txt").exists()
-    proc = convert(src, "--dst", dst, "--force")
-    assert proc.returncode == 0, proc.stderr
-    assert not (dst / "stale.txt").exists() and (dst / "meta/info.json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "sample"]
 
 
 def test_mixed_codecs_refused_unless_reencode(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""Our numpy port of LeRobot's statistics equals the pinned LeRobot's code, bit for bit.
+"""Our numpy port of LeRobot's statistics: LeRobot's own where it is right, exact where not.
 
 The converter cannot import LeRobot (it runs in the light tools env), so ``scripts.convert.stats``
 re-implements ``RunningQuantileStats`` (with exact shortcuts) and ``aggregate_feature_stats``
 (pairwise). Here the pinned LeRobot's own source text for those two is executed in isolation
 (its module imports torch, so the functions are lifted out of the file) and compared with the
 port on many shapes and dtypes, including constant columns, single rows and uint8/uint16
-pictures.
+pictures: min, max, count and quantiles bit for bit. Mean and std are compared with NumPy in
+float64 over the same values instead, because LeRobot's (float32 ``E[x^2] - E[x]^2``) are
+wrong for features far from zero: the offset tests show both.
 """
 
 from __future__ import annotations
@@ -36,9 +38,20 @@ def lerobot() -> dict:
         pytest.fail(str(exc))
 
 
-def _same(a: dict, b: dict, what: str) -> None:
+EXACT_RTOL = 1e-9  # the issue's bar for mean/std against NumPy float64 over the rows
+
+
+def _same(a: dict, b: dict, what: str, data: np.ndarray, axis: int | tuple = 0) -> None:
+    """LeRobot's stats ``b`` bit for bit, except mean/std: NumPy float64 over ``data``."""
     assert list(a) == list(b), what
+    wide = data.astype(np.float64)
+    truth = {"mean": wide.mean(axis=axis), "std": wide.std(axis=axis)}
     for k in b:
+        if k in truth:
+            want = truth[k].reshape(a[k].shape) / (255.0 if data.dtype == np.uint8 else 1.0)
+            assert a[k].dtype == np.float64 and a[k].shape == b[k].shape, (what, k)
+            np.testing.assert_allclose(a[k], want, rtol=EXACT_RTOL, atol=1e-300, err_msg=what)
+            continue
         assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, (what, k)
         assert np.array_equal(a[k], b[k], equal_nan=True), (what, k, a[k], b[k])
 
@@ -52,12 +65,13 @@ def test_numeric_stats_equal_lerobot(lerobot: dict, dtype, rows: int) -> None:
         if dims == 1:
             data = data[:, 0]  # shape-(1,) features arrive as (N,)
         ref = lerobot["get_feature_stats"](data, axis=0, keepdims=data.ndim == 1)
-        _same(ours.numeric_feature_stats(data), ref, f"{dtype} {rows}x{dims}")
+        _same(ours.numeric_feature_stats(data), ref, f"{dtype} {rows}x{dims}", data)
     const = np.full((rows, 3), 7, dtype=dtype)
     _same(
         ours.numeric_feature_stats(const),
         lerobot["get_feature_stats"](const, axis=0, keepdims=False),
         "constant",
+        const,
     )
 
 
@@ -70,7 +84,8 @@ def test_image_stats_equal_lerobot(lerobot: dict, dtype, frames: int) -> None:
     ref = lerobot["get_feature_stats"](imgs, axis=(0, 2, 3), keepdims=True)
     factor = 255.0 if dtype == np.uint8 else 1.0
     ref = {k: v if k == "count" else np.squeeze(v / factor, axis=0) for k, v in ref.items()}
-    _same(ours.image_feature_stats(imgs, is_depth=dtype != np.uint8), ref, str(dtype))
+    got = ours.image_feature_stats(imgs, is_depth=dtype != np.uint8)
+    _same(got, ref, str(dtype), imgs, axis=(0, 2, 3))
 
 
 def test_stats_json_aggregate_equals_lerobot_converter(lerobot: dict, tmp_path: Path) -> None:
@@ -104,7 +119,10 @@ def test_stats_json_aggregate_equals_lerobot_converter(lerobot: dict, tmp_path: 
         as_json = [
             {k: np.array(np.asarray(v).tolist()) for k, v in r["stats"][name].items()} for r in rows
         ]
-        _same(got[name], lerobot["aggregate_feature_stats"](as_json), name)
+        ref = lerobot["aggregate_feature_stats"](as_json)
+        assert list(got[name]) == list(ref)
+        for k in ref:  # the same float64 parallel formula on the same per-episode values
+            assert np.array_equal(got[name][k], ref[k]), (name, k)
 
 
 @pytest.mark.parametrize("rows", [2, 7, 100, 1200])
@@ -122,11 +140,11 @@ def test_numeric_stats_equal_lerobot_awkward_columns(lerobot: dict, rows: int) -
     data = np.stack(cols, axis=1)
     for arr in (data, data.astype(np.float64), (data * 1000).astype(np.int64)):
         ref = lerobot["get_feature_stats"](arr, axis=0, keepdims=False)
-        _same(ours.numeric_feature_stats(arr), ref, f"{arr.dtype} {rows}")
+        _same(ours.numeric_feature_stats(arr), ref, f"{arr.dtype} {rows}", arr)
         for j in range(arr.shape[1]):
             col = arr[:, j]
             ref = lerobot["get_feature_stats"](col, axis=0, keepdims=True)
-            _same(ours.numeric_feature_stats(col), ref, f"{arr.dtype} {rows} col {j}")
+            _same(ours.numeric_feature_stats(col), ref, f"{arr.dtype} {rows} col {j}", col)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 5, 64, 700])
@@ -146,7 +164,7 @@ def test_many_features_at_once_equal_lerobot(lerobot: dict, rows: int) -> None:
     assert list(got) == list(arrays)
     for key, values in arrays.items():
         ref = lerobot["get_feature_stats"](values, axis=0, keepdims=values.ndim == 1)
-        _same(got[key], ref, f"{key} {rows}")
+        _same(got[key], ref, f"{key} {rows}", values)
 
 
 @pytest.mark.parametrize("frames", [1, 2, 7, 100])
@@ -159,4 +177,51 @@ def test_camera_frame_stats_equal_lerobot(lerobot: dict, frames: int) -> None:
         imgs[:, 2, : h // 2] = 255  # a channel with a large flat area
         ref = lerobot["get_feature_stats"](imgs, axis=(0, 2, 3), keepdims=True)
         ref = {k: v if k == "count" else np.squeeze(v / 255.0, axis=0) for k, v in ref.items()}
-        _same(ours.image_feature_stats(imgs), ref, f"{frames}x{h}x{w}")
+        _same(ours.image_feature_stats(imgs), ref, f"{frames}x{h}x{w}", imgs, axis=(0, 2, 3))
+
+
+OFFSET_COLUMNS = {"at 2048 +- 0.05": (2048.0, 0.05), "at 95 +- 0.01": (95.0, 0.01)}
+
+
+@pytest.mark.parametrize("rows", [30, 81, 300])
+def test_offset_features_exact_where_lerobot_is_not(lerobot: dict, rows: int) -> None:
+    """Raw Dynamixel ticks: LeRobot's float32 ``E[x^2]-E[x]^2`` collapses, ours is exact.
+
+    External truth is NumPy in float64 over the same float32 values; the LeRobot reference
+    shows the defect is real (its std is 0 or far off), so this test would fail on a port that
+    copied LeRobot's arithmetic.
+    """
+    rng = np.random.default_rng(rows)
+    cols = [c + s * rng.standard_normal(rows) for c, s in OFFSET_COLUMNS.values()]
+    data = np.stack(cols, axis=1).astype(np.float32)
+    truth = data.astype(np.float64).std(axis=0)
+    lerobot_std = lerobot["get_feature_stats"](data, axis=0, keepdims=False)["std"]
+    assert (np.abs(lerobot_std / truth - 1) > 0.05).any(), lerobot_std  # the defect
+    for got in (
+        ours.numeric_feature_stats(data),
+        ours.numeric_stats_many({"a": data})["a"],
+        ours.numeric_stats_segments({"a": np.concatenate([data, data])}, np.array([rows] * 2))[1][
+            "a"
+        ],
+    ):
+        np.testing.assert_allclose(got["std"], truth, rtol=EXACT_RTOL)
+        np.testing.assert_allclose(got["mean"], data.astype(np.float64).mean(0), rtol=1e-12)
+
+
+def test_flat_images_exact() -> None:
+    """Image stats cannot cancel: integer pixels' mean/std come from exact value counts.
+
+    A picture that is nearly flat at a large value (grey 250 +- 1 over many pixels) is the
+    image analogue of an offset joint; float32 sums of squares over ~10^6 pixels would lose
+    its variance. Ours equals NumPy float64, for the batched path and the reference path.
+    """
+    rng = np.random.default_rng(1)
+    imgs = (250 + rng.integers(-1, 2, size=(100, 3, 96, 128))).astype(np.uint8)
+    truth = imgs.astype(np.float64).std(axis=(0, 2, 3)) / 255.0
+    got = ours.image_feature_stats(imgs)
+    np.testing.assert_allclose(got["std"].ravel(), truth, rtol=EXACT_RTOL)
+    batched = ours.image_stats_batch([imgs.transpose(0, 2, 3, 1)])[0]
+    np.testing.assert_allclose(batched["std"].ravel(), truth, rtol=EXACT_RTOL)
+    np.testing.assert_allclose(
+        batched["mean"].ravel(), imgs.astype(np.float64).mean(axis=(0, 2, 3)) / 255, rtol=1e-12
+    )

@@ -1,11 +1,18 @@
-"""LeRobot 0.6.1's statistics, ported to plain numpy (no torch, no LeRobot import).
+"""LeRobot 0.6.1's statistics, ported to plain numpy (no torch, no LeRobot import), with
+exact means and standard deviations.
 
 Why a port: the converter runs in the light tools env, and the per-episode
-``stats/<feature>/<stat>`` columns must hold exactly what the pinned recorder writes,
-quantiles included (``compute_stats.py``: ``RunningQuantileStats`` with 5000-bin histograms,
-``get_feature_stats``, ``sample_indices``, ``auto_downsample_height_width``). Keep this file
-a faithful copy of that arithmetic (dtypes included): tests compare its output with
-LeRobot's own code on the same frames. ``stats.json`` is aggregated in ``aggregate.py``.
+``stats/<feature>/<stat>`` columns must hold what the pinned recorder writes, quantiles
+included (``compute_stats.py``: ``RunningQuantileStats`` with 5000-bin histograms,
+``get_feature_stats``, ``sample_indices``, ``auto_downsample_height_width``). min, max, count
+and the quantiles are a faithful copy of that arithmetic (tests compare them with LeRobot's
+own code on the same frames).
+
+Where LeRobot is wrong we are not: its mean and std come from ``E[x^2] - E[x]^2`` accumulated
+in float32, which cancels catastrophically for a feature far from zero (a joint at 2048 +-
+0.05 gets std 0 or 10x too large). Here mean and std are float64 centred moments
+(``validators.moments``); for integer pixels they are computed from the exact value counts.
+``stats.json`` is aggregated in ``aggregate.py``.
 """
 
 from __future__ import annotations
@@ -15,17 +22,18 @@ import math
 import numpy as np
 
 from validators.dataset_format import NUM_QUANTILE_BINS, QUANTILE_KEYS, QUANTILES
+from validators.moments import segment_moments
 
 Stats = dict[str, np.ndarray]
 
 
 class RunningQuantileStats:
-    """Histogram-based running mean/std/min/max/quantiles, as LeRobot computes them."""
+    """Histogram-based min/max/quantiles as LeRobot computes them; mean/std exact (float64)."""
 
     def __init__(self, num_quantile_bins: int = NUM_QUANTILE_BINS) -> None:
         self._count = 0
         self._mean: np.ndarray | None = None
-        self._mean_of_squares: np.ndarray | None = None
+        self._std: np.ndarray | None = None
         self._min: np.ndarray | None = None
         self._max: np.ndarray | None = None
         self._histograms: list[np.ndarray] = []
@@ -51,10 +59,8 @@ class RunningQuantileStats:
         raw = batch if batch.dtype in (np.uint8, np.uint16) else None
         batch = batch.astype(np.result_type(batch.dtype, np.float32), copy=False)
         num_elements, vector_length = batch.shape
-        batch_mean = np.mean(batch, axis=0)
-        batch_mean_of_squares = np.mean(batch**2, axis=0)
-        self._mean = batch_mean.copy()
-        self._mean_of_squares = batch_mean_of_squares.copy()
+        exact = segment_moments(batch, np.array([num_elements]))
+        self._mean, self._std = exact.mean[0], exact.std[0]
         counts: list[np.ndarray] = []
         if raw is not None:  # integer pixels: count each value once; min/max follow exactly
             columns = None
@@ -68,10 +74,6 @@ class RunningQuantileStats:
             self._max = columns.max(axis=1)
         edges = _edges(self._min - 1e-10, self._max + 1e-10, self._bins + 1)
         self._count += num_elements
-        self._mean += (batch_mean - self._mean) * (num_elements / self._count)
-        self._mean_of_squares += (batch_mean_of_squares - self._mean_of_squares) * (
-            num_elements / self._count
-        )
         self._edges2d = edges
         self._sorted_bins = None
         if columns is not None and np.isfinite(edges).all() and np.isfinite(columns).all():
@@ -88,12 +90,11 @@ class RunningQuantileStats:
     def get_statistics(self) -> Stats:
         if self._count < 2:
             raise ValueError("Cannot compute statistics for less than 2 vectors.")
-        variance = self._mean_of_squares - self._mean**2
         stats = {
             "min": self._min.copy(),
             "max": self._max.copy(),
             "mean": self._mean.copy(),
-            "std": np.sqrt(np.maximum(0, variance)),
+            "std": self._std.copy(),
             "count": np.array([self._count]),
         }
         targets = [q * self._count for q in QUANTILES]
@@ -212,8 +213,8 @@ def _sorted_quantiles(
 def numeric_stats_many(arrays: dict[str, np.ndarray]) -> dict[str, Stats]:
     """``numeric_feature_stats`` of several columns of one episode, sharing the histogram work.
 
-    Means are computed per feature exactly as before (their rounding depends on the array's
-    shape); min/max, bin edges, bins and quantiles are element-wise per dimension, so the
+    Means and stds are exact (float64 centred moments); min/max, bin edges, bins and
+    quantiles are LeRobot's and element-wise per dimension, so the
     dimensions of all features with the same working dtype are stacked and done at once,
     then split back. Anything unusual (fewer than 2 rows, non-finite values) takes the
     one-feature path.
@@ -243,16 +244,12 @@ def numeric_stats_many(arrays: dict[str, np.ndarray]) -> dict[str, Stats]:
         lo = 0
         for key, batch in members:
             hi = lo + batch.shape[1]
-            mean = np.mean(batch, axis=0)
-            mean_sq = np.mean(batch**2, axis=0)
-            m, m2 = mean.copy(), mean_sq.copy()
-            m += (mean - m) * (count / count)
-            m2 += (mean_sq - m2) * (count / count)
+            exact = segment_moments(batch, np.array([count]))
             stats: Stats = {
                 "min": mins[lo:hi].copy(),
                 "max": maxs[lo:hi].copy(),
-                "mean": m,
-                "std": np.sqrt(np.maximum(0, m2 - m**2)),
+                "mean": exact.mean[0],
+                "std": exact.std[0],
                 "count": np.array([count]),
             }
             for k, qkey in enumerate(QUANTILE_KEYS):
@@ -315,16 +312,18 @@ def _quantiles(hist: np.ndarray, edges: np.ndarray, targets: list[float]) -> lis
 
 
 def _basic_stats(array: np.ndarray, sample_count: int) -> Stats:
-    """LeRobot's fallback for fewer than 2 rows: quantiles are copies of the mean."""
+    """LeRobot's fallback for fewer than 2 rows: quantiles are copies of its (float32) mean."""
+    wide = array.astype(np.float64)
     stats = {
         "min": np.min(array, axis=0),
         "max": np.max(array, axis=0),
-        "mean": np.mean(array, axis=0),
-        "std": np.std(array, axis=0),
+        "mean": np.mean(wide, axis=0),
+        "std": np.std(wide, axis=0),
         "count": np.array([sample_count]),
     }
+    lerobot_mean = np.mean(array, axis=0)
     for key in QUANTILE_KEYS:
-        stats[key] = stats["mean"].copy()
+        stats[key] = lerobot_mean.copy()
     return stats
 
 
@@ -374,36 +373,34 @@ def auto_downsample_height_width(
     return img[:, ::factor, ::factor]
 
 
-def _sequential_mean(planes: np.ndarray) -> np.ndarray:
-    """``np.mean(planes.T, axis=0)`` for float32 (C, N) planes, C > 1, bit for bit.
+def counts_moments(counts: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean and std of integer pixels from their value counts (K, V): value v, count c.
 
-    NumPy reduces an (N, C) array over axis 0 by adding rows in order (no pairwise
-    summation: that is only used along the contiguous axis), one C-wide row per inner-loop
-    call; ``np.add.accumulate`` along each contiguous plane adds in the same order, far
-    faster. The division is ``_mean``'s: by ``intp(N)``, into the float32 result.
+    Why counts: every pixel is an integer, so its histogram is exact, and the centred
+    moments follow in float64 with no summation over millions of pixels (LeRobot sums them
+    in float32, where an image that is nearly flat around a large value loses its variance
+    to cancellation just as an offset joint does).
     """
-    total = np.add.accumulate(planes, axis=1)[:, -1].copy()
-    np.true_divide(total, np.intp(planes.shape[1]), out=total, casting="unsafe")
-    return total
+    values = np.arange(counts.shape[1], dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    mean = (counts @ values) / n
+    dev = values[np.newaxis, :] - mean[:, np.newaxis]
+    var = (counts * dev * dev).sum(axis=1) / n
+    return mean, np.sqrt(var)
 
 
 def _pixel_stats(planes: np.ndarray, sample_count: int) -> Stats:
     """``RunningQuantileStats`` of integer pixels given as (C, N) contiguous channel planes.
 
-    Same values as feeding the (N, C) rows to :class:`RunningQuantileStats`: means in
-    float32, added row by row (see :func:`_sequential_mean`); min/max and histograms from
-    one ``np.bincount`` per channel (exact for integers).
+    Same min/max/quantiles as feeding the (N, C) rows to :class:`RunningQuantileStats`, from
+    one ``np.bincount`` per channel (exact for integers); mean and std exact from the same
+    counts (:func:`counts_moments`).
     """
     channels, n = planes.shape
-    values = planes.astype(np.float32)
-    mean = _sequential_mean(values)
-    np.multiply(values, values, out=values)
-    mean_sq = _sequential_mean(values)
-    del values
-    m, m2 = mean.copy(), mean_sq.copy()
-    m += (mean - m) * (n / n)
-    m2 += (mean_sq - m2) * (n / n)
     counts = [np.bincount(planes[i]) for i in range(channels)]
+    width = max(len(c) for c in counts)
+    table = np.stack([np.pad(c, (0, width - len(c))) for c in counts])
+    m, std = counts_moments(table, np.full(channels, n))
     present = [np.flatnonzero(c) for c in counts]
     mins = np.array([p[0] for p in present]).astype(np.float32)
     maxs = np.array([p[-1] for p in present]).astype(np.float32)
@@ -417,7 +414,7 @@ def _pixel_stats(planes: np.ndarray, sample_count: int) -> Stats:
         "min": mins,
         "max": maxs,
         "mean": m,
-        "std": np.sqrt(np.maximum(0, m2 - m**2)),
+        "std": std,
         "count": np.array([sample_count]),
     }
     for k, key in enumerate(QUANTILE_KEYS):
@@ -589,19 +586,6 @@ def _segment_quantiles(
     return edge, value, at_edge
 
 
-def _segment_sums(batch: np.ndarray, offsets: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Each episode's column sums, each with the very call ``np.mean(rows, axis=0)`` makes.
-
-    The summation order (and so the rounding) of ``np.add.reduce`` depends on the rows'
-    shape (pairwise along a single column, row after row for several), which
-    ``np.add.reduceat`` does not reproduce; one call per episode does.
-    """
-    out = np.empty((len(offsets), batch.shape[1]), dtype=batch.dtype)
-    for e, (a, b) in enumerate(zip(offsets.tolist(), ends.tolist(), strict=True)):
-        out[e] = np.add.reduce(batch[a:b], axis=0)
-    return out
-
-
 def numeric_stats_segments(
     arrays: dict[str, np.ndarray], lengths: np.ndarray
 ) -> list[dict[str, Stats]]:
@@ -612,7 +596,7 @@ def numeric_stats_segments(
     (values, dtypes, shapes) to ``numeric_stats_many`` on that episode's rows. Why: for short
     episodes the per-call overhead of the one-episode path dominates the data pass. Min/max,
     edges, bins and quantiles are element-wise per (episode, dimension) and done for all
-    episodes at once; sums keep NumPy's per-episode order (:func:`_segment_sums`). Episodes
+    episodes at once; means and stds are exact (float64 centred moments). Episodes
     this does not reproduce by construction (fewer than 2 rows; non-finite values or ranges;
     0.0 and -0.0 in one column, where the sign of a zero min/max depends on the order of
     comparisons) and unusual columns take ``numeric_stats_many`` itself.
@@ -673,15 +657,8 @@ def numeric_stats_segments(
                 keys.sort(axis=1)
                 sorted_bins[d0 : d0 + block] = keys - seg_of * stride - 1
             edge, value, at_edge = _segment_quantiles(sorted_bins, edges, lengths, offsets)
-        sums = np.concatenate([_segment_sums(b, offsets, ends) for _, b in members], axis=1)
-        sums_sq = np.concatenate([_segment_sums(b**2, offsets, ends) for _, b in members], axis=1)
-        count = lengths.astype(np.intp)[:, np.newaxis]
-        mean = np.true_divide(sums, count, out=sums, casting="unsafe")  # np.mean's division
-        mean_sq = np.true_divide(sums_sq, count, out=sums_sq, casting="unsafe")
-        m, m2 = mean.copy(), mean_sq.copy()
-        m += (mean - m) * 1.0  # numeric_stats_many's running update, count / count == 1.0
-        m2 += (mean_sq - m2) * 1.0
-        std = np.sqrt(np.maximum(0, m2 - m**2))
+        exact = segment_moments(columns.T, lengths)  # float64 centred: (E, D)
+        m, std = exact.mean, exact.std
         q_edge = edge.transpose(0, 2, 1).copy()  # (T, E, D)
         q_value = np.where(at_edge, edge.astype(value.dtype), value).transpose(0, 2, 1).copy()
         q_at = at_edge.transpose(0, 2, 1)
@@ -725,13 +702,10 @@ def numeric_stats_segments(
 
 # ---------------------------------------------------------------------------
 # Batched image stats (added for the video pass): ``image_feature_stats`` of many episodes'
-# sampled RGB frames at once, each episode's result equal to it bit for bit. The per-episode
-# path spends most of its time in NumPy call overhead (short episodes) and in the float32
-# running sums, which must add pixels strictly in order; laid out as one column per
-# (episode, channel), NumPy adds whole rows at a time with the same per-column order.
+# sampled RGB frames at once, each episode's result equal to it. The per-episode path spends
+# most of its time in NumPy call overhead (short episodes); value counts per (episode,
+# channel) give every stat exactly.
 # ---------------------------------------------------------------------------
-
-_IMAGE_BLOCK = 1 << 21  # float32 elements of one block of rows (8 MB)
 
 
 def image_stats_eligible(frames: np.ndarray | list[np.ndarray]) -> bool:
@@ -788,50 +762,21 @@ def episode_planes(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
     return planes.reshape(c, -1)
 
 
-def _column_pass(episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per column of every episode: float32 sums of values and of squares, value counts.
+def _value_counts(episodes: list[np.ndarray]) -> np.ndarray:
+    """(K, 256) value counts of every column (episode, channel), numbered episode by episode.
 
-    ``episodes[e]`` is episode e's (C_e, N_e) uint8 channel planes; columns are numbered
-    episode after episode. Episodes with the same N are laid side by side, one column per
-    (episode, channel), so that ``np.add.reduce`` over axis 0 adds whole rows at once:
-    for a C-contiguous block it adds row after row into each column, the in-order float32
-    sum :func:`_sequential_mean` computes per plane (checked bit for bit by the tests).
-    Blocks of rows start from the previous block's sums (its first row), which keeps the
-    order of the additions. Counts are ``np.bincount`` per channel plane (exact).
+    ``episodes[e]`` is episode e's (C_e, N_e) uint8 channel planes. Everything the stats
+    need follows exactly from these counts: min/max, LeRobot's histogram quantiles, and the
+    exact mean and std (:func:`counts_moments`).
     """
-    starts = np.cumsum([0] + [p.shape[0] for p in episodes])
-    width = int(starts[-1])
-    sums = np.zeros(width, dtype=np.float32)
-    squares = np.zeros(width, dtype=np.float32)
+    width = sum(p.shape[0] for p in episodes)
     counts = np.zeros((width, 256), dtype=np.int64)
-    groups: dict[int, list[int]] = {}
-    for e, p in enumerate(episodes):
-        groups.setdefault(p.shape[1], []).append(e)
-    for n, members in groups.items():
-        cols = np.concatenate([np.arange(starts[e], starts[e + 1]) for e in members])
-        if len(members) == 1:
-            planes = episodes[members[0]]
-        else:
-            planes = np.concatenate([episodes[e] for e in members])
-        for j, plane in enumerate(planes):
-            counts[cols[j]] = np.bincount(plane, minlength=256)
-        gw = len(cols)
-        block = max(1, _IMAGE_BLOCK // gw - 1)
-        buf = np.empty((min(block, n) + 1, gw), dtype=np.float32)
-        acc = np.zeros(gw, dtype=np.float32)
-        acc2 = np.zeros(gw, dtype=np.float32)
-        for r0 in range(0, n, block):
-            r1 = min(n, r0 + block)
-            body = buf[1 : r1 - r0 + 1]
-            body[...] = planes[:, r0:r1].T
-            buf[0] = acc
-            acc = np.add.reduce(buf[: r1 - r0 + 1], axis=0)
-            np.multiply(body, body, out=body)
-            buf[0] = acc2
-            acc2 = np.add.reduce(buf[: r1 - r0 + 1], axis=0)
-        sums[cols] = acc
-        squares[cols] = acc2
-    return sums, squares, counts
+    col = 0
+    for planes in episodes:
+        for plane in planes:
+            counts[col] = np.bincount(plane, minlength=256)
+            col += 1
+    return counts
 
 
 def rgb_stats_planes(batch: list[tuple[np.ndarray, int]]) -> list[Stats]:
@@ -840,24 +785,17 @@ def rgb_stats_planes(batch: list[tuple[np.ndarray, int]]) -> list[Stats]:
     ``batch[e]`` is episode e's :func:`episode_planes` of eligible frames
     (:func:`image_stats_eligible`) and its number of frames.
 
-    Per column (episode, channel): the float32 in-order means of values and squares, min/max
-    from the value counts, bin edges from one :func:`_edges` call, and each quantile from
-    the value counts: the 5000-bin histogram's cumulative count first reaching the target
-    is at the bin of the first value whose cumulative count reaches it, and the counts
-    before / in that bin are sums of value counts (exact integers, as the float64
-    histogram's are). The final arithmetic is the scalar path's, element for element.
+    Per column (episode, channel): exact mean and std, min/max from the value counts, bin
+    edges from one :func:`_edges` call, and each quantile from the value counts: the
+    5000-bin histogram's cumulative count first reaching the target is at the bin of the
+    first value whose cumulative count reaches it, and the counts before / in that bin are
+    sums of value counts (exact integers, as the float64 histogram's are).
     """
     episodes = [p for p, _ in batch]
     width = sum(p.shape[0] for p in episodes)
     n_rows = np.concatenate([np.full(p.shape[0], p.shape[1], dtype=np.intp) for p in episodes])
-    sums, squares, counts = _column_pass(episodes)
-    np.true_divide(sums, n_rows, out=sums, casting="unsafe")
-    np.true_divide(squares, n_rows, out=squares, casting="unsafe")
-    mean, mean_sq = sums, squares
-    m, m2 = mean.copy(), mean_sq.copy()
-    m += (mean - m) * 1.0
-    m2 += (mean_sq - m2) * 1.0
-    std = np.sqrt(np.maximum(0, m2 - m**2))
+    counts = _value_counts(episodes)
+    m, std = counts_moments(counts, n_rows)
 
     present = counts > 0
     mins = np.argmax(present, axis=1).astype(np.float32)
