@@ -72,12 +72,23 @@ def parser() -> argparse.ArgumentParser:
         default=max(1, min(os.cpu_count() or 1, 8)),
         help="parallel workers: data in one, cameras in the others (default: CPU count, max 8)",
     )
-    p.add_argument("--force", action="store_true", help="replace an existing DST (atomically)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="convert again over a previous output of this converter (kept until the new one "
+        "is verified); never replaces a folder the converter did not write",
+    )
     p.add_argument(
         "--reencode",
         action="store_true",
         help="re-encode a camera whose episodes differ in codec/size/pixel format "
         "(default: refuse, naming the odd episode)",
+    )
+    p.add_argument(
+        "--image-quantiles",
+        action="store_true",
+        help="decode the sampled frames for image stats with quantiles (default: reuse the "
+        "source's per-episode image stats; no policy of LeRobot 0.6.1 reads image quantiles)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -135,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs=args.jobs,
         force=args.force,
         reencode=args.reencode,
+        image_quantiles=args.image_quantiles,
         progress=not args.quiet,
     )
     try:
@@ -145,7 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("convert: error: interrupted; nothing was published", file=sys.stderr)
         return 130
+    if summary.up_to_date:
+        print(
+            f"convert: {summary.dst} is up to date (a verified conversion of {summary.src} "
+            "as it is now); nothing to do"
+        )
+        return 0
     print(format_summary(summary))
+    for warning in summary.warnings:
+        print(f"convert: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import env_python, run_env
+from conftest import REPO, env_python, run, run_env
 from test_convert import convert, sample
 
 STAGES = (
@@ -84,8 +84,8 @@ def test_sigkill_between_force_renames_keeps_previous_dst(src: Path) -> None:
     proc = convert(src, "--force", "--data-mb", "0.01", env=env)
     assert proc.returncode == -signal.SIGKILL
     assert not dst.exists() and any(".old-" in n for n in leftovers(src.parent, "sample_v30"))
-    proc = convert(src)  # the previous complete DST is put back, then kept (no --force)
-    assert proc.returncode == 1 and "already exists; pass --force" in error_line(proc)
+    proc = convert(src)  # the previous complete DST is put back, and is up to date
+    assert proc.returncode == 0 and "is up to date" in proc.stdout, proc.stderr
     assert fingerprint(dst) == previous
     assert leftovers(src.parent, "sample_v30") == []
     proc = convert(src, "--force", "--data-mb", "0.01")
@@ -252,3 +252,74 @@ def test_bad_options_name_the_knob(src: Path) -> None:
     assert proc.returncode == 2 and "--jobs" in proc.stderr
     proc = convert(src, "--dst", src / "inside")
     assert proc.returncode == 1 and "must not be SRC or inside it" in error_line(proc)
+
+
+# --- only the converter's own output is ever replaced (issue 15, item 2) --------------------
+
+
+def make_convert(*args: str | Path):
+    """`make convert` as a user types it (real make, from the checkout)."""
+    return run(["make", "convert", *(str(a) for a in args)], cwd=REPO, timeout=300)
+
+
+def test_force_refuses_a_folder_the_converter_did_not_write(src: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "thesis"
+    dst.mkdir()
+    (dst / "thesis.txt").write_bytes(b"chapter 1\n")
+    (dst / "meta").mkdir()
+    (dst / "meta" / "info.json").write_text('{"codebase_version": "v3.0"}\n')  # even a dataset
+    before = fingerprint(dst)
+    for force in ("FORCE=1", "FORCE="):
+        proc = make_convert(f"SRC={src}", f"DST={dst}", force)
+        assert proc.returncode != 0, proc.stdout
+        assert f"convert: error: {dst}: exists and is not an output of this converter" in (
+            proc.stderr
+        ), proc.stderr
+        assert fingerprint(dst) == before
+    assert leftovers(tmp_path, "thesis") == []
+
+
+def test_force_replaces_a_previous_output_only_after_the_new_one_is_verified(src: Path) -> None:
+    dst = src.parent / "sample_v30"
+    assert convert(src).returncode == 0
+    previous = fingerprint(dst)
+    for name in ("tasks.jsonl", "episodes.jsonl"):  # a task renamed: a real content change
+        meta = src / "meta" / name
+        meta.write_text(meta.read_text().replace("Pick up the cube", "Lift the cube"))
+    refused = convert(src)  # SRC changed: says so, keeps the old output
+    assert refused.returncode == 1 and "changed since" in error_line(refused)
+    assert "meta/tasks.jsonl" in refused.stderr and "--force" in refused.stderr
+    assert fingerprint(dst) == previous
+    env = {**run_env(), "LEROBOT_OPS_CONVERT_KILL_AT": "before-publish"}
+    assert convert(src, "--force", env=env).returncode == -signal.SIGKILL
+    assert fingerprint(dst) == previous  # killed before the swap: the old one is untouched
+    proc = convert(src, "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert "replaced the output converted" in proc.stdout
+    assert b"Lift the cube" in (dst / "meta" / "tasks.parquet").read_bytes()
+    assert leftovers(src.parent, "sample_v30") == []
+
+
+@pytest.mark.parametrize("target_exists", [True, False])
+def test_force_onto_a_symlinked_dst_lands_where_it_points(
+    src: Path, tmp_path: Path, target_exists: bool
+) -> None:
+    store = tmp_path / "nas"
+    store.mkdir()
+    target = store / "koch_v30"
+    if target_exists:
+        assert convert(src, "--dst", target).returncode == 0
+    link = tmp_path / "koch_v30"
+    link.symlink_to(target)
+    proc = make_convert(f"SRC={src}", f"DST={link}", "FORCE=1")
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and link.resolve() == target
+    assert (target / "meta" / "info.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["koch_v30", "nas", "sample"]
+    assert sorted(p.name for p in store.iterdir()) == ["koch_v30"]
+
+
+def test_make_demo_does_not_force() -> None:
+    proc = run(["make", "-n", "demo"], cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "FORCE" not in proc.stdout and "--force" not in proc.stdout, proc.stdout

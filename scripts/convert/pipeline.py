@@ -24,10 +24,10 @@ from typing import Any
 from tqdm import tqdm
 
 from scripts.convert import data as data_mod
-from scripts.convert import metadata, publish, verify
+from scripts.convert import fingerprint, metadata, publish, source_stats, verify
 from scripts.convert.aggregate import aggregate_episode_files
 from scripts.convert.errors import ConversionError
-from scripts.convert.plan import Plan, make_plan
+from scripts.convert.plan import Plan, load_source, make_plan
 from scripts.convert.stats import estimate_num_samples
 from scripts.convert.video import (
     CameraEpisode,
@@ -59,6 +59,7 @@ class Options:
     jobs: int = 2
     force: bool = False
     reencode: bool = False
+    image_quantiles: bool = False  # decode sampled frames for image stats (q01..q99 too)
     progress: bool = True
 
 
@@ -79,7 +80,10 @@ class Summary:
     renumbered: dict[int, int] = field(default_factory=dict)
     frames_compared: int = 0
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    up_to_date: bool = False  # DST already is a conversion of SRC's current content
+    replaced: bool = False  # a previous output of the converter was replaced (--force)
 
     def lap(self, stage: str, since: float) -> float:
         """Record how long ``stage`` took (for the summary); return now."""
@@ -142,8 +146,6 @@ def _check_dst(opts: Options) -> None:
         raise ConversionError(opts.dst, "DST must not be SRC or inside it (SRC is never touched)")
     if dst in src.parents:
         raise ConversionError(opts.dst, "DST must not contain SRC")
-    if (opts.dst.exists() or opts.dst.is_symlink()) and not opts.force:
-        raise ConversionError(opts.dst, "already exists; pass --force to replace it")
     for name, value in (("--data-mb", opts.data_mb), ("--video-mb", opts.video_mb)):
         if not value > 0:
             raise ConversionError(name, f"must be a positive number of MB, got {value}")
@@ -151,15 +153,55 @@ def _check_dst(opts: Options) -> None:
         raise ConversionError("--jobs", f"must be at least 1, got {opts.jobs}")
 
 
+def _source_state(opts: Options, summary: Summary) -> fingerprint.Fingerprint | None:
+    """SRC's fingerprint, or None when DST already holds a conversion of this very content.
+
+    An existing DST must be a previous output of this converter (else refused, whatever
+    ``--force`` says); if SRC changed since, it is replaced only with ``--force``.
+    """
+    load_source(opts.src)  # a clear error for a source that is not a v2.x dataset, first
+    previous = publish.previous_output(opts.dst)
+    fp = fingerprint.compute(opts.src, known=previous.files if previous else None)
+    if previous is None:
+        return fp
+    if fp.digest == previous.fingerprint and not opts.force:
+        summary.up_to_date = True
+        return None
+    if not opts.force:
+        changed = fp.changed_files(previous.files)
+        shown = ", ".join(changed[:3]) + (
+            f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+        )
+        raise ConversionError(
+            opts.src,
+            f"changed since {opts.dst} was converted from {previous.src} on "
+            f"{previous.converted_at} ({shown}); pass --force (make: FORCE=1) to convert it "
+            "again (the old output is kept until the new one is verified)",
+        )
+    summary.replaced = True
+    why = "same content" if fp.digest == previous.fingerprint else "SRC had changed"
+    summary.notes.append(f"replaced the output converted {previous.converted_at} ({why})")
+    return fp
+
+
 def convert(opts: Options) -> Summary:
-    """Convert ``opts.src`` into ``opts.dst``; raise ConversionError on any problem."""
+    """Convert ``opts.src`` into ``opts.dst``; raise ConversionError on any problem.
+
+    Returns with ``summary.up_to_date`` set, converting nothing, when DST is already a
+    complete output of this converter for SRC's current content.
+    """
     t0 = time.monotonic()
+    opts.dst = publish.real_dst(opts.dst)
     summary = Summary(src=opts.src, dst=opts.dst)
     summary.notes += publish.recover(opts.dst)
     _check_dst(opts)
+    fp = _source_state(opts, summary)
+    if fp is None:
+        summary.seconds = time.monotonic() - t0
+        return summary
     pool = CameraPool(opts.jobs - 1) if opts.jobs > 1 else None
     try:
-        _plan_and_convert(opts, summary, pool)
+        _plan_and_convert(opts, summary, pool, fp)
     finally:
         if pool:  # waits for workers still starting up (<1 s), so they exit cleanly
             pool.close()
@@ -169,7 +211,9 @@ def convert(opts: Options) -> Summary:
     return summary
 
 
-def _plan_and_convert(opts: Options, summary: Summary, pool: CameraPool | None) -> None:
+def _plan_and_convert(
+    opts: Options, summary: Summary, pool: CameraPool | None, fp: fingerprint.Fingerprint
+) -> None:
     t = time.monotonic()
     plan = make_plan(opts.src)
     summary.lap("plan", t)
@@ -177,6 +221,12 @@ def _plan_and_convert(opts: Options, summary: Summary, pool: CameraPool | None) 
     tmp = publish.make_temp(opts.dst)
     try:
         _convert_into(plan, tmp, opts, summary, pool)
+        moved = fingerprint.unchanged_since(opts.src, fp)
+        if moved is not None:
+            raise ConversionError(
+                opts.src / moved, "changed while it was being converted; nothing was published"
+            )
+        publish.write_marker(tmp, opts.src, fp)
         hook("before-publish")
         publish.publish(tmp, opts.dst, opts.force, hook=hook)
     except ConversionError as exc:
@@ -201,12 +251,20 @@ def _convert_into(
     cams = layout.video_keys
     disable = not opts.progress
     t = time.monotonic()
-    shards = {k: stats_shards(plan, tmp, k) for k in cams}
-    all_shards = [sh for k in cams for sh in shards[k]]
+    depth_keys = {k for k in cams if depth_params(layout.features[k])}
+    src_stats = source_stats.load(plan, opts.image_quantiles, depth_keys)
+    decoded = [k for k in cams if k in src_stats.decode]
+    shards = {k: stats_shards(plan, tmp, k) for k in decoded}
+    for k in cams:
+        if k in src_stats.images:
+            summary.notes.append(f"{k}: image stats from the source's episodes_stats.jsonl")
+        else:
+            summary.notes.append(f"{k}: image stats decoded ({src_stats.decode[k]})")
+    all_shards = [sh for k in decoded for sh in shards[k]]
     bars = {
         "videos": tqdm(total=n * len(cams), desc="videos", unit="ep", disable=disable or not cams),
         "stats": tqdm(
-            total=n * len(cams), desc="image stats", unit="ep", disable=disable or not cams
+            total=n * len(decoded), desc="image stats", unit="ep", disable=disable or not decoded
         ),
     }
 
@@ -292,7 +350,13 @@ def _convert_into(
             raise ConversionError(tmp / WORK_DIR, f"camera {k}: {results[k].episodes} of {n} rows")
     spools: list[metadata.SpoolSource] = [data_result.spool]
     for k in cams:
-        spools += [results[k].spool, [sh[3] for sh in shards[k]]]
+        if k in src_stats.images:
+            stats_spool = metadata.Spool(tmp / WORK_DIR / f"stats-{k}-source.arrow", {k: {}})
+            for ep_stats in src_stats.images[k]:
+                stats_spool.add({"stats": {k: ep_stats}})
+            spools += [results[k].spool, stats_spool.close()]
+        else:
+            spools += [results[k].spool, [sh[3] for sh in shards[k]]]
     order = metadata.episode_column_order(
         layout.features, list(cams), metadata.spool_stats_keys(spools)
     )
@@ -300,6 +364,9 @@ def _convert_into(
     summary.meta_files = metadata.write_episodes(tables, tmp, opts.data_mb, layout.chunks_size)
     episode_files = sorted((tmp / "meta" / "episodes").glob("*/*.parquet"))
     metadata.write_stats(aggregate_episode_files(episode_files, list(layout.features)), tmp)
+    stale = source_stats.summarise(source_stats.cross_check(plan, src_stats, episode_files))
+    if stale:
+        summary.warnings.append(stale)
     shutil.rmtree(tmp / WORK_DIR)
     t = summary.lap("metadata", t)
     hook("before-verify")

@@ -1,19 +1,87 @@
-"""Temp directory beside DST, leftovers of killed runs, and the rename into place.
+"""Temp directory beside DST, leftovers of killed runs, the output's marker, the rename.
 
 Why this shape: a conversion killed at any moment must leave no half-written DST. All output
 goes to ``.<DST>.tmp-<pid>`` in DST's parent (same filesystem, so the final ``rename`` is
 atomic). With ``--force`` an existing DST is renamed aside to ``.<DST>.old-<pid>`` first, the
 new tree renamed in, and the old one deleted; a run killed between those two renames leaves
 the old tree aside, and the next run puts it back before doing anything else.
+
+Only a previous output of this converter may be replaced: every output carries
+``meta/.lerobot-ops-convert.json`` (written into the temp tree, so it is published with it),
+holding SRC's content fingerprint. An existing DST without it is someone's folder, and is
+refused even with ``--force``. A symlinked DST is followed: the output lands where it points.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.convert.errors import ConversionError, os_error
+from scripts.convert.fingerprint import FileTable, Fingerprint
+
+MARKER = Path("meta") / ".lerobot-ops-convert.json"
+MARKER_TOOL = "lerobot-ops convert"
+
+
+@dataclass
+class Output:
+    """What a previous run recorded in its output's marker."""
+
+    src: str
+    fingerprint: str
+    files: FileTable
+    converted_at: str
+
+
+def real_dst(dst: Path) -> Path:
+    """DST with symlinks followed (a link's target is where the data must land)."""
+    return Path(os.path.realpath(dst)) if dst.is_symlink() else dst
+
+
+def read_marker(dst: Path) -> Output | None:
+    """The marker of a converter output, or None when ``dst`` is not one."""
+    try:
+        raw = json.loads((dst / MARKER).read_text(encoding="utf-8"))
+        if raw.get("tool") != MARKER_TOOL:
+            return None
+        files = {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw["files"].items()}
+        return Output(str(raw["src"]), str(raw["fingerprint"]), files, str(raw["converted_at"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def previous_output(dst: Path) -> Output | None:
+    """None when DST does not exist; its marker when it is our output; else refuse."""
+    if not (dst.exists() or dst.is_symlink()):
+        return None
+    out = read_marker(dst) if dst.is_dir() else None
+    if out is None or not (dst / "meta" / "info.json").is_file():
+        raise ConversionError(
+            dst,
+            f"exists and is not an output of this converter (no {MARKER}); not replacing it, "
+            "even with --force: choose another DST or move it away",
+        )
+    return out
+
+
+def write_marker(tree: Path, src: Path, fp: Fingerprint) -> None:
+    """Record SRC and its fingerprint in the (still private) output tree."""
+    body = {
+        "tool": MARKER_TOOL,
+        "src": str(src),
+        "fingerprint": fp.digest,
+        "converted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": {k: list(v) for k, v in sorted(fp.files.items())},
+    }
+    try:
+        (tree / MARKER).write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+    except OSError as exc:
+        raise os_error(exc, tree / MARKER) from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -80,8 +148,9 @@ def make_temp(dst: Path) -> Path:
 
 
 def publish(tmp: Path, dst: Path, force: bool, hook=None) -> None:
-    """Rename ``tmp`` to ``dst``; with ``force``, swap out an existing ``dst`` safely."""
+    """Rename ``tmp`` to ``dst``; with ``force``, swap out a previous output safely."""
     if dst.exists() or dst.is_symlink():
+        previous_output(dst)  # checked again: DST may have appeared while converting
         if not force:
             raise ConversionError(dst, "already exists; pass --force to replace it")
         old = temp_path(dst, "old")
