@@ -27,8 +27,9 @@ export PYTHONPATH := $(CURDIR)
 
 SAMPLE ?= $(DATA_DIR)/sample_koch_v21
 SRC ?= $(SAMPLE)
-DST ?= $(SRC)_v30
+DST ?= $(call noslash,SRC)_v30
 DATASET ?= $(DST)
+SAMPLE_DST = $(SAMPLE)_v30
 DATA_MB ?= 100
 VIDEO_MB ?= 200
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -49,47 +50,51 @@ AT ?= 15 2
 
 TOOLS_PY := envs/tools/.venv/bin/python
 ENVS := scripts/envs.sh
+ANY_PY = $(or $(wildcard $(TOOLS_PY)),python3)
 
 # `$(call require,VAR)`: stop with the exact command line that fixes a missing knob.
 require = $(if $(strip $($(1))),,$(error $(1) is required: make $@ $(1)=<value>))
 flag = $(if $(strip $(2)),$(1))
+# Paths may hold spaces, quotes and Chinese: pass a variable's value to the shell as one word,
+# `$(call q,VAR)` -> 'value'. (By name, so commas in values survive `call`.)
+q = '$(subst ','\'',$($(1)))'
+# VAR's value without trailing slashes (tab completion adds one): `$(call noslash,VAR)`.
+noslash = $(shell printf '%s' $(call q,$(1)) | sed -e 's:/*$$::')
+# Non-empty when variables A and B hold the same string (word functions would split spaces).
+same = $(if $(subst x$($(1)),,x$($(2)))$(subst x$($(2)),,x$($(1))),,1)
+# Targets whose DATASET defaults to the converted sample build it on demand (3a).
+DATASET_DEPS = $(if $(call same,DATASET,SAMPLE_DST),convert)
 
 ##@ Data
 .PHONY: sample convert validate demo
-sample: env-tools $(SAMPLE)/meta/info.json ## write the embedded Koch-like v2.1 sample (SAMPLE=dir)
-$(SAMPLE)/meta/info.json:
-	$(TOOLS_PY) -m scripts.make_sample --out $(SAMPLE)
+sample: env-tools ## write the embedded Koch-like v2.1 sample if missing (SAMPLE=dir)
+	@test -f $(call q,SAMPLE)/meta/info.json || $(TOOLS_PY) -m scripts.make_sample --out $(call q,SAMPLE)
 
-convert: env-tools $(if $(filter $(SAMPLE),$(SRC)),sample) ## v2.1 -> v3.0 offline (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1)
-	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(SRC) --dst $(DST) --data-mb $(DATA_MB) \
-	  --video-mb $(VIDEO_MB) --jobs $(JOBS) $(call flag,--force,$(FORCE))
+convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline; up to date = no-op (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1)
+	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)
 
-validate: env-tools ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
-	$(TOOLS_PY) -m validators $(DATASET) $(call flag,--recipe $(RECIPE),$(RECIPE)) \
-	  $(call flag,--deep,$(DEEP)) $(call flag,--report $(REPORT),$(REPORT))
+validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
+	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
 
-demo: ## the main job on the embedded sample: convert, validate, smoke
-	$(MAKE) convert validate smoke FORCE=1
+demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs are no-ops)
+	$(MAKE) convert validate smoke
 
 ##@ Train
 .PHONY: smoke train plot weights-import
-smoke: env-tools ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
-	$(TOOLS_PY) -m scripts.smoke --dataset $(DATASET) --recipe $(or $(RECIPE),act_cpu) \
-	  $(call flag,--steps $(STEPS),$(STEPS))
+smoke: env-tools $(DATASET_DEPS) ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
+	$(TOOLS_PY) -m scripts.smoke --dataset $(call q,DATASET) --recipe $(or $(RECIPE),act_cpu)$(if $(STEPS), --steps $(call q,STEPS))
 
-train: env-tools ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS)
+train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS)
 	$(call require,RECIPE)
-	$(TOOLS_PY) -m scripts.train --recipe $(RECIPE) --dataset $(DATASET) --gpus $(GPUS) \
-	  $(call flag,--out $(OUT),$(OUT)) $(call flag,--dry-run,$(DRY_RUN)) \
-	  $(call flag,--force,$(FORCE)) $(call flag,-- $(ARGS),$(ARGS))
+	$(TOOLS_PY) -m scripts.train --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
 
 plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 	$(call require,OUT)
-	$(TOOLS_PY) -m scripts.plot_loss $(OUT)
+	$(TOOLS_PY) -m scripts.plot_loss $(call q,OUT)
 
 weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
 	$(call require,FROM)
-	$(TOOLS_PY) -m scripts.weights_import $(FROM) $(call flag,--force,$(FORCE))
+	$(TOOLS_PY) -m scripts.weights_import $(call q,FROM)$(if $(FORCE), --force)
 
 ##@ Deploy
 .PHONY: serve robot
@@ -116,15 +121,15 @@ video-backend: env-act ## show which video decoder LeRobot will use here, and wh
 nightly: env-tools ## convert every new v2.x dataset in INBOX into OUTBOX (flock-guarded, for cron)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	scripts/nightly.sh $(INBOX) $(OUTBOX)
+	scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)
 
 cron-line: ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2")
 	$(call require,INBOX)
 	$(call require,OUTBOX)
 	@echo "$(AT) * * * make -C $(CURDIR) nightly INBOX=$(INBOX) OUTBOX=$(OUTBOX) >/dev/null 2>&1"
 
-clean: ## remove generated data and caches (keeps environments)
-	rm -rf $(DATA_DIR) .cache .pytest_cache .ruff_cache
+clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
+	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate

@@ -16,6 +16,7 @@ decoded frame can be identified after conversion.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+SAMPLE_MARKER = Path("meta") / ".lerobot-ops-sample.json"
+
+
+def mark_generated(out: Path, preset: str) -> None:
+    """Mark ``out`` as written by this generator: ``make clean`` removes only what it marks."""
+    body = {"tool": "lerobot-ops make_sample", "preset": preset}
+    (out / SAMPLE_MARKER).write_text(json.dumps(body) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list_presets:
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except OutputExistsError as exc:
         print(f"make_sample: {exc}", file=sys.stderr)
         return 1
+    mark_generated(out, args.preset)
     print(out)
     return 0
 
