@@ -84,6 +84,21 @@ CHECKS: dict[str, tuple[str, str]] = {
     "stats.count_mismatch": ("error", "per-episode count != episode length"),
     "stats.aggregate_mismatch": ("error", "stats.json disagrees with the per-episode stats"),
     "stats.zero_variance": ("warning", "a dimension never changes (std 0): normalisation / 0"),
+    "stats.std_collapsed": (
+        "error",
+        "recorded std ~0 (< 1 % of the true std) while the rows vary (LeRobot 0.6.x float32 "
+        "cancellation on offset features); quick mode: std < (max-min)/sqrt(2n)",
+    ),
+    "stats.std_mismatch": (
+        "error",
+        "recorded std vs the rows (float64): error above 10 %, warning above 0.1 % (and for a "
+        "constant dimension); quick mode: std outside what min/max/mean/count allow",
+    ),
+    "stats.mean_min_max_mismatch": (
+        "error",
+        "recorded mean/min/max vs the rows beyond float32 rounding: error above 0.1 std (mean) "
+        "or 0.1 x range (min/max), warning above 1e-3",
+    ),
     # readiness (with --recipe)
     "readiness.recipe": ("error", "the recipe is inconsistent (n_action_steps > chunk_size)"),
     "readiness.missing_feature": ("error", "the policy trains on a feature the dataset lacks"),

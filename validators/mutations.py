@@ -238,7 +238,14 @@ def unknown_task_index(root: Path) -> None:
 
 
 def zero_variance(root: Path) -> None:
-    """Joint 0 of the action never moves: per-episode and aggregate stats say std 0."""
+    """Joint 0 of the action never moves: the rows hold 1.5 and the per-episode and aggregate
+    stats say so (the stats check recomputes them from the rows, so both must agree)."""
+    for data_file in _data_files(root):
+        table = _read(data_file)
+        actions = table.column("action").to_pylist()
+        for a in actions:
+            a[0] = 1.5
+        _write(_set_column(table, "action", actions), data_file)
 
     def flatten(st: dict[str, Any]) -> None:
         for key in ("min", "max", "mean", *fmt.QUANTILE_KEYS):
@@ -565,6 +572,51 @@ def _write_text(rel: str, text: str) -> Callable[[Path], None]:
     return apply
 
 
+def _edit_episode_stat(
+    feature: str, stat: str, episode: int, edit: Callable[[list, dict], None]
+) -> Callable[[Path], None]:
+    """Edit one episode's recorded ``stat`` vector (v3.0 meta/episodes, v2.1 jsonl) in place;
+    ``edit(vector, all_stats_of_the_feature)``."""
+
+    def apply(root: Path) -> None:
+        if version_of(root) == fmt.V30:
+            path = _episodes_meta_file(root)
+            table = _read(path)
+            row = table.column("episode_index").to_pylist().index(episode)
+            prefix = f"stats/{feature}/"
+            st = {
+                c[len(prefix) :]: table.column(c)[row].as_py()
+                for c in table.column_names
+                if c.startswith(prefix)
+            }
+            values = table.column(prefix + stat).to_pylist()
+            edit(values[row], st)
+            _write(_set_column(table, prefix + stat, values), path)
+        else:
+            path = root / fmt.LEGACY_EPISODES_STATS_PATH
+            rows = fmt.read_jsonl(path)
+            r = next(r for r in rows if r["episode_index"] == episode)
+            edit(r["stats"][feature][stat], r["stats"][feature])
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    return apply
+
+
+def _set(i: int, fn: Callable[[float, dict], float]) -> Callable[[list, dict], None]:
+    def edit(vec: list, st: dict) -> None:
+        vec[i] = fn(vec[i], st)
+
+    return edit
+
+
+# LeRobot 0.6.1's float32 cancellation: a moving joint's std written as 0, or 3x too large;
+# a stale mean one std off. Each edits one episode's recorded stats; the rows are untouched.
+STD_COLLAPSED = _edit_episode_stat("action", "std", 1, _set(1, lambda v, st: 0.0))
+STD_TRIPLED = _edit_episode_stat("observation.state", "std", 0, _set(2, lambda v, st: 3 * v))
+MEAN_SHIFTED = _edit_episode_stat(
+    "action", "mean", 2, _set(3, lambda v, st: v + st["std"][3] if st["std"][3] else v + 1.0)
+)
+
 W = "warning"
 EXTRA_MUTATIONS: tuple[Mutation, ...] = (
     Mutation("wrong_total_tasks", _info_bump("total_tasks"), both("structure.total_tasks")),
@@ -601,5 +653,10 @@ EXTRA_MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "tasks_parquet_junk", _write_text(fmt.TASKS_PATH, "junk"), {fmt.V30: "schema.unreadable"}
+    ),
+    Mutation("stats_std_collapsed", STD_COLLAPSED, both("stats.std_collapsed"), integrity=False),
+    Mutation("stats_std_tripled", STD_TRIPLED, both("stats.std_mismatch"), integrity=False),
+    Mutation(
+        "stats_mean_shifted", MEAN_SHIFTED, both("stats.mean_min_max_mismatch"), integrity=False
     ),
 )

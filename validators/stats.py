@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from validators import dataset_format as fmt
+from validators import stats_exact, stats_rows
 from validators.context import Context
 
 ORDER_ATOL = 1e-6  # relative to the feature's range: quantiles are binned estimates
@@ -59,7 +60,9 @@ def run(ctx: Context) -> None:
             )
     if agg is not None and per_episode:
         check_aggregate(ctx, agg, per_episode)
-    check_zero_variance(ctx, agg, per_episode)
+    rows = None if ctx.quick else stats_rows.recompute(ctx)
+    stats_exact.run(ctx, per_episode, agg, rows)
+    check_zero_variance(ctx, agg, per_episode, varying_dims(ctx, agg, per_episode, rows))
 
 
 def required_features(ctx: Context) -> dict[str, tuple[int, ...]]:
@@ -276,7 +279,36 @@ def check_aggregate(ctx: Context, agg: dict[str, Any], per_episode: dict[int, di
             )
 
 
-def check_zero_variance(ctx: Context, agg: dict | None, per_episode: dict | None) -> None:
+def varying_dims(
+    ctx: Context,
+    agg: dict | None,
+    per_episode: dict | None,
+    rows: stats_rows.RowStats | None,
+) -> dict[str, np.ndarray]:
+    """Feature -> bool per dimension: the values are known to vary (rows, else the recorded
+    min < max). A zero std there is ``stats.std_collapsed``, not a constant joint."""
+    out: dict[str, np.ndarray] = {}
+    for key, dim in stats_rows.numeric_features(ctx).items():
+        fm = rows.features.get(key) if rows is not None else None
+        if fm is not None:
+            out[key] = (fm.per_episode.max > fm.per_episode.min).any(axis=0)
+            continue
+        stats = [(None, agg)] if isinstance(agg, dict) else []
+        stats += sorted((per_episode or {}).items())
+        rec = stats_exact.recorded(stats, key, dim)
+        if rec.labels:
+            out[key] = (rec.max > rec.min).any(axis=0)
+    return out
+
+
+def check_zero_variance(
+    ctx: Context,
+    agg: dict | None,
+    per_episode: dict | None,
+    varying: dict[str, np.ndarray] | None = None,
+) -> None:
+    """A dimension whose std is 0 and whose values never change: a warning (the joint is
+    constant). Dimensions known to vary are left to ``stats.std_collapsed``."""
     for key, ft in ctx.features.items():
         if (
             not isinstance(ft, dict)
@@ -295,7 +327,11 @@ def check_zero_variance(ctx: Context, agg: dict | None, per_episode: dict | None
                 std = None
         if std is None or not np.isfinite(std).all():
             continue
-        zero = np.nonzero(std.reshape(-1) <= 1e-8)[0]
+        flat = std.reshape(-1) <= 1e-8
+        moving = (varying or {}).get(key)
+        if moving is not None and moving.shape == flat.shape:
+            flat &= ~moving
+        zero = np.nonzero(flat)[0]
         if len(zero):
             names = ft.get("names")
             label = [
