@@ -46,7 +46,7 @@ FROM ?=
 PYTEST_ARGS ?=
 INBOX ?=
 OUTBOX ?=
-AT ?= 15 2
+AT ?= 15 2 * * *
 
 TOOLS_PY := envs/tools/.venv/bin/python
 ENVS := scripts/envs.sh
@@ -66,7 +66,7 @@ same = $(if $(subst x$($(1)),,x$($(2)))$(subst x$($(2)),,x$($(1))),,1)
 DATASET_DEPS = $(if $(call same,DATASET,SAMPLE_DST),convert)
 
 ##@ Data
-.PHONY: sample convert validate demo
+.PHONY: sample convert validate fix-stats demo
 sample: env-tools ## write the embedded Koch-like v2.1 sample if missing (SAMPLE=dir)
 	@test -f $(call q,SAMPLE)/meta/info.json || $(TOOLS_PY) -m scripts.make_sample --out $(call q,SAMPLE)
 
@@ -75,6 +75,9 @@ convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline;
 
 validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
 	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
+
+fix-stats: env-tools ## exact stats into a corrected copy of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed)
+	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))
 
 demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs are no-ops)
 	$(MAKE) convert validate smoke
@@ -105,7 +108,7 @@ robot: ## async-inference robot client next to the robot (not implemented yet)
 	@echo "make robot: not implemented yet" >&2; exit 1
 
 ##@ Ops
-.PHONY: envs lock video-backend nightly cron-line clean
+.PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean
 envs: ## build every environment from its lock (LEROBOT_SRC=checkout for editable LeRobot)
 	$(ENVS) build tools act smolvla
 
@@ -123,10 +126,18 @@ nightly: env-tools ## convert every new v2.x dataset in INBOX into OUTBOX (flock
 	$(call require,OUTBOX)
 	scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)
 
-cron-line: ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2")
+cron-line: env-tools ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2 * * *")
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	@echo "$(AT) * * * make -C $(CURDIR) nightly INBOX=$(INBOX) OUTBOX=$(OUTBOX) >/dev/null 2>&1"
+	@$(TOOLS_PY) -m scripts.nightly_cron line --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
+
+cron-install: env-tools ## add (or replace) this checkout's one nightly line in your crontab, keeping the rest (INBOX OUTBOX AT)
+	$(call require,INBOX)
+	$(call require,OUTBOX)
+	@$(TOOLS_PY) -m scripts.nightly_cron install --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
+
+cron-remove: env-tools ## remove this checkout's nightly line from your crontab (other lines kept)
+	@$(TOOLS_PY) -m scripts.nightly_cron remove
 
 clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
 	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)

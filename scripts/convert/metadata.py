@@ -54,7 +54,7 @@ INFO_FIELDS = (
 EPISODES_PER_ROW_GROUP = 10  # LeRobotDatasetMetadata(metadata_buffer_size=10)
 
 
-def _write_json(data: Any, path: Path) -> None:
+def write_json(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=4, ensure_ascii=False)
@@ -110,7 +110,7 @@ def build_info(
 
 
 def write_info(info: dict[str, Any], dst: Path) -> None:
-    _write_json(info, dst / INFO_PATH)
+    write_json(info, dst / INFO_PATH)
 
 
 def _pandas_metadata(version: str) -> bytes:
@@ -175,10 +175,10 @@ def write_tasks(tasks: list[str], dst: Path) -> None:
 
 
 def write_stats(stats: dict[str, Stats], dst: Path) -> None:
-    _write_json(to_jsonable(stats), dst / STATS_PATH)
+    write_json(to_jsonable(stats), dst / STATS_PATH)
 
 
-def _nested(values: list[np.ndarray]) -> pa.Array:
+def nested_array(values: list[np.ndarray]) -> pa.Array:
     """The arrow array ``from_pydict`` infers for these arrays' ``tolist()``, built from numpy.
 
     Nested lists of equal shape become nested ``list<...>``; integers stay int64 unless a
@@ -209,7 +209,7 @@ def episode_table(rows: list[dict[str, Any]], features: dict[str, dict[str, Any]
             if ft not in rows[0]["stats"]:
                 continue
             for stat in rows[0]["stats"][ft]:
-                columns[f"stats/{ft}/{stat}"] = _nested([r["stats"][ft][stat] for r in rows])
+                columns[f"stats/{ft}/{stat}"] = nested_array([r["stats"][ft][stat] for r in rows])
     return pa.Table.from_pydict(columns)
 
 

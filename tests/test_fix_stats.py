@@ -1,0 +1,118 @@
+"""make fix-stats on a dataset LeRobot 0.6.1 recorded itself with offset joints.
+
+The recorder (tests/helpers/lerobot_record_offset.py, real LeRobot in envs/act) writes its
+float32 std: wrong for joints at 2048 +- 0.05 and 95 +- 0.01. The repaired copy must hold the
+exact stats (NumPy float64 over the rows, 1e-9 relative), leave the original byte-identical,
+and train: a few ACT steps through `make smoke` with finite losses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import FIXTURE_V21, REPO, env_python, run
+from helpers.train_common import tool_env
+
+RTOL = 1e-9
+
+
+def fix_stats(*args: str | Path):
+    return run([env_python("tools"), "-m", "scripts.fix_stats", *args, "--quiet"], timeout=300)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("fixstats")
+    rec = root / "rec"
+    helper = REPO / "tests" / "helpers" / "lerobot_record_offset.py"
+    proc = run([env_python("act"), helper, rec, "--constant"], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before = tree_digest(rec)
+    proc = fix_stats(rec)
+    assert proc.returncode == 0, proc.stderr
+    return {"rec": rec, "fixed": root / "rec_fixed", "before": before, "proc": proc}
+
+
+def rows(root: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(root.glob("data/*/*.parquet")))
+    values = np.array(table.column(key).to_pylist(), dtype=np.float32).astype(np.float64)
+    return values, np.array(table.column("episode_index").to_pylist())
+
+
+def episodes(root: Path) -> pa.Table:
+    return pa.concat_tables(
+        pq.read_table(f) for f in sorted(root.glob("meta/episodes/*/*.parquet"))
+    )
+
+
+def test_repaired_stats_exact_and_original_untouched(recorded: dict) -> None:
+    rec, fixed = recorded["rec"], recorded["fixed"]
+    assert tree_digest(rec) == recorded["before"]  # not one byte of the original changed
+    meta, old_meta = episodes(fixed), episodes(rec)
+    stats = json.loads((fixed / "meta/stats.json").read_text())
+    for key in ("action", "observation.state"):
+        values, episode = rows(fixed, key)
+        for row, e in enumerate(meta.column("episode_index").to_pylist()):
+            mine = values[episode == e]
+            std = np.array(meta.column(f"stats/{key}/std")[row].as_py())
+            np.testing.assert_allclose(std, mine.std(0), rtol=RTOL, err_msg=f"{key} ep {e}")
+            mean = np.array(meta.column(f"stats/{key}/mean")[row].as_py())
+            np.testing.assert_allclose(mean, mine.mean(0), rtol=RTOL, err_msg=f"{key} ep {e}")
+            assert std[5] == 0.0 and (std[:5] > 0).all()  # joint 5 is constant
+            # LeRobot's own quantiles are kept as its arithmetic gives them
+            q50 = meta.column(f"stats/{key}/q50")[row].as_py()
+            assert q50 == old_meta.column(f"stats/{key}/q50")[row].as_py()
+            recorded_std = np.array(old_meta.column(f"stats/{key}/std")[row].as_py())
+            assert np.abs(recorded_std[:2] / mine.std(0)[:2] - 1).max() > 0.05  # it was wrong
+        np.testing.assert_allclose(stats[key]["std"], values.std(0), rtol=RTOL)
+        np.testing.assert_allclose(stats[key]["mean"], values.mean(0), rtol=RTOL)
+    data = next(fixed.glob("data/*/*.parquet"))
+    assert data.stat().st_ino == (rec / data.relative_to(fixed)).stat().st_ino  # hard-linked
+    out = recorded["proc"].stdout
+    assert "action: per-episode std changed in 3 of 3 episodes" in out, out
+    assert "unchanged" in out and "frame_index" in out.split("unchanged", 1)[1]
+
+
+@pytest.mark.slow
+def test_repaired_dataset_trains(recorded: dict, tmp_path: Path) -> None:
+    """A few ACT steps on CPU through make smoke's own code: finite, decreasing loss."""
+    out = tmp_path / "smoke"
+    cmd = [sys.executable, "-m", "scripts.smoke", "--dataset", recorded["fixed"], "--out", out]
+    proc = run(cmd, env=tool_env(), timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "smoke.json").read_text())
+    assert report["failures"] == []
+
+
+def test_bad_inputs_one_line_and_nothing_lost(recorded: dict, tmp_path: Path) -> None:
+    rec = recorded["rec"]
+    proc = fix_stats(FIXTURE_V21, "--dst", tmp_path / "x")
+    assert proc.returncode == 1 and "is v2.1; fix-stats repairs v3.0" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("four years")
+    proc = fix_stats(rec, "--dst", mine)
+    assert proc.returncode == 1 and "already exists" in proc.stderr
+    assert (mine / "thesis.txt").read_text() == "four years" and len(list(mine.iterdir())) == 1
+    proc = fix_stats(rec, "--dst", rec / "inside")
+    assert proc.returncode == 1 and "outside DATASET" in proc.stderr
+    proc = fix_stats(tmp_path / "nope")
+    assert proc.returncode == 1 and proc.stderr.startswith("fix-stats: error:")
+    assert tree_digest(rec) == recorded["before"]
+    assert not list(tmp_path.glob(".*tmp-*")) and not list(rec.parent.glob(".*tmp-*"))
