@@ -42,11 +42,14 @@ DEEP ?=
 REPORT ?=
 DRY_RUN ?=
 FORCE ?=
+IMAGE_QUANTILES ?=
 FROM ?=
 PYTEST_ARGS ?=
 INBOX ?=
 OUTBOX ?=
 AT ?= 15 2 * * *
+SETTLE_MIN ?=
+NOTIFY ?=
 
 TOOLS_PY := envs/tools/.venv/bin/python
 ENVS := scripts/envs.sh
@@ -70,8 +73,8 @@ DATASET_DEPS = $(if $(call same,DATASET,SAMPLE_DST),convert)
 sample: env-tools ## write the embedded Koch-like v2.1 sample if missing (SAMPLE=dir)
 	@test -f $(call q,SAMPLE)/meta/info.json || $(TOOLS_PY) -m scripts.make_sample --out $(call q,SAMPLE)
 
-convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline; up to date = no-op (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1)
-	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)
+convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline; up to date = no-op (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1 IMAGE_QUANTILES=1)
+	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)$(if $(IMAGE_QUANTILES), --image-quantiles)
 
 validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
 	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
@@ -121,10 +124,10 @@ lock: ## re-resolve envs/*/uv.lock deliberately (needs the package index)
 video-backend: env-act ## show which video decoder LeRobot will use here, and why
 	envs/act/.venv/bin/python -m scripts.video_backend
 
-nightly: env-tools ## convert every new v2.x dataset in INBOX into OUTBOX (flock-guarded, for cron)
+nightly: env-tools ## convert each new or changed v2.x dataset in INBOX into OUTBOX (flock-guarded; SETTLE_MIN=10 NOTIFY=cmd)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)
+	scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))
 
 cron-line: env-tools ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2 * * *")
 	$(call require,INBOX)

@@ -8,6 +8,10 @@ generator and replicated with new indices (fast, and every episode stays a valid
 * many-short: for each of ``--sizes``, that many short episodes (3-8 frames, one 64x80 AV1
   camera, like the ``many_short`` preset): per-episode overhead dominates; the sizes show
   whether peak RSS stays flat as the dataset grows.
+* realistic: ``--realistic`` episodes of 50-300 frames with two 96x128 cameras (a
+  koch_grasp-like lab dataset: hundreds of episodes, most under LeRobot's 100-sample
+  threshold, so a converter that decodes for image stats decodes every frame).
+* 480x640: ``--hd`` episodes of 60-120 frames with a 480x640 camera pair.
 * long: ``--long`` episodes of 240-300 frames with two 240x320 cameras: bytes dominate, the
   case where ``cp -r`` is a meaningful floor.
 
@@ -242,6 +246,14 @@ SHORT = SampleSpec(
     episode_lengths=tuple(3 + (i * 5) % 6 for i in range(BASE_EPISODES)),
     cameras={"phone": (64, 80)},
 )
+REALISTIC = SampleSpec(
+    episode_lengths=tuple(50 + (i * 53) % 251 for i in range(12)),
+    cameras={"laptop": (96, 128), "phone": (96, 128)},
+)
+HD = SampleSpec(
+    episode_lengths=(90, 120, 60, 100),
+    cameras={"laptop": (480, 640), "phone": (480, 640)},
+)
 LONG = SampleSpec(
     episode_lengths=(300, 240, 270, 300),
     cameras={"laptop": (240, 320), "phone": (240, 320)},
@@ -309,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sizes", default="200,800,1600,3200", help="many-short episode counts (comma separated)"
     )
+    p.add_argument(
+        "--realistic", type=int, default=300, help="episodes of the realistic dataset (0: skip)"
+    )
+    p.add_argument("--hd", type=int, default=40, help="episodes of the 480x640 dataset (0: skip)")
     p.add_argument("--long", type=int, default=24, help="episodes of the long dataset (0: skip)")
     p.add_argument("--work", type=Path, help="work directory (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -320,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_convert_"))
     work.mkdir(parents=True, exist_ok=True)
     jobs = [("many-short", n, SHORT) for n in sizes]
+    if args.realistic:
+        jobs.append(("realistic", args.realistic, REALISTIC))
+    if args.hd:
+        jobs.append(("480x640", args.hd, HD))
     if args.long:
         jobs.append(("long", args.long, LONG))
     rss: dict[str, list[tuple[int, float, float]]] = {}
