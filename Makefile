@@ -103,12 +103,46 @@ weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir o
 	$(TOOLS_PY) -m scripts.weights_import $(call q,FROM)$(if $(FORCE), --force)
 
 ##@ Deploy
-.PHONY: serve robot
-serve: ## async-inference policy server on the GPU box (not implemented yet)
-	@echo "make serve: not implemented yet" >&2; exit 1
+# LeRobot's async inference (scripts/deploy/): the policy server on the GPU box, the robot client
+# next to the robot. Loopback only unless ALLOW_REMOTE=1; profiles in recipes/robots/*.yaml.
+CKPT ?=
+CHECKPOINT ?= $(or $(CKPT),$(if $(strip $(OUT)),$(OUT)/checkpoints/last/pretrained_model))
+HOST ?= 127.0.0.1
+PORT ?= 8080
+FPS ?=
+DEVICE ?=
+ALLOW_REMOTE ?=
+ALLOW_ROOTS ?=
+ROBOT ?= replay
+SERVER ?= $(HOST):$(PORT)
+TASK ?=
+ACTIONS_PER_CHUNK ?=
+CHUNK_THRESHOLD ?=
+STALL_S ?=
+DURATION ?=
+EPISODE ?=
+ROBOT_PORT ?=
+DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
+.PHONY: serve robot serve-check
+serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 ALLOW_ROOTS)
+	$(call require,CHECKPOINT)
+	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(CHECKPOINT)) && $(ENVS) build $$env && \
+	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(CHECKPOINT) --host $(HOST) \
+	  --port $(PORT) --log-dir $(DEPLOY_DIR) $(call flag,--fps $(FPS),$(FPS)) \
+	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
+	  $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
-robot: ## async-inference robot client next to the robot (not implemented yet)
-	@echo "make robot: not implemented yet" >&2; exit 1
+robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT)
+	$(call require,CHECKPOINT)
+	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(CHECKPOINT) \
+	  --server $(SERVER) --log-dir $(DEPLOY_DIR) --dataset $(DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
+	  $(call flag,--fps $(FPS),$(FPS)) $(call flag,--actions-per-chunk $(ACTIONS_PER_CHUNK),$(ACTIONS_PER_CHUNK)) \
+	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
+	  $(call flag,--stall-s $(STALL_S),$(STALL_S)) $(call flag,--duration $(DURATION),$(DURATION)) \
+	  $(call flag,--episode $(EPISODE),$(EPISODE)) $(call flag,--robot-port $(ROBOT_PORT),$(ROBOT_PORT))
+
+serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
+	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER)
 
 ##@ Ops
 .PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean

@@ -1,0 +1,429 @@
+"""``make robot``: LeRobot's ``RobotClient``, wrapped so it stops loudly and safely.
+
+Usage: python -m scripts.deploy.client --robot <profile> --checkpoint <pretrained_model>
+       [--server 127.0.0.1:8080] [--task ...] [--fps N] [--actions-per-chunk N]
+       [--chunk-threshold F] [--stall-s S] [--duration S] [--dataset DIR] [--episode K]
+       [--robot-port DEV] [--set section.key=value]... [--log-dir DIR] [--print-config]
+
+``SafeRobotClient`` subclasses LeRobot's ``RobotClient``: robot creation, the control loop
+(perform an action, send an observation when the queue is below the threshold) and the
+aggregation of overlapping chunks are LeRobot's own. What 0.6.1 does wrong, and what we do:
+
+- Actions are ``pickle.loads``-ed -> the restricted unpickler (a refused chunk stops the run).
+- Nothing is checked before the arm is powered -> preflight, before any connection: camera
+  names and state/action sizes vs the checkpoint, ``actions_per_chunk`` vs its chunk size,
+  the replay dataset's fps; the server's health must be SERVING.
+- ``receive_actions`` logs ``UNAVAILABLE`` forever when the server dies, holding torque, and
+  treats a server error as "no chunk yet" -> a watchdog: no chunk for ``STALL_S`` seconds, a
+  server error, or a refused chunk stops the loop, disconnects the robot (torque off as its
+  config says) and exits 1 with one line saying what happened. It never re-handshakes: a
+  restarted server would reset the session mid-motion, so a human restarts ``make robot``.
+- No SIGTERM handler; SIGINT ignored when started from a non-interactive shell -> both stop
+  the loop and disconnect the robot (exit 0: an operator stop is a clean stop).
+- Late chunks are silent -> each chunk that arrives after the queue ran dry is counted, and a
+  warning (at most every 5 s) gives the round trip vs the time the queue had left, and the knob.
+- ``./logs`` in the cwd -> the run directory, with ``report.json``/``report.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+T_PROCESS = time.monotonic()
+
+EXIT_OK, EXIT_FAIL, EXIT_PREFLIGHT = 0, 1, 2
+
+
+class PreflightError(RuntimeError):
+    """Something that must be fixed before the robot is touched (one line)."""
+
+
+def build_client_class(rc: Any) -> type:
+    """``SafeRobotClient`` on top of the imported ``lerobot.async_inference.robot_client``."""
+    import grpc
+    from lerobot.transport import services_pb2
+
+    from scripts.deploy import health, safe_pickle
+    from scripts.deploy.report import Metrics
+
+    class SafeRobotClient(rc.RobotClient):
+        """LeRobot's client with a health check, a watchdog, signals and measurements."""
+
+        def __init__(self, config: Any, *, stall_s: float, duration_s: float, metrics: Metrics):
+            self.metrics = metrics
+            self.stall_s = stall_s
+            self.duration_s = duration_s
+            self.stop_reason: str | None = None
+            self.failed = False
+            self.server_error = ""
+            self.t_started = time.monotonic()
+            self.inflight_since: float | None = None
+            super().__init__(config)  # creates and connects the robot, opens the channel
+
+        # ---- stopping --------------------------------------------------------------------
+        def request_stop(self, reason: str, failed: bool) -> None:
+            if self.stop_reason is None:
+                self.stop_reason, self.failed = reason, failed
+            self.shutdown_event.set()
+
+        def stop(self) -> None:
+            """LeRobot's stop (robot.disconnect, channel close), robust to a failing robot."""
+            self.shutdown_event.set()
+            try:
+                self.robot.disconnect()
+            except Exception as e:  # report, then still close the channel
+                print(f"robot: error: disconnect failed: {e}", file=sys.stderr)
+                self.failed = True
+            self.channel.close()
+
+        # ---- handshake ---------------------------------------------------------------------
+        def start(self) -> bool:
+            address = self.server_address
+            status = health.check(self.channel, timeout=5.0)
+            if status != "SERVING":
+                self.request_stop(
+                    f"server {address} health is {status}: start it (make serve) or fix SERVER=",
+                    True,
+                )
+                return False
+            try:
+                t0 = time.perf_counter()
+                self.stub.Ready(services_pb2.Empty(), timeout=5.0)
+                self.metrics.handshake_ms = round((time.perf_counter() - t0) * 1000, 1)
+                setup = services_pb2.PolicySetup(data=pickle.dumps(self.policy_config))
+                self.stub.SendPolicyInstructions(setup, timeout=300.0)
+            except grpc.RpcError as e:
+                self.request_stop(f"server {address} refused the session: {e.details()}", True)
+                return False
+            if self.stop_reason is None:
+                self.shutdown_event.clear()
+            self.t_started = time.monotonic()
+            return self.stop_reason is None
+
+        # ---- receiving ---------------------------------------------------------------------
+        def receive_actions(self, verbose: bool = False) -> None:
+            """LeRobot's receiver, with safe decoding, measurements and loud errors."""
+            self.start_barrier.wait()
+            while self.running:
+                try:
+                    reply = self.stub.GetActions(services_pb2.Empty(), timeout=self.stall_s + 2)
+                except grpc.RpcError as e:
+                    code = e.code()
+                    if not self.running:
+                        break
+                    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        self.server_error = code.name
+                        time.sleep(0.05)  # LeRobot retries at once, in a tight loop
+                        continue
+                    self.request_stop(f"server error {code.name}: {e.details()}", True)
+                    break
+                if not reply.data:
+                    continue
+                now = time.time()
+                try:
+                    chunk = safe_pickle.loads(reply.data)
+                except safe_pickle.RefusedPayload as e:
+                    self.request_stop(f"refused an action chunk from the server: {e}", True)
+                    break
+                if not isinstance(chunk, list) or not all(
+                    isinstance(a, rc.TimedAction) for a in chunk
+                ):
+                    self.request_stop("refused an action chunk: not a list of TimedAction", True)
+                    break
+                if not chunk:
+                    continue
+                self.server_error = ""
+                if self.config.client_device != "cpu":
+                    for a in chunk:
+                        a.action = a.get_action().to(self.config.client_device)
+                self.action_chunk_size = max(self.action_chunk_size, len(chunk))
+                self.inflight_since = None
+                with self.action_queue_lock:
+                    was_empty = self.action_queue.empty()
+                late = self.metrics.chunk(now - chunk[0].get_timestamp(), was_empty)
+                self._aggregate_action_queues(chunk, self.config.aggregate_fn)
+                self.must_go.set()
+                if late is not None:
+                    self._warn_late(late, now - chunk[0].get_timestamp())
+
+        def _warn_late(self, late_s: float, rtt_s: float) -> None:
+            now = time.monotonic()
+            if now - self.metrics.last_warning < 5.0:
+                return
+            self.metrics.last_warning = now
+            cfg = self.config
+            left_ms = 1000 * cfg.actions_per_chunk * cfg.chunk_size_threshold / cfg.fps
+            print(
+                f"robot: WARNING queue starved: a chunk arrived {1000 * late_s:.0f} ms after the "
+                f"action queue ran dry (round trip {1000 * rtt_s:.0f} ms vs {left_ms:.0f} ms of "
+                f"actions left when it is requested: {cfg.actions_per_chunk} actions x "
+                f"threshold {cfg.chunk_size_threshold} at {cfg.fps} fps; "
+                f"{len(self.metrics.late_chunks)} late so far); raise CHUNK_THRESHOLD or "
+                "ACTIONS_PER_CHUNK, or serve on a faster machine",
+                flush=True,
+            )
+
+        # ---- control loop hooks ------------------------------------------------------------
+        def _ready_to_send_observation(self) -> bool:
+            """LeRobot's threshold test, plus: one observation in flight at a time.
+
+            LeRobot sends an observation on every tick while the queue is below the threshold
+            and relies on the server dropping "similar" ones, which starves slow motions (see
+            server.py). We send one, and the next after its chunk arrived (or after 1 s).
+            """
+            if self.inflight_since is not None:
+                if time.monotonic() - self.inflight_since < 1.0:
+                    return False
+                self.inflight_since = None
+            return super()._ready_to_send_observation()
+
+        def send_observation(self, obs: Any) -> bool:
+            sent = super().send_observation(obs)
+            if sent:
+                self.inflight_since = time.monotonic()
+            return sent
+
+        def actions_available(self) -> bool:
+            available = super().actions_available()
+            self.metrics.tick(available)
+            return available
+
+        def control_loop_action(self, verbose: bool = False) -> Any:
+            performed = super().control_loop_action(verbose)
+            self.metrics.action(self.action_queue.qsize())
+            return performed
+
+        # ---- watchdog ----------------------------------------------------------------------
+        def watchdog(self) -> None:
+            """Stop on duration, end of a replayed episode, or STALL_S without a chunk."""
+            while self.running:
+                time.sleep(0.05)
+                now = time.monotonic()
+                if self.duration_s and now - self.t_started >= self.duration_s:
+                    self.request_stop(f"duration {self.duration_s:g} s reached", False)
+                elif getattr(self.robot, "finished", False):
+                    self.request_stop("replayed episode finished", False)
+                else:
+                    times = self.metrics.chunk_times
+                    last = times[-1] if times else self.t_started
+                    if now - last > self.stall_s:
+                        status = health.check(self.channel, timeout=0.5)
+                        err = f", last error {self.server_error}" if self.server_error else ""
+                        self.request_stop(
+                            f"no action chunk for {now - last:.1f} s (STALL_S={self.stall_s:g}); "
+                            f"server {self.server_address} health {status}{err}",
+                            True,
+                        )
+
+    return SafeRobotClient
+
+
+# ---- preflight (no connection, no hardware) -----------------------------------------------
+def preflight(cfg: Any, ckpt_cfg: dict[str, Any], ops: dict[str, Any]) -> list[str]:
+    """Raise PreflightError on what cannot work; return warnings for what may starve."""
+    from lerobot.async_inference.helpers import map_robot_keys_to_lerobot_features
+    from lerobot.robots import make_robot_from_config
+
+    from scripts.deploy import checkpoint as ck
+
+    warnings: list[str] = []
+    chunk = ckpt_cfg.get("chunk_size") or ckpt_cfg.get("n_action_steps")
+    if chunk and cfg.actions_per_chunk > int(chunk):
+        raise PreflightError(
+            f"ACTIONS_PER_CHUNK={cfg.actions_per_chunk} > the checkpoint's chunk_size {chunk}: "
+            f"make robot ACTIONS_PER_CHUNK={chunk} (or fewer)"
+        )
+    robot = make_robot_from_config(cfg.robot)  # constructs only; connect() comes later
+    problem = ck.mismatch(
+        ckpt_cfg, map_robot_keys_to_lerobot_features(robot), len(robot.action_features)
+    )
+    if problem:
+        raise PreflightError(problem)
+    robot_fps = getattr(robot, "fps", None)
+    if robot_fps and abs(float(robot_fps) - cfg.fps) > 1e-6:
+        warnings.append(
+            f"the dataset plays at {robot_fps:g} fps, the client runs at {cfg.fps}: "
+            f"make robot FPS={robot_fps:g} (and make serve FPS={robot_fps:g})"
+        )
+    lead_s = cfg.actions_per_chunk * cfg.chunk_size_threshold / cfg.fps
+    if (cfg.actions_per_chunk / cfg.fps) > float(ops.get("stall_s", 3.0)):
+        warnings.append(
+            f"one chunk lasts {cfg.actions_per_chunk / cfg.fps:.2f} s, more than STALL_S"
+        )
+    if lead_s < 0.1:
+        warnings.append(
+            f"a chunk is requested only {1000 * lead_s:.0f} ms before the queue runs dry; "
+            "a round trip rarely fits: raise CHUNK_THRESHOLD or ACTIONS_PER_CHUNK"
+        )
+    return warnings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make robot", description=__doc__.split("\n")[0])
+    p.add_argument("--robot", required=True, help="profile name in recipes/robots/")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--server", default="127.0.0.1:8080")
+    p.add_argument("--task", default="")
+    p.add_argument("--fps", type=int, default=None)
+    p.add_argument("--actions-per-chunk", type=int, default=None)
+    p.add_argument("--chunk-threshold", type=float, default=None)
+    p.add_argument("--stall-s", type=float, default=None)
+    p.add_argument("--duration", type=float, default=0.0, help="seconds; 0: until stopped")
+    p.add_argument("--dataset", default="")
+    p.add_argument("--episode", type=int, default=None)
+    p.add_argument("--robot-port", default="")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--log-dir", type=Path, default=Path("outputs/deploy"))
+    p.add_argument("--print-config", action="store_true", help="preflight only, print config")
+    return p.parse_args(argv)
+
+
+def build_profile(a: argparse.Namespace) -> dict[str, Any]:
+    import yaml
+
+    from scripts.deploy import profiles
+
+    prof = profiles.load(a.robot)
+    prof = profiles.apply(
+        prof,
+        {
+            "robot_port": a.robot_port,
+            "dataset": a.dataset,
+            "episode": a.episode,
+            "fps": a.fps,
+            "actions_per_chunk": a.actions_per_chunk,
+            "chunk_threshold": a.chunk_threshold,
+            "task": a.task,
+            "stall_s": a.stall_s,
+        },
+    )
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or section not in ("robot", "client", "ops") or not name:
+            raise profiles.ProfileError(
+                f"--set {item!r}: want section.key=value (robot|client|ops)"
+            )
+        prof[section][name] = yaml.safe_load(value)
+    return prof
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    from scripts.deploy import checkpoint as ck
+    from scripts.deploy import profiles
+
+    try:
+        prof = build_profile(a)
+        ckpt_cfg = ck.read_config(a.checkpoint)
+        ck.policy_env(ckpt_cfg, a.checkpoint)
+    except (profiles.ProfileError, ck.CheckpointError) as e:
+        print(f"robot: error: {e}", file=sys.stderr)
+        return EXIT_PREFLIGHT
+    run_dir = (a.log_dir / f"{a.robot}-{datetime.now():%Y%m%d-%H%M%S}").resolve()
+    if prof["robot"].get("type") == "replay" and not prof["robot"].get("record_path"):
+        prof["robot"]["record_path"] = str(run_dir / "actions.json")
+
+    from scripts.deploy.lerobot_io import import_async
+
+    rc = import_async("robot_client", None if a.print_config else run_dir)
+    try:
+        cfg = profiles.client_config(
+            prof,
+            checkpoint=a.checkpoint.resolve(),
+            policy_type=ckpt_cfg["type"],
+            server=a.server,
+        )
+        warnings = preflight(cfg, ckpt_cfg, prof["ops"])
+    except (profiles.ProfileError, PreflightError, ValueError, FileNotFoundError) as e:
+        print(f"robot: error: {e}", file=sys.stderr)
+        return EXIT_PREFLIGHT
+    for w in warnings:
+        print(f"robot: warning: {w}", flush=True)
+    if a.print_config:
+        import draccus
+
+        print(json.dumps(draccus.encode(cfg), default=str, indent=1))
+        return EXIT_OK
+    return run(rc, cfg, prof, a, run_dir)
+
+
+def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir: Path) -> int:
+    """Connect, handshake, loop until stopped, disconnect, report."""
+    from scripts.deploy import report
+    from scripts.deploy.report import Metrics
+
+    metrics = Metrics(t_process=T_PROCESS)
+    client_cls = build_client_class(rc)
+    holder: dict[str, Any] = {}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        client = holder.get("client")
+        name = signal.Signals(signum).name
+        if client is None:
+            raise SystemExit(f"robot: {name} before the robot was connected: nothing to stop")
+        client.request_stop(f"{name}: stopped by the operator", False)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored
+    stall_s = float(prof["ops"].get("stall_s", 3.0))
+    try:
+        client = client_cls(cfg, stall_s=stall_s, duration_s=a.duration, metrics=metrics)
+    except Exception as e:  # robot connection: one line, exit 2
+        print(f"robot: error: cannot connect {cfg.robot.type}: {e}", file=sys.stderr)
+        return EXIT_PREFLIGHT
+    holder["client"] = client
+    print(f"robot: {cfg.robot.type} connected; server {cfg.server_address}", flush=True)
+    threads: list[threading.Thread] = []
+    if client.start():
+        threads = [
+            threading.Thread(target=client.receive_actions, daemon=True, name="receiver"),
+            threading.Thread(target=client.watchdog, daemon=True, name="watchdog"),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            client.control_loop(task=cfg.task)
+        finally:
+            client.stop()
+    else:
+        client.stop()
+    for t in threads:
+        t.join(timeout=5)
+    torque = getattr(cfg.robot, "disable_torque_on_disconnect", None)
+    how = "torque off" if torque else "disconnected"
+    reason = client.stop_reason or "stopped"
+    replay = client.robot.summary() if hasattr(client.robot, "summary") else None
+    extra: dict[str, Any] = {
+        "robot": a.robot,
+        "stop_reason": reason,
+        "failed": client.failed,
+        "actions_per_chunk": cfg.actions_per_chunk,
+        "chunk_size_threshold": cfg.chunk_size_threshold,
+    }
+    if replay:
+        extra["replay"] = {
+            k: replay.get(k) for k in ("observations", "actions_received", "mae_vs_recorded")
+        }
+    summary = report.summarise(
+        metrics, fps=cfg.fps, actions_per_chunk=cfg.actions_per_chunk, extra=extra
+    )
+    path = report.write(summary, metrics, run_dir, replay)
+    status = "error" if client.failed else "stopped"
+    print(f"robot: {status}: {reason}; robot {how}", file=sys.stderr if client.failed else None)
+    print(f"robot: {report.one_line(summary)}")
+    print(f"robot: report {path}", flush=True)
+    return EXIT_FAIL if client.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

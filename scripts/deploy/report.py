@@ -1,0 +1,165 @@
+"""The end-of-run report of ``make robot``: JSON numbers and a PNG, from ``Metrics``.
+
+What is measured, all on the client's clock (so no clock sync between machines is needed):
+- control rate: actions performed per second between the first and the last, vs target fps;
+- round trip: observation timestamp (taken when the robot was read) -> its chunk received;
+- stalls: control ticks that found the action queue empty after the first action (count,
+  total time), and chunks that arrived after the queue had run dry ("late");
+- cold start: client process start -> first action performed;
+- for the replay robot: the plugin's error between received and recorded actions per joint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Metrics:
+    """Filled by the client's hooks (two threads), read once at the end."""
+
+    t_process: float  # time.monotonic() when the process started its work
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rtt_s: list[float] = field(default_factory=list)  # per chunk
+    chunk_times: list[float] = field(default_factory=list)  # monotonic, per chunk
+    late_chunks: list[float] = field(default_factory=list)  # seconds the queue had been dry
+    action_times: list[float] = field(default_factory=list)  # monotonic, per action performed
+    queue_sizes: list[tuple[float, int]] = field(default_factory=list)
+    stall_count: int = 0
+    stall_s: float = 0.0
+    dry_since: float | None = None  # monotonic time the queue ran dry (after first action)
+    handshake_ms: float | None = None
+    last_warning: float = 0.0
+
+    def chunk(self, rtt: float, queue_was_empty: bool) -> float | None:
+        """Record a chunk; returns how long the queue had been dry if it arrived late."""
+        now = time.monotonic()
+        with self.lock:
+            self.rtt_s.append(rtt)
+            self.chunk_times.append(now)
+            if queue_was_empty and self.dry_since is not None:
+                late = now - self.dry_since
+                self.late_chunks.append(late)
+                return late
+        return None
+
+    def tick(self, available: bool) -> None:
+        """A control tick: was there an action to perform?"""
+        now = time.monotonic()
+        with self.lock:
+            if available or not self.action_times:
+                return
+            if self.dry_since is None:
+                self.dry_since = now
+                self.stall_count += 1
+
+    def action(self, queue_size: int) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if self.dry_since is not None:
+                self.stall_s += now - self.dry_since
+                self.dry_since = None
+            self.action_times.append(now)
+            self.queue_sizes.append((now, queue_size))
+
+
+def pct(values: list[float], scale: float = 1000.0) -> dict[str, float] | None:
+    if not values:
+        return None
+    a = np.asarray(values) * scale
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(a, 50)), 1),
+        "p95": round(float(np.percentile(a, 95)), 1),
+        "p99": round(float(np.percentile(a, 99)), 1),
+        "max": round(float(a.max()), 1),
+    }
+
+
+def summarise(m: Metrics, *, fps: float, actions_per_chunk: int, extra: dict[str, Any]) -> dict:
+    acts = m.action_times
+    rate = (len(acts) - 1) / (acts[-1] - acts[0]) if len(acts) > 1 and acts[-1] > acts[0] else 0
+    return {
+        "target_fps": fps,
+        "achieved_hz": round(rate, 2),
+        "rate_ratio": round(rate / fps, 3) if fps else None,
+        "actions_performed": len(acts),
+        "chunks_received": len(m.rtt_s),
+        "chunks_late": len(m.late_chunks),
+        "late_ms": pct(m.late_chunks),
+        "stalls": {"count": m.stall_count, "total_s": round(m.stall_s, 3)},
+        "round_trip_ms": pct(m.rtt_s),
+        "chunk_duration_ms": round(1000 * actions_per_chunk / fps, 1),
+        "handshake_ms": m.handshake_ms,
+        "first_action_after_start_s": round(acts[0] - m.t_process, 2) if acts else None,
+        **extra,
+    }
+
+
+def write(report: dict, m: Metrics, run_dir: Path, replay: dict | None) -> Path:
+    """report.json (atomic) and report.png beside it; returns the JSON path."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "report.json"
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)
+    try:
+        plot(m, run_dir / "report.png", replay)
+    except Exception as e:  # a missing plot must not hide the numbers
+        print(f"robot: warning: report.png not drawn ({type(e).__name__}: {e})")
+    return path
+
+
+def plot(m: Metrics, out: Path, replay: dict | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = 3 if replay and replay.get("actions") else 2
+    fig, axes = plt.subplots(n, 1, figsize=(8, 3 * n))
+    ax = axes[0]
+    ax.hist(np.asarray(m.rtt_s) * 1000, bins=30)
+    ax.set_xlabel("round trip observation -> chunk (ms)")
+    ax.set_ylabel("chunks")
+    ax = axes[1]
+    if m.queue_sizes:
+        t0 = m.queue_sizes[0][0]
+        ax.plot([t - t0 for t, _ in m.queue_sizes], [q for _, q in m.queue_sizes])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("action queue size")
+    if n == 3:
+        ax = axes[2]
+        acts = replay["actions"]
+        got = np.array([a["action"] for a in acts])
+        t = [a["t"] for a in acts]
+        ref = np.asarray(replay.get("recorded_actions") or [])
+        for j in range(min(3, got.shape[1])):
+            line = ax.plot(t, got[:, j], label=f"{replay['action_names'][j]} received")[0]
+            if len(ref):
+                frames = [a["frame"] for a in acts]
+                ax.plot(t, ref[frames, j], "--", color=line.get_color(), label="recorded")
+        ax.set_xlabel("time (s)")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+
+
+def one_line(r: dict) -> str:
+    rtt = r.get("round_trip_ms") or {}
+    return (
+        f"{r['achieved_hz']} Hz of {r['target_fps']} target ({100 * (r['rate_ratio'] or 0):.0f}%); "
+        f"round trip p50 {rtt.get('p50')} ms p95 {rtt.get('p95')} ms p99 {rtt.get('p99')} ms; "
+        f"{r['chunks_late']} of {r['chunks_received']} chunks late; "
+        f"{r['stalls']['count']} stalls ({r['stalls']['total_s']} s); "
+        f"first action {r['first_action_after_start_s']} s after start"
+    )
