@@ -91,13 +91,13 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "stats.std_mismatch": (
         "error",
-        "recorded std vs the rows (float64): error above 10 %, warning above 0.1 % (and for a "
+        "recorded std vs the rows (float64): error above 10 %, warning above 1 % (and for a "
         "constant dimension); quick mode: std outside what min/max/mean/count allow",
     ),
     "stats.mean_min_max_mismatch": (
         "error",
         "recorded mean/min/max vs the rows beyond float32 rounding: error above 0.1 std (mean) "
-        "or 0.1 x range (min/max), warning above 1e-3",
+        "or 0.1 x range (min/max), warning above 0.01",
     ),
     # readiness (with --recipe)
     "readiness.recipe": ("error", "the recipe is inconsistent (n_action_steps > chunk_size)"),

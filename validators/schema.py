@@ -173,32 +173,18 @@ def load_tasks_v3(ctx: Context) -> None:
     schema = pf.schema_arrow
     if not check_columns(ctx, schema, contract, "schema.tasks_columns", path, {}):
         return
-    pandas_meta = (schema.metadata or {}).get(b"pandas")
-    index_cols = []
-    if pandas_meta:
-        try:
-            index_cols = json.loads(pandas_meta).get("index_columns", [])
-        except (json.JSONDecodeError, AttributeError):
-            index_cols = []
-    if contract["pandas_index"] not in index_cols:
-        ctx.add(
-            "schema.tasks_columns",
-            "error",
-            "'task' is a plain column, not the pandas index: LeRobot reads the task text as "
-            "tasks.iloc[i].name and would get integers",
-            "write it with pandas: DataFrame({'task_index': ...}, index=Index(tasks, name='task'))"
-            ".to_parquet(...)",
-            file=path,
-        )
+    text_col = task_text_column(ctx, schema, contract, path)
+    if text_col is None:
+        return
     try:
-        table = pf.read(columns=["task_index", "task"])
+        table = pf.read(columns=["task_index", text_col])
     except Exception as exc:
         ctx.add("schema.unreadable", "error", f"cannot read rows: {exc}", "re-convert", file=path)
         return
     ti = table.column("task_index").to_pylist()
-    tt = table.column("task").to_pylist()
+    tt = table.column(text_col).to_pylist()
     tasks: dict[int, str] = {}
-    for i, t in zip(ti, tt, strict=True):
+    for row, (i, t) in enumerate(zip(ti, tt, strict=True)):
         if i in tasks:
             ctx.add(
                 "schema.tasks_columns",
@@ -207,8 +193,65 @@ def load_tasks_v3(ctx: Context) -> None:
                 "task_index must be unique; re-convert",
                 file=path,
             )
+        elif i != row:
+            ctx.add(
+                "schema.tasks_columns",
+                "error",
+                f"row {row} holds task_index {i}: LeRobot takes task_index i's text from row i "
+                "(tasks.iloc[i]), so episodes would get another task's text",
+                "sort the rows by task_index (0..N-1); re-convert",
+                file=path,
+            )
         tasks[int(i)] = t
     ctx.tasks = tasks
+
+
+def task_text_column(ctx: Context, schema: Any, contract: dict[str, Any], path: Path) -> str | None:
+    """The column LeRobot 0.6.1 reads the task text from, or None (reported) when it would not.
+
+    LeRobot does ``pd.read_parquet(...)`` then ``tasks.iloc[i].name``: the text is whatever
+    single string column the parquet's pandas metadata restores as the index, whatever its
+    name (``task`` from LeRobot's writer, ``__index_level_0__`` from LeRobot 0.4.x's
+    converter). Without such an index pandas makes a RangeIndex and the text read is the row
+    number; a multi-column index gives tuples.
+    """
+    pandas_meta = (schema.metadata or {}).get(b"pandas")
+    index_cols: list[Any] = []
+    if pandas_meta:
+        try:
+            index_cols = list(json.loads(pandas_meta).get("index_columns", []))
+        except (json.JSONDecodeError, AttributeError, TypeError):
+            index_cols = []
+    named = [c for c in index_cols if isinstance(c, str)]
+    col = named[0] if len(index_cols) == 1 and len(named) == 1 else None
+    if col is None or col not in schema.names:
+        what = (
+            f"a {len(index_cols)}-level pandas index: LeRobot would read tuples as task text"
+            if len(index_cols) > 1
+            else "the task text is not the pandas index (no pandas metadata, or a RangeIndex): "
+            "LeRobot reads the text as tasks.iloc[i].name and would get integers"
+        )
+        ctx.add(
+            "schema.tasks_columns",
+            "error",
+            what,
+            "write it with pandas: DataFrame({'task_index': ...}, index=Index(tasks, name='task'))"
+            ".to_parquet(...)",
+            file=path,
+        )
+        return None
+    kind = arrow_kind(schema.field(col).type)
+    if kind != contract["index_kind"]:
+        ctx.add(
+            "schema.tasks_columns",
+            "error",
+            f"the pandas index {col!r} holding the task text has type {schema.field(col).type}, "
+            "expected string",
+            "the task text must be strings; re-convert",
+            file=path,
+        )
+        return None
+    return col
 
 
 def load_episodes_v3(ctx: Context) -> None:
