@@ -323,3 +323,57 @@ def test_make_demo_does_not_force() -> None:
     proc = run(["make", "-n", "demo"], cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "FORCE" not in proc.stdout and "--force" not in proc.stdout, proc.stdout
+
+
+# --- unreadable files and macOS leftovers (issue 15, items 8 and 9) -------------------------
+
+NO_DAC = (
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+)
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [
+        "meta/info.json",
+        "meta/episodes.jsonl",
+        "data/chunk-000/episode_000001.parquet",
+        "videos/chunk-000/observation.images.phone/episode_000001.mp4",
+        "videos/chunk-000",
+    ],
+)
+def test_unreadable_file_is_named_with_its_real_cause(src: Path, victim: str) -> None:
+    """Root ignores modes, so the converter runs with the DAC capabilities dropped."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv missing (util-linux)")
+    path = src / victim
+    before = fingerprint(src)
+    path.chmod(0)
+    try:
+        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert_v21_to_v30"]
+        proc = run([*cmd, src, "--quiet"])
+    finally:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert proc.returncode == 1, proc.stderr
+    assert error_line(proc) == f"convert: error: {path}: permission denied"
+    assert fingerprint(src) == before
+    assert not (src.parent / "sample_v30").exists()
+    assert leftovers(src.parent, "sample_v30") == []
+
+
+def test_macos_appledouble_files_are_ignored_and_said_once(src: Path) -> None:
+    cam = src / "videos/chunk-000/observation.images.laptop"
+    junk = [cam / "._episode_000000.mp4", src / "data/chunk-000/._episode_000000.parquet"]
+    junk.append(src / "videos/.DS_Store")
+    for p in junk:
+        p.write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 4092)  # AppleDouble magic + padding
+    before = fingerprint(src)
+    proc = convert(src)
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stdout.splitlines() if "hidden file(s)" in ln]
+    assert len(notes) == 1 and "ignored 2 hidden file(s)" in notes[0], proc.stdout
+    assert "2 macOS AppleDouble" in notes[0]
+    dst = src.parent / "sample_v30"
+    assert not [p for p in dst.rglob("*") if p.name.startswith("._")]
+    assert fingerprint(src) == before

@@ -388,5 +388,11 @@ def _convert_into(
     summary.renumbered = plan.renumbered
     if dropped:
         summary.notes.append(f"dropped v2.x info.json keys: {', '.join(dropped)}")
+    if plan.ignored:
+        apple = sum(Path(f).name.startswith("._") for f in plan.ignored)
+        summary.notes.append(
+            f"ignored {len(plan.ignored)} hidden file(s) in data/ and videos/ ({apple} macOS "
+            f"AppleDouble '._*'), e.g. {plan.ignored[0]}: not part of the dataset, not copied"
+        )
     if not plan.has_episode_stats:
         summary.notes.append("source has no episodes_stats.jsonl (v2.0): stats computed")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.convert.errors import ConversionError
+from scripts.convert.errors import ConversionError, os_error
 from validators.dataset_format import (
     INFO_PATH,
     LEGACY_EPISODES_PATH,
@@ -57,6 +57,7 @@ class Plan:
     tasks: list[str]  # new task_index -> text
     task_remap: dict[int, int]  # old task_index -> new task_index
     has_episode_stats: bool
+    ignored: list[str] = field(default_factory=list)  # hidden files skipped (AppleDouble ._*)
 
     @property
     def renumbered(self) -> dict[int, int]:
@@ -95,6 +96,8 @@ def load_source(src: Path) -> DatasetLayout:
         layout = load_layout(src)
     except NotADatasetError as exc:
         raise ConversionError(src / INFO_PATH, str(exc).split(": ", 1)[-1]) from exc
+    except OSError as exc:  # unreadable (permissions), not "damaged": say which and why
+        raise os_error(exc, src / INFO_PATH) from exc
     version = layout.version
     if version == V30 or version.startswith("v3"):
         raise ConversionError(
@@ -123,11 +126,13 @@ def _load_tasks(src: Path) -> tuple[list[str], dict[int, int], dict[str, int]]:
     return tasks, remap, text_to_new
 
 
-def _files_below(top: Path, depth: int, suffix: str) -> dict[str, int]:
+def _files_below(top: Path, depth: int, suffix: str, hidden: list[str]) -> dict[str, int]:
     """Files ``depth`` directory levels below ``top`` ending in ``suffix``: path -> size.
 
     One ``scandir`` pass instead of an ``is_file``/``stat`` per episode and a glob: with
     thousands of episodes, pathlib's per-call overhead was most of the plan's time.
+    Hidden entries (macOS AppleDouble ``._episode_000000.mp4`` left on exFAT disks,
+    ``.DS_Store``) are not part of a dataset: skipped, and appended to ``hidden``.
     """
     level = [str(top)]
     for _ in range(depth):
@@ -135,7 +140,7 @@ def _files_below(top: Path, depth: int, suffix: str) -> dict[str, int]:
         for d in level:
             try:
                 with os.scandir(d) as it:
-                    below += [e.path for e in it if e.is_dir()]
+                    below += [e.path for e in it if e.is_dir() and not e.name.startswith(".")]
             except (FileNotFoundError, NotADirectoryError):
                 continue
         level = below
@@ -143,7 +148,9 @@ def _files_below(top: Path, depth: int, suffix: str) -> dict[str, int]:
     for d in level:
         with os.scandir(d) as it:
             for e in it:
-                if e.name.endswith(suffix) and e.is_file():
+                if e.name.startswith("."):  # macOS AppleDouble (._x.mp4), .DS_Store: not data
+                    hidden.append(e.path)
+                elif e.name.endswith(suffix) and e.is_file():
                     files[e.path] = e.stat().st_size
     return files
 
@@ -176,8 +183,9 @@ def make_plan(src: Path) -> Plan:
     rows.sort(key=lambda r: int(r["episode_index"]))
 
     video_keys = layout.video_keys
-    data_files = _files_below(src / "data", 1, ".parquet")
-    video_files = _files_below(src / "videos", 2, ".mp4") if video_keys else {}
+    hidden: list[str] = []
+    data_files = _files_below(src / "data", 1, ".parquet", hidden)
+    video_files = _files_below(src / "videos", 2, ".mp4", hidden) if video_keys else {}
     plans: list[EpisodePlan] = []
     claimed_data: set[str] = set()
     claimed_video: set[str] = set()
@@ -226,4 +234,5 @@ def make_plan(src: Path) -> Plan:
         tasks=tasks,
         task_remap=task_remap,
         has_episode_stats=has_stats,
+        ignored=sorted(hidden),
     )
