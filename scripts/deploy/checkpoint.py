@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or args[0] != "env":
-        print("usage: python -m scripts.deploy.checkpoint env <pretrained_model dir>", file=sys.stderr)
+        print("usage: python -m scripts.deploy.checkpoint env <pretrained_model>", file=sys.stderr)
         return 2
     try:
         print(policy_env(read_config(Path(args[1])), Path(args[1])))

@@ -199,7 +199,14 @@ def build_client_class(rc: Any) -> type:
 
         def control_loop_action(self, verbose: bool = False) -> Any:
             performed = super().control_loop_action(verbose)
+            first = not self.metrics.action_times
             self.metrics.action(self.action_queue.qsize())
+            if first:
+                print(
+                    f"robot: moving: first action {time.monotonic() - T_PROCESS:.1f} s after "
+                    "start (cold start)",
+                    flush=True,
+                )
             return performed
 
         # ---- watchdog ----------------------------------------------------------------------

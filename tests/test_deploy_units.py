@@ -1,0 +1,113 @@
+"""Deploy building blocks that need no process: safe unpickling, allow-list, features, profiles.
+
+These run in the tools env (no torch, no grpc); the same code runs in the server and client.
+The real-gRPC checks of the same rules are in test_deploy_loop.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts.deploy import checkpoint as ck
+from scripts.deploy import profiles, safe_pickle
+from scripts.deploy.server import bind_policy, is_loopback
+
+
+class Evil:
+    def __init__(self, cmd: str) -> None:
+        self.cmd = cmd
+
+    def __reduce__(self):
+        return (os.system, (self.cmd,))
+
+
+def test_restricted_unpickler_refuses_os_system(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps({"observation": Evil(f"touch {marker}")})
+    with pytest.raises(safe_pickle.RefusedPayload, match=r"refused global posix\.system"):
+        safe_pickle.loads(payload)
+    assert not marker.exists()
+    with pytest.raises(safe_pickle.RefusedPayload, match="undecodable"):
+        safe_pickle.loads(payload[:-5])
+
+
+def test_restricted_unpickler_admits_what_observations_carry() -> None:
+    obs = {"shoulder_pan.pos": 1.5, "laptop": np.arange(24, dtype=np.uint8).reshape(2, 4, 3)}
+    got = safe_pickle.loads(pickle.dumps(obs))
+    assert got["shoulder_pan.pos"] == 1.5 and got["laptop"].dtype == np.uint8
+    assert np.array_equal(got["laptop"], obs["laptop"])
+    with pytest.raises(safe_pickle.RefusedPayload, match=r"builtins\.eval"):
+        safe_pickle.loads(pickle.dumps(eval))
+
+
+def _ckpt(root: Path, cams=("laptop", "phone"), state: int = 6) -> Path:
+    root.mkdir(parents=True)
+    feats = {f"observation.images.{c}": {"type": "VISUAL", "shape": [3, 96, 128]} for c in cams}
+    feats["observation.state"] = {"type": "STATE", "shape": [state]}
+    cfg = {
+        "type": "act",
+        "chunk_size": 10,
+        "input_features": feats,
+        "output_features": {"action": {"type": "ACTION", "shape": [state]}},
+    }
+    (root / "config.json").write_text(json.dumps(cfg))
+    return root
+
+
+def test_checkpoint_allow_list(tmp_path: Path) -> None:
+    root = _ckpt(tmp_path / "run" / "pretrained_model")
+    assert ck.allowed(root, [root]) == root.resolve()
+    other = _ckpt(tmp_path / "other")
+    with pytest.raises(ck.CheckpointError, match="outside the server's allowed roots"):
+        ck.allowed(other, [root])
+    (root / "escape").symlink_to(other)  # a link inside the root pointing out of it
+    with pytest.raises(ck.CheckpointError, match="outside"):
+        ck.allowed(root / "escape", [root])
+    for bad in ("lerobot/act_koch", "relative/dir", str(tmp_path / "missing")):
+        with pytest.raises(ck.CheckpointError, match="Hub ids are never loaded"):
+            ck.allowed(bad, [root])
+
+
+def test_feature_mismatch_names_both_sets(tmp_path: Path) -> None:
+    cfg = ck.read_config(_ckpt(tmp_path / "c"))
+    robot = {
+        "observation.state": {"shape": (7,)},
+        "observation.images.front": {"shape": (480, 640, 3)},
+    }
+    msg = ck.mismatch(cfg, robot, action_dim=7)
+    assert msg is not None
+    assert "checkpoint cameras ['laptop', 'phone'] vs robot cameras ['front']" in msg
+    assert "checkpoint state 6-d vs robot state 7-d" in msg
+    assert "checkpoint action 6-d vs robot action 7-d" in msg
+    same = {
+        "observation.state": {"shape": (6,)},
+        "observation.images.laptop": {"shape": (480, 640, 3)},
+        "observation.images.phone": {"shape": (480, 640, 3)},
+    }
+    assert ck.mismatch(cfg, same, action_dim=6) is None
+    with pytest.raises(ck.CheckpointError, match=r"no config\.json"):
+        ck.read_config(tmp_path)
+
+
+def test_unknown_robot_lists_profiles() -> None:
+    assert {"koch", "replay"} <= set(profiles.names())
+    with pytest.raises(profiles.ProfileError) as e:
+        profiles.load("kich")
+    assert "have: koch, replay" in str(e.value) and "did you mean 'koch'" in str(e.value)
+    prof = profiles.apply(profiles.load("koch"), {"robot_port": "/dev/ttyUSB3", "dataset": "x"})
+    assert prof["robot"]["port"] == "/dev/ttyUSB3" and "dataset" not in prof["robot"]
+
+
+def test_bind_beyond_loopback_needs_opt_in() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
+    assert "loopback only" in bind_policy("127.0.0.1", allow_remote=False)
+    with pytest.raises(SystemExit, match="ALLOW_REMOTE=1"):
+        bind_policy("0.0.0.0", allow_remote=False)
+    assert bind_policy("0.0.0.0", allow_remote=True).startswith("WARNING")
