@@ -160,3 +160,22 @@ def test_video_backend_override_and_bad_value() -> None:
     assert proc.stdout.strip() == "pyav" and "set by you" in proc.stderr
     bad = video_backend({"VIDEO_BACKEND": "ffmpeg"})
     assert bad.returncode != 0 and "VIDEO_BACKEND=ffmpeg is not one of" in bad.stderr
+
+
+def test_video_backend_cache_is_probed_again_when_ffmpeg_changes(tmp_path: Path) -> None:
+    """Item 5: a cached "pyav" from before `apt install ffmpeg` must not stick forever."""
+    cache = tmp_path / "backend.json"
+    cache.write_text('{"backend": "pyav", "why": "old answer, FFmpeg missing then"}')
+    env = {k: v for k, v in os.environ.items() if k not in ("VIDEO_BACKEND", "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [env_python("act"), "-m", "scripts.video_backend", "--cache", cache]
+    first = run(cmd, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "old answer" not in first.stderr and "cached" not in first.stderr
+    second = run(cmd, env=env)
+    assert second.stdout == first.stdout and "cached until" in second.stderr
+    libs = tmp_path / "ffmpeg-libs"  # a new FFmpeg appears where the loader looks
+    libs.mkdir()
+    (libs / "libavutil.so.59").write_bytes(b"\x7fELF")
+    third = run(cmd, env={**env, "LD_LIBRARY_PATH": str(libs)})
+    assert third.returncode == 0 and "cached" not in third.stderr, third.stderr
