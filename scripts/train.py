@@ -122,10 +122,15 @@ def plan(args: argparse.Namespace) -> Plan:
         )
     # Machine first (env, GPU), then data, then weights: the cheapest, broadest checks first.
     bindir = pf.check_env(recipe)
-    pf.check_gpu(recipe, flat, args.gpus)
+    notes: list[str] = []
+    try:
+        pf.check_gpu(recipe, flat, args.gpus)
+    except pf.PreflightError as exc:  # a dry run still shows the command (laptop, busy GPU)
+        if not (args.dry_run and exc.code == pf.EXIT_GPU):
+            raise
+        notes.append(f"warning: {exc} (a real run stops here, exit {exc.code})")
     dataset = Path(args.dataset).expanduser().resolve()
     facts = pf.check_dataset(dataset)
-    notes: list[str] = []
     for key, value in pf.check_weights(flat, recipe.policy).items():
         if flat.get(key) != value:
             notes.append(f"{key}: {flat.get(key)} -> local {value}")

@@ -193,13 +193,12 @@ def check_gpu(recipe: Recipe, flat: dict[str, Any], gpus_wanted: int) -> list[gp
     gpus = gpu_mod.detect()
     why = gpu_mod.check_budget(gpus, recipe.gpu_gb, gpus_wanted)
     if why:
-        fix = (
-            "use a CPU recipe (RECIPE=" + recipe.policy + "_cpu), a smaller recipe, or free the GPU"
-            if gpus
-            else "run on a machine with an NVIDIA GPU and driver, or RECIPE="
-            + recipe.policy
-            + "_cpu"
-        )
+        if gpus and len(gpus) < gpus_wanted:
+            fix = f"GPUS={len(gpus)} (this machine has {len(gpus)} GPU(s))"
+        elif gpus:
+            fix = f"a smaller recipe, free the GPU, or RECIPE={recipe.policy}_cpu"
+        else:
+            fix = f"run on a machine with an NVIDIA GPU and driver, or RECIPE={recipe.policy}_cpu"
         raise PreflightError(EXIT_GPU, f"recipe {recipe.name}: {why}: {fix}")
     return gpus
 
