@@ -17,6 +17,7 @@ Usage: python -m scripts.weights_import FROM [--name NAME] [--force]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -25,6 +26,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 from scripts.train_preflight import hf_hub_cache, torch_home, weights_dir
@@ -37,9 +39,27 @@ class ImportFailed(Exception):
     """One line for the user; the exit code is 2."""
 
 
+def check_torchvision_hash(path: Path) -> None:
+    """torchvision names its files ``<name>-<first 8 hex of the sha256>.pth``: check it."""
+    want = path.stem.rsplit("-", 1)[1]
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ImportFailed(f"{path}: {(exc.strerror or str(exc)).lower()}") from exc
+    if not digest.hexdigest().startswith(want):
+        raise ImportFailed(
+            f"{path}: content does not match the hash in its name ({want}; sha256 "
+            f"{digest.hexdigest()[:8]}): damaged or not the real file"
+        )
+
+
 def classify(path: Path, name: str | None) -> tuple[str, Path] | None:
     """(kind, destination) for a file or directory, or None when it is not recognised."""
     if path.is_file() and TORCHVISION_FILE.match(path.name):
+        check_torchvision_hash(path)
         return "torchvision checkpoint", torch_home() / "hub" / "checkpoints" / path.name
     if path.is_dir() and path.name.startswith("models--"):
         return "Hugging Face cache repo", hf_hub_cache() / path.name
@@ -97,17 +117,22 @@ def place(src: Path, dest: Path, force: bool) -> str:
 
 def unpack(archive: Path, into: Path) -> Path:
     """Extract an archive safely (no absolute paths or '..') into ``into``."""
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise ImportFailed(f"{archive}: unsafe path {member} in archive")
-            zf.extractall(into)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            tf.extractall(into, filter="data")
-    else:
-        raise ImportFailed(f"FROM={archive}: not a directory, .pth file, tar or zip archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    if member.startswith("/") or ".." in Path(member).parts:
+                        raise ImportFailed(f"{archive}: unsafe path {member} in archive")
+                zf.extractall(into)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                tf.extractall(into, filter="data")
+        else:
+            raise ImportFailed(f"FROM={archive}: not a directory, .pth file, tar or zip archive")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        if isinstance(exc, OSError) and exc.strerror:
+            raise ImportFailed(f"{archive}: {exc.strerror.lower()}") from exc
+        raise ImportFailed(f"{archive}: truncated or damaged archive ({exc})") from exc
     return into
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, env_python, run
+from conftest import REPO, env_python, run, run_env
 
 from scripts.make_sample import SampleSpec, make_dataset
 
@@ -33,3 +36,40 @@ def test_dry_run_reports_gpu_findings_as_warnings(v30: Path) -> None:
     assert "lerobot-train --policy.type=act" in dry.stdout
     real = run(["make", "train", *knobs], cwd=REPO)
     assert real.returncode == 2 and "train: error: recipe act_8g: no CUDA GPU" in real.stderr
+
+
+def weights_import(src: Path, home: Path):
+    env = {**run_env(), "TORCH_HOME": str(home / "torch"), "WEIGHTS_DIR": str(home / "w")}
+    return run(["make", "-s", "weights-import", f"FROM={src}"], cwd=REPO, env=env)
+
+
+def test_weights_import_checks_the_hash_in_a_torchvision_name(tmp_path: Path) -> None:
+    fake = tmp_path / "resnet18-f37072fd.pth"
+    fake.write_bytes(os.urandom(4096))
+    proc = weights_import(fake, tmp_path)
+    assert proc.returncode != 0
+    assert f"{fake}: content does not match the hash in its name (f37072fd" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "torch").exists() or not list((tmp_path / "torch").rglob("*.pth"))
+    body = os.urandom(4096)
+    real = tmp_path / f"resnet18-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    real.write_bytes(body)
+    proc = weights_import(real, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "torch/hub/checkpoints" / real.name).read_bytes() == body
+
+
+def test_weights_import_truncated_archive_is_one_line(tmp_path: Path) -> None:
+    model = tmp_path / "smolvla_base"
+    model.mkdir()
+    (model / "config.json").write_text('{"type": "smolvla"}')
+    (model / "model.safetensors").write_bytes(os.urandom(200_000))
+    archive = tmp_path / "weights.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(model, arcname="smolvla_base")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    proc = weights_import(archive, tmp_path)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("weights-import")]
+    assert lines and "truncated or damaged archive" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
