@@ -91,7 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot_loss: error: {log}: no 'step:N ... loss:X' lines yet", file=sys.stderr)
         return 3
     png = args.png or log.parent / "loss.png"
-    plot(points, png, f"{log.parent.name}: {len(points)} points, last loss {points[-1][1]:.4g}")
+    title = f"{log.parent.name}: {len(points)} points, last loss {points[-1][1]:.4g}"
+    try:
+        plot(points, png, title)
+    except OSError as exc:  # a read-only run dir, a full disk: one line, the PNG path named
+        reason = (exc.strerror or str(exc)).lower()
+        print(
+            f"plot_loss: error: {png}: cannot write ({reason}); pass --png elsewhere",
+            file=sys.stderr,
+        )
+        return 4
+
     print(f"loss curve: {png} ({len(points)} points, step {points[0][0]}..{points[-1][0]})")
     return 0
 

@@ -71,13 +71,24 @@ def check_log(log: Path) -> tuple[list[str], list[float]]:
     return fails, losses
 
 
+def _steps(text: str) -> int:
+    """STEPS must be a positive integer (0 used to mean "the default" silently)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"STEPS={text}: not an integer") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"STEPS={text}: must be 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="make smoke", description=__doc__.splitlines()[0])
     ap.add_argument(
         "--dataset", type=Path, default=Path(os.environ.get("DATASET") or DEFAULT_DATASET)
     )
     ap.add_argument("--recipe", default="act_cpu")
-    ap.add_argument("--steps", type=int, default=None, help="default: a CPU recipe's steps, 20")
+    ap.add_argument("--steps", type=_steps, default=None, help="default: a CPU recipe's steps, 20")
     ap.add_argument("--out", type=Path, default=None, help="default outputs/smoke/<recipe>-<time>")
     args = ap.parse_args(argv)
     try:

@@ -73,3 +73,29 @@ def test_weights_import_truncated_archive_is_one_line(tmp_path: Path) -> None:
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("weights-import")]
     assert lines and "truncated or damaged archive" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_smoke_steps_zero_is_refused(v30: Path) -> None:
+    proc = run(["make", "smoke", f"DATASET={v30}", "STEPS=0"], cwd=REPO, timeout=120)
+    assert proc.returncode != 0
+    assert "STEPS=0: must be 1 or more" in proc.stderr
+
+
+def test_plot_into_a_read_only_run_dir_is_one_line(tmp_path: Path) -> None:
+    """Root ignores modes: make runs with the DAC capabilities dropped."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv missing (util-linux)")
+    out = tmp_path / "run"
+    out.mkdir()
+    lines = [f"INFO step:{s} smpl:{4 * s} ep:0 epch:0.1 loss:{10 / s:.3f} grdn:1.0" for s in (1, 2)]
+    (out / "train.log").write_text("\n".join(lines) + "\n")
+    out.chmod(0o555)
+    no_dac = "-dac_override,-dac_read_search"
+    cmd = ["setpriv", f"--inh-caps={no_dac}", f"--bounding-set={no_dac}", "make", "-s", "plot"]
+    try:
+        proc = run([*cmd, f"OUT={out}"], cwd=REPO)
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode != 0
+    assert f"plot_loss: error: {out / 'loss.png'}: cannot write (permission denied)" in proc.stderr
+    assert "Traceback" not in proc.stderr
