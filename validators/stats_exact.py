@@ -28,6 +28,7 @@ rows (standard mode).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ import numpy as np
 from validators import dataset_format as fmt
 from validators.context import Context
 from validators.moments import Moments
+from validators.report import Severity
 from validators.stats_rows import RowStats, numeric_features
 
 STD_COLLAPSED_FRAC = 0.01
@@ -191,9 +193,10 @@ def fix_hint(ctx: Context) -> str:
     return f"make convert SRC={ctx.root} recomputes them exactly from the rows"
 
 
-def _where(rec: Recorded, row: int) -> str:
+def _at(rec: Recorded, row: int, name: str) -> str:
+    """'episode 3, joint' for per-episode stats, 'joint' for stats.json."""
     label = rec.labels[row]
-    return "stats.json" if label is None else f"episode {label}"
+    return name if label is None else f"episode {label}, {name}"
 
 
 class Reporter:
@@ -216,14 +219,22 @@ class Reporter:
         scope = "" if self.rec.labels[row] is None else f" in {rows} of {len(mask)} episodes"
         return int(row), int(col), scope, dims
 
-    def add(self, check_id: str, severity: str, mask: np.ndarray, score: np.ndarray, what) -> None:
+    def add(
+        self,
+        check_id: str,
+        severity: Severity,
+        mask: np.ndarray,
+        score: np.ndarray,
+        what: Callable[[int, int], str],
+    ) -> None:
+        """One finding for the cells in ``mask``, described at the cell with the top score."""
         if not mask.any():
             return
         row, col, scope, dims = self._summary(mask, score)
         label = self.rec.labels[row]
         self.ctx.add(
             check_id,
-            severity,  # type: ignore[arg-type]
+            severity,
             f"{self.scope}: {self.key} [{dims}]{scope}: {what(row, col)}",
             fix_hint(self.ctx),
             file=self.file,
@@ -234,34 +245,31 @@ class Reporter:
         rec, n = self.rec, self.names
         if v.bounds is None:
             collapsed = lambda r, c: (  # noqa: E731
-                f"std recorded {rec.std[r, c]:.3g} but the rows vary ({_where(rec, r)}, "
-                f"{n[c]}: true std {v.true_std[r, c]:.3g}); MEAN_STD normalisation would blow "
-                "this dimension up"
+                f"std recorded {rec.std[r, c]:.3g} but the rows vary ({_at(rec, r, n[c])}: "
+                f"true std {v.true_std[r, c]:.3g}); MEAN_STD normalisation would blow this "
+                "dimension up"
             )
             off = lambda r, c: (  # noqa: E731
                 f"std recorded {rec.std[r, c]:.6g}, the rows give {v.true_std[r, c]:.6g} "
-                f"({_where(rec, r)}, {n[c]}: {100 * rel[r, c]:.3g} % off; error above "
+                f"({_at(rec, r, n[c])}: {100 * rel[r, c]:.3g} % off; error above "
                 f"{100 * STD_ERROR_REL:g} %, warning above {100 * STD_WARN_REL:g} %)"
             )
         else:
             low, high = v.bounds
             collapsed = lambda r, c: (  # noqa: E731
-                f"std recorded {rec.std[r, c]:.3g} but min < max ({_where(rec, r)}, {n[c]}: "
+                f"std recorded {rec.std[r, c]:.3g} but min < max ({_at(rec, r, n[c])}: "
                 f"{rec.min[r, c]:.7g}..{rec.max[r, c]:.7g} over {rec.count[r]:.0f} frames needs "
                 f"std >= {low[r, c]:.3g}); MEAN_STD normalisation would blow this dimension up"
             )
             off = lambda r, c: (  # noqa: E731
                 f"std recorded {rec.std[r, c]:.6g} is impossible for the recorded min/max/mean "
-                f"({_where(rec, r)}, {n[c]}: must lie in [{low[r, c]:.3g}, {high[r, c]:.3g}])"
+                f"({_at(rec, r, n[c])}: must lie in [{low[r, c]:.3g}, {high[r, c]:.3g}])"
             )
         self.add("stats.std_collapsed", "error", v.collapsed, v.true_std, collapsed)
         rel = np.nan_to_num(v.std_rel, nan=0.0)
         err = rel > STD_ERROR_REL
-        if err.any():
-            sev, mask = "error", err
-        else:
-            sev, mask = "warning", rel > STD_WARN_REL
-        self.add("stats.std_mismatch", sev, mask, rel, off)
+        sev: Severity = "error" if err.any() else "warning"
+        self.add("stats.std_mismatch", sev, err if err.any() else rel > STD_WARN_REL, rel, off)
         const = np.nan_to_num(v.const_std, nan=0.0)
         self.add(
             "stats.std_mismatch",
@@ -270,12 +278,13 @@ class Reporter:
             const,
             lambda r, c: (
                 f"the rows are constant but std is recorded as {rec.std[r, c]:.3g} "
-                f"({_where(rec, r)}, {n[c]}); harmless for training, but not from these rows"
+                f"({_at(rec, r, n[c])}); harmless for training, but not from these rows"
             ),
         )
         worst = np.maximum.reduce([v.values[s] for s in ("mean", "min", "max")])
         err = worst > VALUE_ERROR
-        sev, mask = ("error", err) if err.any() else ("warning", worst > VALUE_WARN)
+        sev = "error" if err.any() else "warning"
+        mask = err if err.any() else worst > VALUE_WARN
 
         def what(r: int, c: int) -> str:
             stat = max(("mean", "min", "max"), key=lambda s: v.values[s][r, c])
@@ -283,7 +292,7 @@ class Reporter:
             unit = "std" if stat == "mean" else "range"
             return (
                 f"{stat} recorded {got:.7g} disagrees with the rows by "
-                f"{v.values[stat][r, c]:.3g} x the {unit} ({_where(rec, r)}, {n[c]})"
+                f"{v.values[stat][r, c]:.3g} x the {unit} ({_at(rec, r, n[c])})"
             )
 
         self.add("stats.mean_min_max_mismatch", sev, mask, worst, what)
