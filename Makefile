@@ -6,10 +6,12 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules --no-print-directory
 
-# Site settings (data roots, caches) come from .env, the same file direnv's .envrc loads.
+# Site settings (data roots, caches) come from .env, the same file direnv's .envrc loads, read
+# as direnv reads it (quotes, `# comments`): scripts/dotenv.py writes it as make assignments.
 ifneq ($(wildcard .env),)
-include .env
-export $(shell awk -F= '/^[A-Za-z_][A-Za-z0-9_]*=/ {print $$1}' .env)
+include .cache/dotenv.mk
+.cache/dotenv.mk: .env scripts/dotenv.py
+	@mkdir -p .cache && $(or $(wildcard envs/tools/.venv/bin/python),python3) -m scripts.dotenv .env >$@.tmp-$$$$ && mv $@.tmp-$$$$ $@
 endif
 
 # ---- defaults (override on the command line or in .env) -----------------------------------
@@ -101,6 +103,21 @@ plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
 	$(call require,FROM)
 	$(TOOLS_PY) -m scripts.weights_import $(call q,FROM)$(if $(FORCE), --force)
+
+##@ Fit
+.PHONY: fit fit-all
+BATCH ?=
+JSON ?=
+MEASURE ?=
+fit: envs ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
+	$(call require,RECIPE)
+	$(TOOLS_PY) -m scripts.fit $(RECIPE) \
+	  $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET)) \
+	  $(call flag,--batch $(BATCH),$(BATCH)) $(call flag,--json,$(JSON)) \
+	  $(call flag,--measure,$(MEASURE))
+
+fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the README table
+	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
 
 ##@ Deploy
 # LeRobot's async inference (scripts/deploy/): the policy server on the GPU box, the robot client

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import REPO, env_python, run
+from helpers.repo_copy import repo_copy
 
 
 def test_make_alone_prints_grouped_help() -> None:
@@ -110,17 +113,47 @@ def test_direnv_exports_the_toolkit_defaults(tmp_path: Path) -> None:
     assert f"HF_HOME={tmp_path}/hf" in proc.stdout
 
 
+DOTENV = """# site settings
+DATA_DIR=/data/lab # where the lab's data lives
+HF_HOME="/data/hugging face" # quoted: a blank inside
+TORCH_HOME='/data/torch#1'
+export WEIGHTS_DIR=/data/weights
+"""
+
+
 def test_make_and_direnv_read_the_same_dotenv(tmp_path: Path) -> None:
-    """cron has no direnv: make must pick up .env by itself."""
-    dotenv = REPO / ".env"
-    if dotenv.exists():
-        pytest.skip(".env exists in this checkout; not touching a user's settings")
-    dotenv.write_text(f"DATA_DIR={tmp_path}/site-data\n")
-    try:
-        proc = run(["make", "-n", "sample"])
-    finally:
-        dotenv.unlink()
-    assert f"--out {tmp_path}/site-data/sample_koch_v21" in proc.stdout, proc.stdout + proc.stderr
+    """cron has no direnv: make must read .env by itself, and exactly as direnv does (item 12)."""
+    repo = repo_copy(tmp_path / "repo")
+    (repo / ".env").write_text(DOTENV)
+    want = {
+        "DATA_DIR": "/data/lab",
+        "HF_HOME": "/data/hugging face",
+        "TORCH_HOME": "/data/torch#1",
+        "WEIGHTS_DIR": "/data/weights",
+    }
+    keys = sorted(want)
+    script = f"import os, json; print(json.dumps({{k: os.environ[k] for k in {keys!r}}}))"
+    (repo / "Makefile").write_text(
+        (repo / "Makefile").read_text() + f"\nshow-env:\n\t@python3 -c {shlex.quote(script)}\n"
+    )
+    proc = run(["make", "-s", "show-env"], cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == want
+    if shutil.which("direnv"):
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+        }
+        assert run(["direnv", "allow", "."], env=env, cwd=repo).returncode == 0
+        proc = run(["direnv", "exec", ".", "python3", "-c", script], env=env, cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout.strip().splitlines()[-1]) == want
+    (repo / ".env").write_text("DATA_DIR=/data/my lab\n")  # direnv refuses this: so does make
+    proc = run(["make", "-s", "show-env"], cwd=repo)
+    assert proc.returncode != 0
+    assert ".env: line 1: DATA_DIR: a value with blanks must be quoted" in proc.stderr
 
 
 def video_backend(env_extra: dict[str, str] | None = None):

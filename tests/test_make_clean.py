@@ -33,7 +33,7 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
     (lab / "grasp" / "meta").mkdir(parents=True)
     (lab / "grasp" / "meta" / "info.json").write_text('{"codebase_version": "v2.1"}\n')
     (lab / "thesis.txt").write_bytes(b"four years of work\n")
-    (repo / ".env").write_text(f"DATA_DIR={lab}\n")
+    (repo / ".env").write_text(f'DATA_DIR="{lab}"  # the lab data root\n')
     user_files = snapshot(lab)
 
     built = make(repo, "convert")  # the sample and its conversion, inside the lab's root
@@ -61,7 +61,7 @@ def test_clean_keeps_folders_named_like_the_sample_that_it_did_not_write(tmp_pat
         (lab / name / "meta").mkdir(parents=True)
         (lab / name / "meta" / "info.json").write_text("{}\n")
         (lab / name / "notes.txt").write_text(f"mine: {name}\n")
-    (repo / ".env").write_text(f"DATA_DIR={lab}\n")
+    (repo / ".env").write_text(f'DATA_DIR="{lab}"  # the lab data root\n')
     before = snapshot(lab)
     proc = make(repo, "clean")
     assert proc.returncode == 0, proc.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ("Makefile", "scripts", "validators", "recipes", "bin", "pyproject.toml", ".env.example")
+COPIED += (".envrc",)
 
 
 def repo_copy(where: Path) -> Path:
