@@ -10,6 +10,8 @@ and hashes; ``scripts/convert/fingerprint.py``), the one ``make convert`` record
                                                replaced only after the new one is verified)
   - modified in the last SETTLE_MIN minutes,
     or ``meta/``/``data/`` without info.json -> skipped: still being written
+  - ``<name>_v30`` without the marker        -> skipped: never replaced (an older output or
+                                               someone's folder); move it away to convert
   - anything that cannot be read or converted -> failed, with the reason
 Each conversion runs the same converter as ``make convert``, in its own process, so one bad
 dataset is reported and the others still convert. The run writes ``OUTBOX/nightly-report.json``
@@ -113,6 +115,13 @@ def decide(src: Path, outbox: Path, settle_s: float) -> Item | None:
             item.reason = (
                 f"still being written (modified {ago:.0f} min ago; "
                 f"waits for {settle_s / 60:.0f} min of quiet, SETTLE_MIN)"
+            )
+            return item
+        if (dst.exists() or dst.is_symlink()) and publish.read_marker(dst) is None:
+            item.status = "skipped"
+            item.reason = (
+                f"{dst} exists without the converter's {publish.MARKER} (converted before "
+                "fingerprints, or not ours): left alone; move it away to convert again"
             )
             return item
         previous = publish.previous_output(dst)

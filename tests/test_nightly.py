@@ -140,6 +140,19 @@ def test_nightly_skips_datasets_still_being_written(inbox: Path, outbox: Path) -
     assert not (outbox / "recording_now_v30").exists()
 
 
+def test_nightly_never_replaces_an_output_without_the_marker(inbox: Path, outbox: Path) -> None:
+    """An older output (before fingerprints) or someone's folder under the <name>_v30 name."""
+    theirs = outbox / "gapped_v30"
+    theirs.mkdir()
+    (theirs / "thesis.txt").write_bytes(b"chapter 2\n")
+    proc = nightly(inbox, outbox)
+    assert proc.returncode == 0, proc.log
+    assert statuses(outbox) == {"gapped": "skipped", "koch_real": "converted"}
+    assert "move it away to convert again" in report(outbox)["gapped"]["reason"]
+    assert sorted(p.name for p in theirs.iterdir()) == ["thesis.txt"]
+    assert (theirs / "thesis.txt").read_bytes() == b"chapter 2\n"
+
+
 def test_nightly_skips_while_another_run_holds_the_lock(inbox: Path, outbox: Path) -> None:
     holder = subprocess.Popen(["flock", str(outbox / ".nightly.lock"), "sleep", "60"])
     try:
