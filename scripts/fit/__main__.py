@@ -1,0 +1,93 @@
+"""``make fit`` / ``make fit-all``: predict recipes' peak GPU memory (launcher, tools env).
+
+Usage:
+  python -m scripts.fit RECIPE [--dataset sample|gr2|DIR] [--batch N] [--json] [--measure]
+  python -m scripts.fit --all [--dataset sample,gr2] [--readme]
+
+Why a launcher: the prediction needs torch and LeRobot, which live in the recipe's environment
+(``envs/act`` or ``envs/smolvla``, ``ops.env``), exactly as ``make train`` runs lerobot-train
+there. This process stays light, starts ``python -m scripts.fit.run`` in that env, and formats
+the JSON it prints. Exit: 0 all predicted to fit, 1 something does not fit, 2 usage, 4 env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from scripts.fit import report
+from scripts.recipes import REPO, RecipeError, list_recipes, load_recipe
+
+
+def env_python(env: str) -> Path:
+    """envs/<env>/.venv/bin/python (``ENVS_DIR`` relocates envs/, as for make train)."""
+    return Path(os.environ.get("ENVS_DIR") or REPO / "envs") / env / ".venv" / "bin" / "python"
+
+
+def run_one(recipe: str, shapes: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the prediction in the recipe's environment; its progress goes to our stderr."""
+    r = load_recipe(recipe)
+    py = env_python(r.env)
+    if not py.exists():
+        raise SystemExit(f"fit: environment {r.env} missing ({py}): run make envs")
+    cmd = [str(py), "-m", "scripts.fit.run", "--recipe", recipe, "--shapes", shapes]
+    if args.batch:
+        cmd += ["--batch", str(args.batch)]
+    if not args.no_largest:
+        cmd.append("--largest")
+    if args.measure:
+        cmd += ["--measure", str(args.measure)]
+    for ov in args.override:
+        cmd += ["--override", ov]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"fit: {recipe} on {shapes} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("recipe", nargs="?")
+    ap.add_argument("--all", action="store_true", help="every GPU recipe (make fit-all)")
+    ap.add_argument("--dataset", default=None, help="sample, gr2, a dataset dir, or a,b list")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--measure", type=int, nargs="?", const=5, default=0)
+    ap.add_argument("--override", action="append", default=[], help="policy key=value")
+    ap.add_argument("--no-largest", action="store_true", help="skip the largest-batch search")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = ap.parse_args(argv)
+    if not args.all and not args.recipe:
+        ap.error("RECIPE is required: make fit RECIPE=<name> (or make fit-all)")
+    try:
+        names = [n for n in list_recipes() if not n.endswith("_cpu")] if args.all else [args.recipe]
+        for n in names:
+            load_recipe(n)
+    except RecipeError as exc:
+        print(f"fit: {exc}", file=sys.stderr)
+        return 2
+    default = "sample,gr2" if args.all else "sample"
+    shape_list = (args.dataset or default).split(",")
+    results = [run_one(n, s, args) for n in names for s in shape_list]
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    elif args.all:
+        print(report.table(results))
+    else:
+        for r in results:
+            print(report.text(r))
+    if args.readme:
+        ok = report.write_readme(REPO / "README.md", report.table(results))
+        print("README.md table " + ("updated" if ok else "markers missing"), file=sys.stderr)
+    bad = [r for r in results if r["verdict"] == "does not fit"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

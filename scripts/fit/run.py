@@ -1,0 +1,104 @@
+"""The part of ``make fit`` that runs inside the recipe's environment (torch, LeRobot).
+
+``python -m scripts.fit.run --recipe R --shapes sample|gr2|<dataset dir> [--batch N]
+[--largest] [--measure STEPS] [--override key=value ...]`` prints one JSON object on stdout:
+the prediction at the recipe's batch (or ``--batch``), and with ``--largest`` the largest batch
+that fits the recipe's GPU (two more fake steps: one for the slope, one to confirm). Progress
+goes to stderr. :mod:`scripts.fit.__main__` starts this in ``envs/<env>`` and formats the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import yaml
+
+from scripts.fit import predict
+from scripts.fit import shapes as shapes_mod
+from scripts.recipes import load_recipe
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["chunk_size=10"]`` -> ``{"chunk_size": 10}`` (policy keys, YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key.removeprefix("policy.")] = yaml.safe_load(value)
+    return out
+
+
+def search_largest(
+    block: dict[str, Any], policy: str, shapes: Any, gpu_gb: float, first: predict.StepMemory
+) -> dict[str, Any]:
+    """Largest batch predicted to fit: slope from two batch sizes, then one confirming step."""
+    b0 = first.batch
+    b1 = b0 * 2 if b0 < 64 else b0 + max(8, b0 // 4)
+    if predict.verdict(first.peak, gpu_gb) == "does not fit":
+        b1 = max(1, b0 // 2) if b0 > 1 else 2
+    second = predict.measure_step(block, policy, shapes, b1)
+    peaks = {b0: first.peak, b1: second.peak}
+    best, per = predict.largest_batch(peaks, gpu_gb)
+    tried: dict[int, int] = dict(peaks)
+    # Confirm (and step down until it fits): activations are close to, not exactly, linear.
+    while best >= 1:
+        if best not in tried:
+            tried[best] = predict.measure_step(block, policy, shapes, best).peak
+        if predict.verdict(tried[best], gpu_gb) == "fits":
+            break
+        best = max(0, int(best * 0.95) if best > 20 else best - 1)
+    return {
+        "largest_batch": best,
+        "bytes_per_sample": per,
+        "peak_at_largest": tried.get(best),
+        "tried": {str(k): v for k, v in sorted(tried.items())},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipe", required=True)
+    ap.add_argument("--shapes", default="sample", help="sample, gr2 or a dataset directory")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--largest", action="store_true", help="also search the largest batch")
+    ap.add_argument("--override", action="append", default=[], help="policy key=value")
+    ap.add_argument("--measure", type=int, default=0, help="CUDA: run N real steps too")
+    args = ap.parse_args(argv)
+
+    recipe = load_recipe(args.recipe)
+    shapes = shapes_mod.resolve(args.shapes)
+    block = dict(recipe.config["policy"], **parse_overrides(args.override))
+    batch = args.batch or int(recipe.config["batch_size"])
+    mem = predict.measure_step(block, recipe.policy, shapes, batch)
+    out: dict[str, Any] = {
+        "recipe": recipe.name,
+        "policy": recipe.policy,
+        "env": recipe.env,
+        "gpu_gb": recipe.gpu_gb,
+        "shapes": shapes.as_dict(),
+        "shapes_text": shapes.describe(),
+        "overrides": args.override,
+        "prediction": mem.as_dict(),
+        "need_gib": predict.need_gib(mem.peak),
+        "verdict": predict.verdict(mem.peak, recipe.gpu_gb) if recipe.gpu_gb else "cpu recipe",
+        "constants": {
+            "cuda_context_gib": predict.CUDA_CONTEXT_GIB,
+            "allocator_margin": predict.ALLOCATOR_MARGIN,
+            "fit_fraction": predict.FIT_FRACTION,
+        },
+    }
+    if args.largest and recipe.gpu_gb:
+        out.update(search_largest(block, recipe.policy, shapes, recipe.gpu_gb, mem))
+    if args.measure:
+        from scripts.fit import measure
+
+        out["measured"] = measure.measure_cuda(block, recipe.policy, shapes, batch, args.measure)
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
