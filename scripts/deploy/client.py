@@ -225,9 +225,10 @@ def build_client_class(rc: Any) -> type:
                     if now - last > self.stall_s:
                         status = health.check(self.channel, timeout=0.5)
                         err = f", last error {self.server_error}" if self.server_error else ""
+                        state = "answers" if status in ("SERVING", "NOT_SERVING") else "unreachable"
                         self.request_stop(
                             f"no action chunk for {now - last:.1f} s (STALL_S={self.stall_s:g}); "
-                            f"server {self.server_address} health {status}{err}",
+                            f"server {self.server_address} {state} (health {status}{err})",
                             True,
                         )
 

@@ -86,6 +86,9 @@ def pct(values: list[float], scale: float = 1000.0) -> dict[str, float] | None:
 
 def summarise(m: Metrics, *, fps: float, actions_per_chunk: int, extra: dict[str, Any]) -> dict:
     acts = m.action_times
+    if m.dry_since is not None:  # a stall still open when the run stopped
+        m.stall_s += time.monotonic() - m.dry_since
+        m.dry_since = None
     rate = (len(acts) - 1) / (acts[-1] - acts[0]) if len(acts) > 1 and acts[-1] > acts[0] else 0
     return {
         "target_fps": fps,

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import REPO, env_python, run, run_env
 from helpers.train_common import cached, make_v30
@@ -153,9 +154,9 @@ def client_cmd(ckpt: Path, port: int, ds: Path, log_dir: Path, *extra: str) -> l
     )
 
 
-def probe(*args: object, timeout: float = 120) -> dict:
+def probe(*args: object, timeout: float = 120) -> Any:
     proc = run(act(HELPERS / "deploy_probe.py", *args), timeout=timeout)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln for ln in proc.stdout.splitlines() if ln[:1] in ("{", "[")]
     if proc.returncode != 0 or not lines:
         raise AssertionError(f"probe {args} failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return json.loads(lines[-1])

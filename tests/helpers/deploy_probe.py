@@ -6,8 +6,9 @@ real server over real gRPC with LeRobot's own stubs and message classes.
 Usage: deploy_probe.py attack ADDR MARKER
            send payloads that would ``touch MARKER`` (os.system) through SendPolicyInstructions,
            SendObservations, and a tensor storage smuggled through torch.storage._load_from_bytes
-       deploy_probe.py handshake ADDR CKPT [--cams laptop,phone] [--state 6]
-           a legitimate RemotePolicyConfig with a robot of these features; code and details
+       deploy_probe.py handshake ADDR CKPT:CAMS:STATE...
+           legitimate RemotePolicyConfigs (robot cameras CAMS comma-separated, STATE joints);
+           a list of {code, details}, one per case, from one process
        deploy_probe.py evil-server PORT MARKER
            a server whose health says SERVING and whose GetActions answers an os.system payload
 """
@@ -167,9 +168,7 @@ def main() -> None:
     a.add_argument("marker")
     h = sub.add_parser("handshake")
     h.add_argument("addr")
-    h.add_argument("ckpt")
-    h.add_argument("--cams", default="laptop,phone")
-    h.add_argument("--state", type=int, default=6)
+    h.add_argument("cases", nargs="+")
     e = sub.add_parser("evil-server")
     e.add_argument("port", type=int)
     e.add_argument("marker")
@@ -177,8 +176,12 @@ def main() -> None:
     if args.cmd == "attack":
         print(json.dumps(attack(args.addr, args.marker)))
     elif args.cmd == "handshake":
-        cams = [c for c in args.cams.split(",") if c]
-        print(json.dumps(handshake(args.addr, args.ckpt, cams, args.state)))
+        results = []
+        for case in args.cases:
+            path, cams, state = case.rsplit(":", 2)
+            cam_list = [c for c in cams.split(",") if c]
+            results.append(handshake(args.addr, path, cam_list, int(state)))
+        print(json.dumps(results))
     else:
         evil_server(args.port, args.marker)
 

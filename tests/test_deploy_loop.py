@@ -1,0 +1,231 @@
+"""make serve / make robot for real: LeRobot 0.6.1's server and client over gRPC on loopback.
+
+One ``make serve`` (a tiny random ACT made by LeRobot from a LeRobot-written Koch-like dataset)
+is shared by the module; the replay robot plugin plays that dataset. The last test kills that
+server on purpose (server death), so it stays last.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run
+from helpers import deploy_common as dc
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dc.checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dc.dataset(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(ckpt: Path, tmp_path_factory: pytest.TempPathFactory):
+    port = dc.free_port()
+    proc = dc.start_server(ckpt, port, tmp_path_factory.mktemp("serve-logs"))
+    try:
+        proc.wait_for("serve: SERVING", timeout=240)
+        yield port, proc
+    finally:
+        proc.stop()
+
+
+def test_malicious_payloads_refused_and_server_keeps_serving(server, tmp_path: Path) -> None:
+    port, proc = server
+    marker = tmp_path / "pwned"
+    got = dc.probe("attack", f"127.0.0.1:{port}", marker)
+    for rpc in ("instructions", "observations", "storage_smuggle"):
+        assert got[rpc]["code"] == "INVALID_ARGUMENT", got
+    assert "posix.system" in got["instructions"]["details"]
+    assert "weights-only" in got["storage_smuggle"]["details"]
+    assert got["marker_exists"] is False and not marker.exists()
+    assert got["stock_pickle_ran_smuggle"] is True  # the smuggled payload is a real attack
+    assert proc.p.poll() is None and dc.health(port) == "SERVING"
+    assert "REFUSED observation" in proc.out
+
+
+@pytest.fixture(scope="module")
+def handshakes(server, ckpt: Path, ds: Path) -> list[dict]:
+    """Three legitimate-looking handshakes the server must refuse, from one probe process."""
+    port, _ = server
+    cases = [f"{ds}:laptop,phone:6", "lerobot/some_hub_model:laptop,phone:6", f"{ckpt}:front:7"]
+    return dc.probe("handshake", f"127.0.0.1:{port}", *cases)
+
+
+def test_checkpoint_outside_allow_list_refused(handshakes) -> None:
+    outside, hub, _ = handshakes
+    assert outside["code"] == "PERMISSION_DENIED" and "allowed roots" in outside["details"]
+    assert hub["code"] == "PERMISSION_DENIED" and "Hub ids are never loaded" in hub["details"]
+
+
+def test_feature_mismatch_refused_at_handshake(handshakes) -> None:
+    got = handshakes[2]
+    assert got["code"] == "FAILED_PRECONDITION", got
+    assert "checkpoint cameras ['laptop', 'phone'] vs robot cameras ['front']" in got["details"]
+    assert "checkpoint state 6-d vs robot state 7-d" in got["details"]
+
+
+def test_second_server_on_busy_port_refused(server, ckpt: Path, tmp_path: Path) -> None:
+    port, first = server
+    second = dc.start_server(ckpt, port, tmp_path)
+    rc = second.wait(timeout=120)
+    assert rc != 0 and "port in use" in second.out, second.out
+    assert "SERVING" not in second.out
+    assert first.p.poll() is None and dc.health(port) == "SERVING"
+
+
+@pytest.fixture(scope="module")
+def replay_run(server, ckpt: Path, ds: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``make robot ROBOT=replay DURATION=8`` while the health service is probed repeatedly."""
+    port, server_proc = server
+    log_dir = tmp_path_factory.mktemp("robot")
+    readies_before = server_proc.out.count("connected and ready")
+    client = dc.Proc(
+        [
+            "make",
+            "robot",
+            "ROBOT=replay",
+            f"CHECKPOINT={ckpt}",
+            f"SERVER=127.0.0.1:{port}",
+            f"DATASET={ds}",
+            "DURATION=8",
+            "STALL_S=5",
+            f"DEPLOY_DIR={log_dir}",
+        ]
+    )
+    client.wait_for("robot: moving", timeout=180)
+    probes = []
+    while client.p.poll() is None and len(probes) < 10:
+        probes.append(dc.health(port))
+        time.sleep(0.3)
+    rc = client.wait(timeout=120)
+    rdir = dc.run_dir(log_dir)
+    report = json.loads((rdir / "report.json").read_text())
+    actions = json.loads((rdir / "actions.json").read_text())
+    readies = server_proc.out.count("connected and ready") - readies_before
+    return rc, client.out, report, actions, probes, readies, rdir
+
+
+def test_replay_loop_moves(replay_run) -> None:
+    rc, out, report, actions, _, _, rdir = replay_run
+    assert rc == 0, out
+    assert "duration 8 s reached" in out
+    assert report["actions_performed"] > 0 and report["chunks_received"] > 0
+    assert actions["disconnected"] is True
+    assert actions["actions_received"] == report["actions_performed"] > 0
+    assert all(len(a["action"]) == 6 for a in actions["actions"])
+    assert set(actions["mae_vs_recorded"]) == set(actions["action_names"])
+    assert report["round_trip_ms"]["p50"] > 0
+    # Generous on a shared 2-core box; the README gives the idle-box numbers.
+    assert report["rate_ratio"] > 0.6, report
+    assert (rdir / "report.png").stat().st_size > 1000
+    print(f"\nreplay: {json.dumps({k: report[k] for k in ('achieved_hz', 'round_trip_ms')})}")
+
+
+def test_health_probe_does_not_disturb(replay_run) -> None:
+    rc, out, report, _, probes, readies, _ = replay_run
+    assert probes and all(p == "SERVING" for p in probes), probes
+    assert readies == 1  # only the client's own handshake reached Ready
+    assert rc == 0 and report["failed"] is False, out
+
+
+def test_preflight_feature_mismatch_before_connecting(server, ckpt: Path, tmp_path: Path) -> None:
+    """The real Koch profile with a camera renamed: refused before the arm or server is touched."""
+    port, server_proc = server
+    sessions = server_proc.out.count("session for")
+    front = "{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}"
+    cmd = dc.act(
+        "-m", "scripts.deploy.client", "--robot", "koch", "--checkpoint", ckpt,
+        "--server", f"127.0.0.1:{port}", "--log-dir", tmp_path, "--set", f"robot.cameras={front}",
+    )  # fmt: skip
+    proc = run(cmd, timeout=180)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith("robot: error: features mismatch"), err
+    assert "checkpoint cameras ['laptop', 'phone'] vs robot cameras ['front']" in err
+    assert "/dev/ttyACM0" not in proc.stderr  # no attempt to open the arm's port
+    assert server_proc.out.count("session for") == sessions  # nor to reach the server
+
+
+def test_profiles_parse_with_lerobot_config_classes(ckpt: Path, ds: Path) -> None:
+    proc = run(dc.act(dc.HELPERS / "deploy_parse_profiles.py", ckpt, ds), timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["koch"]["robot"]["type"] == "koch_follower"
+    assert got["koch"]["robot"]["disable_torque_on_disconnect"] is True
+    assert set(got["koch"]["robot"]["cameras"]) == {"laptop", "phone"}
+    assert got["replay"]["robot"]["type"] == "replay"
+    for name in ("koch", "replay"):
+        assert got[name]["actions_per_chunk"] == 10 and got[name]["fps"] == 30
+    assert got["bad_key"].startswith("error:") and "no_such_key" in got["bad_key"]
+    assert got["renamed_camera"].startswith("error: features mismatch")
+
+
+def test_client_sigterm_disconnects_robot(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    port, _ = server
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path))
+    try:
+        client.wait_for("robot: moving", timeout=180)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        client.signal(signal.SIGTERM)
+        rc = client.wait(timeout=30)
+    finally:
+        client.stop()
+    assert rc == 0, client.out
+    assert "SIGTERM: stopped by the operator" in client.out
+    actions = json.loads((dc.run_dir(tmp_path) / "actions.json").read_text())
+    assert actions["disconnected"] is True and actions["actions_received"] > 0
+    print(f"\nSIGTERM -> exit in {time.monotonic() - t0:.1f} s")
+
+
+def test_client_refuses_malicious_action_chunk(ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    port = dc.free_port()
+    marker = tmp_path / "pwned"
+    evil = dc.Proc(dc.act(dc.HELPERS / "deploy_probe.py", "evil-server", port, marker))
+    try:
+        evil.wait_for('"listening"', timeout=120)
+        proc = run(dc.client_cmd(ckpt, port, ds, tmp_path / "logs"), timeout=180)
+    finally:
+        evil.stop()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "refused an action chunk from the server: refused global posix.system" in proc.stderr
+    assert not marker.exists()
+    actions = json.loads((dc.run_dir(tmp_path / "logs") / "actions.json").read_text())
+    assert actions["disconnected"] is True and actions["actions_received"] == 0
+
+
+def test_server_death_stops_client(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    """Last on purpose: kills the shared server."""
+    port, server_proc = server
+    stall_s = 2.0
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path, "--stall-s", str(stall_s)))
+    try:
+        client.wait_for("robot: moving", timeout=180)
+        time.sleep(1.0)
+        t_kill = time.time()
+        server_proc.signal(signal.SIGKILL, group=True)
+        rc = client.wait(timeout=60)
+    finally:
+        client.stop()
+    assert rc == 1, client.out
+    assert "no action chunk for" in client.out and "unreachable" in client.out
+    record = dc.run_dir(tmp_path) / "actions.json"
+    actions = json.loads(record.read_text())
+    assert actions["disconnected"] is True and actions["actions_received"] > 0
+    stopped_after = record.stat().st_mtime - t_kill
+    assert stopped_after <= stall_s + 2.0, stopped_after
+    print(f"\nserver killed -> robot disconnected after {stopped_after:.2f} s (STALL_S={stall_s})")
+
+
+def test_serve_needs_a_checkpoint() -> None:
+    proc = run(["make", "serve", "CHECKPOINT=", "OUT="], timeout=60, cwd=REPO)
+    assert proc.returncode != 0 and "make serve CHECKPOINT=" in proc.stderr
