@@ -101,6 +101,8 @@ def child_env() -> dict[str, str]:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
     env.setdefault("TORCH_HOME", str(pf.torch_home()))
+    if not sys.stdout.isatty():  # cron, CI, a pipe: no progress bars at all
+        env.setdefault("TQDM_DISABLE", "1")
     return env
 
 

@@ -5,12 +5,18 @@ resumes, and it creates <OUT> only at its first checkpoint. So the log starts be
 (``.<name>.train.log.part``) and moves into <OUT>/train.log as soon as <OUT> exists. A run
 that dies before its first checkpoint still leaves <OUT>/train.log; the next launch recognises
 such a directory (toolkit files only), keeps its log and starts afresh.
+
+What goes where (``OutputFilter``): the log gets clean lines, without progress-bar redraws
+(``\r``) or terminal codes; the terminal gets the bars but not LeRobot's ~150-line config
+dump, which stays in the log (one line says so). When stdout is not a terminal, ``train.py``
+turns the bars off altogether (``TQDM_DISABLE=1``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,6 +88,71 @@ def move_aside(out: Path) -> Path:
     return dest
 
 
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+# A tqdm bar as LeRobot's training loop draws it: "Training:  10%|#    | 1/10 [00:02<00:24, ...]"
+BAR = re.compile(rb"^(?:[^\n|]*?\d+%\|[^|\n]*\|[^\[\n]*\[[^\]\n]*\])+")
+CONFIG_DUMP = re.compile(rb"ot_train\.py:\d+ \{'")
+RECORD_STARTS = (b"INFO ", b"WARNING ", b"ERROR ", b"DEBUG ", b"Traceback", b"[")
+
+
+def _depth(line: bytes) -> int:
+    return sum(line.count(c) for c in b"{[(") - sum(line.count(c) for c in b"}])")
+
+
+class OutputFilter:
+    """Split lerobot-train's output into what the terminal shows and what the log keeps."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.dump_depth = 0
+        self.dump_lines = 0
+
+    def feed(self, chunk: bytes) -> tuple[bytes, bytes]:
+        """(for the terminal, for the log) of the complete segments so far."""
+        self.pending += chunk
+        term: list[bytes] = []
+        log: list[bytes] = []
+        while True:
+            cut = min((i for i in (self.pending.find(b"\n"), self.pending.find(b"\r")) if i >= 0),
+                      default=-1)  # fmt: skip
+            if cut < 0:
+                break
+            segment, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
+            self._segment(segment, term, log)
+        return b"".join(term), b"".join(log)
+
+    def flush(self) -> tuple[bytes, bytes]:
+        term: list[bytes] = []
+        log: list[bytes] = []
+        if self.pending:
+            self._segment(self.pending + b"\n", term, log)
+            self.pending = b""
+        return b"".join(term), b"".join(log)
+
+    def _end_dump(self, term: list[bytes]) -> None:
+        note = f"[train] LeRobot's config ({self.dump_lines} lines): in {LOG_NAME}\n"
+        term.append(note.encode())
+        self.dump_depth = self.dump_lines = 0
+
+    def _segment(self, segment: bytes, term: list[bytes], log: list[bytes]) -> None:
+        clean = BAR.sub(b"", ANSI.sub(b"", segment))
+        if segment.endswith(b"\r"):  # a bar redraw: the terminal only
+            term.append(segment)
+            return
+        if self.dump_depth > 0 and clean.startswith(RECORD_STARTS):  # unbalanced: end it here
+            self._end_dump(term)
+        if self.dump_depth > 0 or CONFIG_DUMP.search(clean):
+            log.append(clean)
+            self.dump_lines += 1
+            self.dump_depth = max(self.dump_depth, 0) + _depth(clean)
+            if self.dump_depth <= 0:
+                self._end_dump(term)
+            return
+        term.append(segment)
+        if clean.strip():
+            log.append(clean)
+
+
 class _Log:
     """Append to <OUT>/train.log once <OUT> exists, to the .part file beside it before that."""
 
@@ -130,14 +201,16 @@ def run_logged(cmd: list[str], out: Path, env: dict[str, str], header: str) -> i
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     term = sys.stdout.buffer
+    split = OutputFilter()
     try:
         while True:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
-            term.write(chunk)
+            shown, kept = split.feed(chunk)
+            term.write(shown)
             term.flush()
-            log.write(chunk)
+            log.write(kept)
         code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
@@ -148,6 +221,10 @@ def run_logged(cmd: list[str], out: Path, env: dict[str, str], header: str) -> i
             code = proc.wait()
         log.write(b"\n[train] interrupted; run make train again with the same OUT to resume\n")
         code = code or 130
+    shown, kept = split.flush()
+    term.write(shown)
+    term.flush()
+    log.write(kept)
     path = log.close()
     print(f"[train] log: {path}", flush=True)
     return code

@@ -99,3 +99,42 @@ def test_plot_into_a_read_only_run_dir_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert f"plot_loss: error: {out / 'loss.png'}: cannot write (permission denied)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+FAKE_TRAIN = """
+import logging, pprint, sys
+from tqdm import tqdm
+fmt = "%(levelname)s %(asctime)s %(filename)s:%(lineno)d %(message)s"
+logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stdout, force=True)
+tfs = {k: {"kwargs": {"v": [0.05, 0.95]}, "type": "ColorJitter"} for k in "abcdefghij"}
+logging.info(pprint.pformat({"batch_size": 4, "dataset": {"root": "/x (lab)", "tfs": tfs}}))
+bar = tqdm(total=3, desc="Training", file=sys.stdout)
+for step in (1, 2, 3):
+    bar.update(1)
+    logging.info("step:%d smpl:%d ep:0 loss:%.3f", step, 4 * step, 10 / step)
+bar.close()
+"""
+
+
+def test_train_log_is_clean_and_the_terminal_skips_the_config_dump(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The real pump around a real child using tqdm and LeRobot's log format (item 12)."""
+    from scripts import train_run
+
+    script = tmp_path / "ot_train.py"  # LeRobot's file name: its config dump is recognised
+    script.write_text(FAKE_TRAIN)
+    out = tmp_path / "run"
+    env = {k: v for k, v in run_env().items() if k != "TQDM_DISABLE"}
+    code = train_run.run_logged([str(env_python("tools")), str(script)], out, env, "[train] x\n")
+    assert code == 0
+    term = capfd.readouterr().out
+    log = (out / "train.log").read_text()
+    assert "'batch_size': 4" in log and "'ColorJitter'" in log  # the whole dump, in the log
+    assert "\r" not in log and "%|" not in log and "\x1b[" not in log
+    steps = [ln for ln in log.splitlines() if "step:" in ln]
+    assert len(steps) == 3 and all(ln.startswith("INFO ") for ln in steps), log
+    assert "'batch_size'" not in term and "ColorJitter" not in term
+    assert "[train] LeRobot's config (" in term and "lines): in train.log" in term
+    assert "Training" in term and "step:3" in term
+    assert not list(tmp_path.glob(".*.part"))
