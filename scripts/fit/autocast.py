@@ -20,6 +20,11 @@ as one call, and a mode is switched off while it handles a call, so their inner
 ``linear``/``bmm``/``softmax`` would escape the rules. Real autocast works per aten op and
 sees them; here such a function is re-run with the mode on, its own first
 ``has_torch_function`` check answered False once so it does not come straight back.
+
+Gradient checkpointing (PI0) recomputes the forward during backward, after the autocast
+region has closed; ``torch.utils.checkpoint`` records ``torch.autocast``'s state and re-enters
+it for the recompute. While this mode is on, ``torch.utils.checkpoint.checkpoint`` is wrapped
+so the recompute re-enters this mode the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as ckpt
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_map
 
@@ -98,6 +104,8 @@ class CudaAutocast(TorchFunctionMode):
     def __enter__(self) -> CudaAutocast:
         if self._depth == 0:
             self._oneshot.install()
+            self._orig_ckpt = ckpt.checkpoint
+            ckpt.checkpoint = self._checkpoint
         self._depth += 1
         return super().__enter__()
 
@@ -105,8 +113,20 @@ class CudaAutocast(TorchFunctionMode):
         self._depth -= 1
         if self._depth == 0:
             self._oneshot.uninstall()
+            ckpt.checkpoint = self._orig_ckpt
             self._cache.clear()  # as autocast clears its weight cache on leaving the region
         return super().__exit__(*exc)
+
+    def _checkpoint(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``torch.utils.checkpoint.checkpoint`` whose recompute re-enters this mode."""
+
+        def run(*a: Any, **k: Any) -> Any:
+            if self._depth > 0:
+                return function(*a, **k)  # the forward pass itself
+            with self:
+                return function(*a, **k)  # the recompute in backward
+
+        return self._orig_ckpt(run, *args, **kwargs)
 
     def _low(self, x: Any) -> Any:
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()) or x.dtype == self.dtype:

@@ -14,12 +14,11 @@ for fake tensors (real tensors, e.g. the CPU agreement test, take the original c
    (``position_ids[mask] = pos_ids[mask]``), whose output shape depends on data. LeRobot always
    passes ``patch_attention_mask=None`` (all patches real), where that write is ``position_ids =
    pos_ids``; the patched forward does exactly that and nothing else.
-4. ``Module.to(dtype)`` assigns ``param.data = fake``, which fake tensors refuse; with
-   ``torch.__future__.set_overwrite_module_params_on_conversion(True)`` ``_apply`` makes new
-   Parameters instead (same dtype, same requires_grad). Ties broken by that are re-tied by
-   :mod:`scripts.fit.build`.
-5. ``param.data = param.data.to(float32)`` (PI0 keeps its vision path in float32) also assigns
-   ``.data``; the ``Parameter.data`` setter is routed through a swap of the module's parameter.
+4. ``Module.to(dtype)`` (PI0 casts itself to bfloat16 in its constructor) swaps each fake
+   parameter in place with ``torch.utils.swap_tensors``, which fails on fake tensors. The
+   shim converts instead by replacing each floating parameter/buffer with a new one of the
+   target dtype (same requires_grad), one conversion per distinct tensor so ties survive;
+   ``.to("cpu")`` of a fake (already cpu) module is a no-op.
 """
 
 from __future__ import annotations
@@ -59,11 +58,19 @@ def fake_shims() -> Iterator[None]:
         return orig_numpy(self, *a, **kw)
 
     validate = torch.distributions.Distribution._validate_args
-    overwrite = torch.__future__.get_overwrite_module_params_on_conversion()
+    orig_to = torch.nn.Module.to
+
+    def to(self: torch.nn.Module, *args: Any, **kwargs: Any) -> torch.nn.Module:
+        device, dtype, _nb, _fmt = torch._C._nn._parse_to(*args, **kwargs)
+        fake = any(isinstance(p, FakeTensor) for p in self.parameters())
+        if not fake or (device is not None and device.type != "cpu"):
+            return orig_to(self, *args, **kwargs)
+        return self if dtype is None else _cast_module(self, dtype)
+
     restore_vision = _patch_smolvlm_vision()
     torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.numpy = item, tolist, numpy
+    torch.nn.Module.to = to
     torch.distributions.Distribution.set_default_validate_args(False)
-    torch.__future__.set_overwrite_module_params_on_conversion(True)
     try:
         yield
     finally:
@@ -72,9 +79,26 @@ def fake_shims() -> Iterator[None]:
             orig_tolist,
             orig_numpy,
         )
+        torch.nn.Module.to = orig_to
         torch.distributions.Distribution.set_default_validate_args(validate)
-        torch.__future__.set_overwrite_module_params_on_conversion(overwrite)
         restore_vision()
+
+
+def _cast_module(root: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Shim 4: ``root.to(dtype)`` for fake parameters, keeping tied tensors tied."""
+    done: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        for mod in root.modules():
+            for key, p in list(mod._parameters.items()):
+                if p is None or not p.is_floating_point():
+                    continue
+                if id(p) not in done:
+                    done[id(p)] = torch.nn.Parameter(p.to(dtype), requires_grad=p.requires_grad)
+                mod._parameters[key] = done[id(p)]
+            for key, buf in list(mod._buffers.items()):
+                if buf is not None and buf.is_floating_point():
+                    mod._buffers[key] = buf.to(dtype)
+    return root
 
 
 def _patch_smolvlm_vision() -> Any:
