@@ -18,6 +18,12 @@ from typing import Any
 # step/smpl may carry K/M suffixes (format_big_number): "step:1K smpl:8K".
 LINE_RE = re.compile(r"\bstep:(?P<step>[0-9.]+[KMBT]?)\s.*?\bloss:(?P<loss>\S+)")
 SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+# From step 1000 on, "step:2K" stands for 1500..2499: the exact step is rebuilt from the log
+# frequency (the launcher's --log_freq=N, or the config dump's 'log_freq': N) and LeRobot's
+# exact "Checkpoint policy after step N" lines (a resumed run restarts from the last one).
+LOG_FREQ_RE = re.compile(r"(?:--log_freq=|'log_freq': )(\d+)")
+CHECKPOINT_RE = re.compile(r"Checkpoint policy after step (\d+)")
+LAUNCH_PREFIX = "[train] "  # the launcher's header, written at every (re)start
 
 
 def parse_number(text: str) -> float:
@@ -26,10 +32,38 @@ def parse_number(text: str) -> float:
     return float(text[: len(text) - len(unit)]) * SUFFIX[unit]
 
 
+def lerobot_format(num: float) -> str:
+    """LeRobot 0.6.1's ``format_big_number(num)`` (precision 0), as its log lines show steps."""
+    for suffix in ("", "K", "M", "B", "T"):
+        if abs(num) < 1000.0:
+            return f"{num:.0f}{suffix}"
+        num /= 1000.0
+    return f"{num:.0f}Q"
+
+
+def exact_step(raw: str, prev: int | None, log_freq: int | None) -> int:
+    """The step a ``step:<raw>`` line stands for: the next logged step when it fits."""
+    if raw.isdigit():
+        return int(raw)
+    if prev is not None and log_freq and lerobot_format(prev + log_freq) == raw:
+        return prev + log_freq
+    return int(parse_number(raw))
+
+
 def parse_log(text: str) -> list[tuple[int, float]]:
     """All (step, loss) pairs in order; a resumed run's repeated steps keep the latest value."""
     points: dict[int, float] = {}
+    log_freq: int | None = None
+    prev: int | None = None
+    checkpoint: int | None = None
     for line in text.replace("\r", "\n").splitlines():
+        if line.startswith(LAUNCH_PREFIX):
+            prev = checkpoint  # a (re)start continues from the last checkpoint
+        if m := LOG_FREQ_RE.search(line):
+            log_freq = int(m[1])
+        if m := CHECKPOINT_RE.search(line):
+            checkpoint = prev = int(m[1])
+            continue
         m = LINE_RE.search(line)
         if not m:
             continue
@@ -37,7 +71,8 @@ def parse_log(text: str) -> list[tuple[int, float]]:
             loss = float(m["loss"])
         except ValueError:
             loss = math.nan
-        points[int(parse_number(m["step"]))] = loss
+        prev = exact_step(m["step"], prev, log_freq)
+        points[prev] = loss
     return sorted(points.items())
 
 

@@ -138,3 +138,35 @@ def test_train_log_is_clean_and_the_terminal_skips_the_config_dump(
     assert "[train] LeRobot's config (" in term and "lines): in train.log" in term
     assert "Training" in term and "step:3" in term
     assert not list(tmp_path.glob(".*.part"))
+
+
+WRITE_LOG = """
+import sys
+from lerobot.utils.utils import format_big_number as f
+def steps(a, b, log):
+    for s in range(a, b + 1, 100):
+        log.append(f"INFO x ot_train.py:641 step:{f(s)} smpl:{f(4 * s)} ep:0 loss:{1 / s:.6f}")
+        if s % 1000 == 0:
+            log.append(f"INFO x ot_train.py:687 Checkpoint policy after step {s}")
+log = ["[train] lerobot-train --log_freq=100 --save_freq=1000"]
+steps(100, 2600, log)  # killed at 2600: the resume restarts from the 2000 checkpoint
+log.append("[train] lerobot-train --log_freq=100 --save_freq=1000 --resume=true")
+steps(2100, 3000, log)
+open(sys.argv[1], "w").write("\\n".join(log) + "\\n")
+"""
+
+
+def test_plot_reads_lerobots_abbreviated_steps_exactly(tmp_path: Path) -> None:
+    """LeRobot logs step 1500 as "step:2K": the curve must use the exact steps (item 12)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    assert run([env_python("act"), "-c", WRITE_LOG, out / "train.log"]).returncode == 0
+    assert "step:2K" in (out / "train.log").read_text()
+    proc = run(["make", "-s", "plot", f"OUT={out}"], cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "(30 points, step 100..3000)" in proc.stdout, proc.stdout
+    from scripts.plot_loss import parse_log
+
+    points = dict(parse_log((out / "train.log").read_text()))
+    assert sorted(points) == list(range(100, 3001, 100))
+    assert all(abs(loss - 1 / step) < 1e-6 for step, loss in points.items())
