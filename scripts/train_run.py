@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -193,8 +194,18 @@ class _Log:
         return self.out / LOG_NAME
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_logged(cmd: list[str], out: Path, env: dict[str, str], header: str) -> int:
-    """Run ``cmd``; copy its stdout+stderr to the terminal and the log; return its exit code."""
+    """Run ``cmd``; copy its stdout+stderr to the terminal and the log; return its exit code.
+
+    ``kill`` (SIGTERM) and a closed terminal (SIGHUP) stop it like Ctrl-C: the child is
+    stopped and the log still ends in <OUT>/train.log, no hidden ``.part`` file left behind.
+    """
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     log = _Log(out)
     log.write(header.encode())
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

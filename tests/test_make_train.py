@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,29 @@ def test_plot_reads_lerobots_abbreviated_steps_exactly(tmp_path: Path) -> None:
     points = dict(parse_log((out / "train.log").read_text()))
     assert sorted(points) == list(range(100, 3001, 100))
     assert all(abs(loss - 1 / step) < 1e-6 for step, loss in points.items())
+
+
+LAUNCH = """
+import sys
+from pathlib import Path
+from scripts import train_run
+body = "import time; print('INFO step:1 loss:1.0', flush=True); time.sleep(60)"
+child = [sys.executable, "-c", body]
+sys.exit(train_run.run_logged(child, Path(sys.argv[1]), {}, "[train] child\\n"))
+"""
+
+
+def test_killed_run_leaves_its_log_in_out_and_no_part_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [str(env_python("tools")), "-c", LAUNCH, str(out)], cwd=REPO, env=run_env()
+    )
+    part = tmp_path / ".run.train.log.part"
+    deadline = time.time() + 30
+    while time.time() < deadline and b"step:1" not in (part.read_bytes() if part.exists() else b""):
+        time.sleep(0.1)
+    proc.terminate()  # what `kill PID` sends
+    assert proc.wait(timeout=60) != 0
+    assert not list(tmp_path.glob(".*.part")), list(tmp_path.iterdir())
+    log = (out / "train.log").read_text()
+    assert "step:1" in log and "interrupted" in log
