@@ -140,7 +140,7 @@ DURATION ?=
 EPISODE ?=
 ROBOT_PORT ?=
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
-.PHONY: serve robot serve-check
+.PHONY: serve robot serve-check bench-serve
 serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
 	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(CHECKPOINT)) && $(ENVS) build $$env && \
@@ -160,6 +160,33 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 
 serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
 	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER)
+
+BENCH_S ?= 20
+bench-serve: env-tools env-act ## replay loop, ours vs stock LeRobot 0.6.1 (CHECKPOINT DATASET BENCH_S=20); never gates CI
+	$(call require,CHECKPOINT)
+	$(TOOLS_PY) -m scripts.deploy.bench --checkpoint $(CHECKPOINT) --dataset $(DATASET) \
+	  --seconds $(BENCH_S) --out $(DEPLOY_DIR)/bench
+
+##@ Motors
+# PORT and ROBOT also name the policy server's port and the deploy profile (defaults 8080 and
+# replay, above): the motor targets take them only from the command line, else ROBOT_PORT / koch.
+MOTORS_ROBOT = $(if $(filter command line environment,$(origin ROBOT)),$(ROBOT),koch)
+MOTORS_PORT = $(if $(filter command line,$(origin PORT)),$(PORT),$(ROBOT_PORT))
+FAULTS ?=
+SCAN ?=
+CALIBRATED ?=
+.PHONY: motors motors-sim calibrate
+motors: env-act ## check the arm's Dynamixel bus vs its profile and calibration (ROBOT=koch PORT=/dev/ttyACM0 SCAN=1)
+	envs/act/.venv/bin/python -m scripts.motors.check --robot $(MOTORS_ROBOT) \
+	  $(call flag,--port $(MOTORS_PORT),$(MOTORS_PORT)) $(call flag,--scan,$(SCAN))
+
+calibrate: env-act ## LeRobot's interactive arm calibration, saved where make robot reads it (ROBOT=koch PORT=...)
+	envs/act/.venv/bin/python -m scripts.motors.calibrate --robot $(MOTORS_ROBOT) \
+	  $(call flag,--port $(MOTORS_PORT),$(MOTORS_PORT))
+
+motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch FAULTS="missing=3 baud=57600" CALIBRATED=1)
+	envs/act/.venv/bin/python -m scripts.motors.sim --robot $(MOTORS_ROBOT) \
+	  $(foreach f,$(FAULTS),--fault $(f)) $(call flag,--calibrated,$(CALIBRATED))
 
 ##@ Ops
 .PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean
