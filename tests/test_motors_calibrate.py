@@ -1,0 +1,105 @@
+"""`make calibrate` on a real terminal against the simulator, answering LeRobot's own prompts.
+
+The command runs in a pseudo-terminal exactly as a person at the robot PC would: LeRobot's
+KochFollower.calibrate asks to centre the arm (ENTER), then records ranges of motion while the
+joints move (the simulator's `--wiggle`: joints move by themselves while torque is off, like a
+hand moving them) until ENTER. The file must land where KochFollower reads it and agree with the
+motors, so `make motors` passes afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import REPO, run
+from helpers.motors_sim import sim_env, simulator
+
+CALIB_REL = "robots/koch_follower/koch.json"
+
+
+class Terminal:
+    """A command on a pseudo-terminal: read its screen, type into it."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        self.screen = ""
+
+    def expect(self, pattern: str, timeout: float = 60) -> str:
+        """Read until `pattern` (regex) shows up; AssertionError with the screen otherwise."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.screen):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {pattern!r} within {timeout} s; screen:\n{self.screen[-3000:]}"
+            if select.select([self.master], [], [], min(left, 0.5))[0]:
+                try:
+                    self.screen += os.read(self.master, 65536).decode(errors="replace")
+                except OSError:  # EIO: the command exited and closed the terminal
+                    assert re.search(pattern, self.screen), self.screen[-3000:]
+        return self.screen
+
+    def type(self, text: str) -> None:
+        """Type `text` as keystrokes."""
+        os.write(self.master, text.encode())
+
+    def finish(self, timeout: float = 60) -> int:
+        """Drain the output until the command exits; its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.2)[0]:
+                try:
+                    self.screen += os.read(self.master, 65536).decode(errors="replace")
+                except OSError:
+                    break
+        code = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        os.close(self.master)
+        return code
+
+
+def test_calibrate_through_a_terminal(tmp_path: Path) -> None:
+    """Prompts answered on a pty; the file is written where KochFollower reads it and agrees."""
+    calib = tmp_path / "calib"
+    with simulator(tmp_path, "--wiggle", "400") as sim:
+        term = Terminal(
+            ["make", "--no-print-directory", "calibrate", f"PORT={sim.port}"], sim_env(calib)
+        )
+        term.expect(r"middle of its range of motion and press ENTER")
+        term.type("\n")
+        term.expect(r"Press ENTER to stop")
+        time.sleep(2.5)  # the wiggle's period is 2 s: every joint sweeps its range once
+        term.type("\n")
+        code = term.finish()
+        assert code == 0, term.screen[-3000:]
+        assert "calibrate: ok:" in term.screen and str(calib / CALIB_REL) in term.screen
+        assert (calib / CALIB_REL).is_file()
+        check = run(
+            ["make", "--no-print-directory", "motors", f"PORT={sim.port}"], env=sim_env(calib)
+        )
+    assert check.returncode == 0, check.stderr
+    assert "calibration: present and agrees with the registers" in check.stdout
+    ranges = {m["name"]: m["registers"] for m in sim.state["motors"]}
+    assert ranges["shoulder_pan"]["Max_Position_Limit"] == 4095  # full-turn joint
+    assert (
+        ranges["elbow_flex"]["Max_Position_Limit"] - ranges["elbow_flex"]["Min_Position_Limit"]
+        > 300
+    )
+
+
+def test_calibrate_refuses_without_a_terminal(tmp_path: Path) -> None:
+    """Input not a terminal (cron, CI): one line saying why, before touching the arm."""
+    res = run(
+        ["make", "--no-print-directory", "calibrate", "PORT=/dev/null"],
+        env=sim_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("motors: error:")]
+    assert len(lines) == 1 and "run it in a terminal" in lines[0], res.stderr
