@@ -11,11 +11,13 @@ records), h264 with B-frames and a longer GOP, and 12-bit HEVC depth.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from helpers import lerobot_compute_stats
 
 from scripts.convert import stats as st
 from scripts.convert.pipeline import depth_params
@@ -81,7 +83,9 @@ def _packets(path: Path) -> tuple[list[av.Packet], av.VideoStream, av.container.
     return [p for p in container.demux(s) if p.pts is not None], s, container
 
 
-def _reference(path: Path, wanted: list[int], depth: DepthParams | None) -> list[np.ndarray]:
+def _reference(
+    path: Path, wanted: list[int], depth: DepthParams | None, downsample=None
+) -> list[np.ndarray]:
     """The plain way: a fresh decoder over every frame, ``to_ndarray`` per frame."""
     picked: dict[int, np.ndarray] = {}
     with av.open(str(path)) as container:
@@ -90,7 +94,7 @@ def _reference(path: Path, wanted: list[int], depth: DepthParams | None) -> list
                 img = depth.dequantize(frame.to_ndarray(format=DEPTH_PIX_FMT))[np.newaxis]
             else:
                 img = np.transpose(frame.to_ndarray(format="rgb24"), (2, 0, 1))
-            picked[i] = auto_downsample_height_width(img)
+            picked[i] = (downsample or auto_downsample_height_width)(img)
     return [picked[i] for i in wanted]
 
 
@@ -215,9 +219,19 @@ def test_batched_image_stats_identical_on_odd_arrays() -> None:
         _same(st.image_feature_stats(np.stack([f.transpose(2, 0, 1) for f in a])), got)
 
 
+@functools.cache
+def _lerobot() -> dict:
+    """The pinned LeRobot's own sample_indices / auto_downsample_height_width (its source)."""
+    return lerobot_compute_stats.load()
+
+
 def _old_episode_stats(path: Path, length: int, depth: DepthParams | None) -> st.Stats:
-    """The per-episode stats as the video pass computed them before: every frame decoded."""
-    picked = _reference(path, st.sample_indices(length), depth)
+    """The per-episode stats, every frame decoded, the frames picked and strided by LeRobot's
+    own ``sample_indices`` and ``auto_downsample_height_width`` (not ours: a port that drifts,
+    e.g. rounding the sample positions down, must fail here)."""
+    lerobot = _lerobot()
+    wanted = lerobot["sample_indices"](length)
+    picked = _reference(path, wanted, depth, lerobot["auto_downsample_height_width"])
     return st.image_feature_stats(np.stack(picked), is_depth=depth is not None)
 
 

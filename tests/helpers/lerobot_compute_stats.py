@@ -30,11 +30,15 @@ WANTED = {
     "_reshape_for_feature_stats",
     "_reshape_for_global_stats",
     "DEFAULT_QUANTILES",
+    # image-stats sampling: which frames, and how they are strided before the stats
+    "estimate_num_samples",
+    "sample_indices",
+    "auto_downsample_height_width",
 }
 
 
 def load() -> dict:
-    """Namespace holding LeRobot's RunningQuantileStats, get_feature_stats, aggregate_*."""
+    """LeRobot's RunningQuantileStats, get_feature_stats, aggregate_*, sample_indices, ..."""
     if not COMPUTE_STATS.is_file():
         raise FileNotFoundError(f"{COMPUTE_STATS} missing: run `make envs`")
     tree = ast.parse(COMPUTE_STATS.read_text())
