@@ -171,6 +171,9 @@ def build(base: Path, out: Path, episodes: int) -> None:
         new_eps.append({**src_ep, "episode_index": i})
         st = json.loads(json.dumps(stats[i % len(stats)]))
         st["episode_index"] = i
+        # the replica's bookkeeping stats, so the source is consistent with its rows
+        st["stats"]["episode_index"].update(min=[i], max=[i], mean=[float(i)], std=[0.0])
+        st["stats"]["index"].update(min=[index], max=[index + n - 1], mean=[index + (n - 1) / 2])
         new_stats.append(st)
         index += n
     (out / "meta").mkdir(parents=True, exist_ok=True)

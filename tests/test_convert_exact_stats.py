@@ -159,3 +159,13 @@ def test_malformed_image_stats_decoded_and_quantiles_on_request(tmp_path: Path) 
     assert code == 0, err
     meta = episode_stats(tmp_path / "quantiles")
     assert "stats/observation.images.laptop/q50" in meta.column_names
+
+
+def test_gapped_source_renumbered_without_false_warning(tmp_path: Path) -> None:
+    """Renumbering changes episode_index/index on purpose: not a stale-stats finding."""
+    from scripts.make_sample import PRESETS, make_dataset
+
+    src = make_dataset(tmp_path / "gapped", PRESETS["gapped"], progress=False)
+    code, out, err = convert(src)
+    assert code == 0, err
+    assert "renumbered" in out and "warning" not in err, err

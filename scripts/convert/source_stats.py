@@ -27,6 +27,7 @@ from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan
 from scripts.convert.stats import Stats
 from validators.dataset_format import (
+    DEFAULT_FEATURES,
     LEGACY_EPISODES_STATS_PATH,
     NON_NUMERIC_DTYPES,
     read_jsonl,
@@ -136,9 +137,15 @@ def load(plan: Plan, decode_all: bool, depth_keys: set[str]) -> SourceStats:
 
 
 def numeric_features(plan: Plan) -> list[str]:
-    """Features whose source stats are checked against the rows."""
+    """Features whose source stats are checked against the rows.
+
+    Not the bookkeeping columns (``index``, ``episode_index``, ...): no policy normalises
+    them, and renumbering a gapped source changes them on purpose.
+    """
     return [
-        k for k, ft in plan.layout.features.items() if ft.get("dtype") not in NON_NUMERIC_DTYPES
+        k
+        for k, ft in plan.layout.features.items()
+        if ft.get("dtype") not in NON_NUMERIC_DTYPES and k not in DEFAULT_FEATURES
     ]
 
 

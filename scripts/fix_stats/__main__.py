@@ -133,7 +133,7 @@ def fix(root: Path, dst: Path, progress: bool) -> list[str]:
 def _validate(tmp: Path, dst: Path) -> None:
     from validators.runner import validate_dataset
 
-    result = validate_dataset(tmp, quick=True)
+    result = validate_dataset(tmp)  # standard mode: the exact stats check included
     if result.errors:
         first = result.errors[0]
         where = str(first.file or "").replace(str(tmp), str(dst)) or str(dst)
