@@ -23,6 +23,7 @@ from typing import Any
 
 from scripts import gpu as gpu_mod
 from scripts import train_derive as derive
+from scripts import train_options
 from scripts import train_preflight as pf
 from scripts import train_run as run
 from scripts.recipes import (
@@ -124,6 +125,10 @@ def plan(args: argparse.Namespace) -> Plan:
         )
     # Machine first (env, GPU), then data, then weights: the cheapest, broadest checks first.
     bindir = pf.check_env(recipe)
+    if overrides:  # typos in ARGS fail here, not after the GPU is booked
+        bad = train_options.unknown(list(overrides), train_options.options(bindir.parent))
+        if bad:
+            raise pf.PreflightError(pf.EXIT_USAGE, bad[0])
     notes: list[str] = []
     try:
         pf.check_gpu(recipe, flat, args.gpus)

@@ -198,3 +198,15 @@ def test_killed_run_leaves_its_log_in_out_and_no_part_file(tmp_path: Path) -> No
     assert not list(tmp_path.glob(".*.part")), list(tmp_path.iterdir())
     log = (out / "train.log").read_text()
     assert "step:1" in log and "interrupted" in log
+
+
+def test_typos_in_args_fail_preflight_with_the_closest_option(v30: Path) -> None:
+    knobs = ["RECIPE=act_cpu", f"DATASET={v30}", "DRY_RUN=1"]
+    proc = run(["make", "train", *knobs, "ARGS=--policy.chunk_sise=10 --steps=5"], cwd=REPO)
+    assert proc.returncode != 0
+    assert (
+        "train: error: ARGS: --policy.chunk_sise is not an option of lerobot-train "
+        "(LeRobot 0.6.1); did you mean --policy.chunk_size?"
+    ) in proc.stderr, proc.stderr
+    ok = run(["make", "train", *knobs, "ARGS=--policy.chunk_size=10 --steps=5"], cwd=REPO)
+    assert ok.returncode == 0, ok.stderr
