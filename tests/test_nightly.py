@@ -168,6 +168,25 @@ def test_nightly_skips_while_another_run_holds_the_lock(inbox: Path, outbox: Pat
     assert not list(outbox.glob("*_v30"))
 
 
+def test_two_nightly_runs_at_once_one_works_the_other_exits(inbox: Path, outbox: Path) -> None:
+    cmd = ["make", "nightly", f"INBOX={inbox}", f"OUTBOX={outbox}"]
+    first = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lock = outbox / ".nightly.lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and (
+        not lock.exists() or run(["flock", "-n", lock, "true"]).returncode == 0
+    ):
+        time.sleep(0.05)
+    second = nightly(inbox, outbox)
+    out, _ = first.communicate(timeout=600)
+    assert second.returncode == 0 and "another conversion holds" in second.stdout, second.log
+    assert first.returncode == 0, out[-3000:]
+    assert "2 converted" in out
+    assert statuses(outbox) == {"gapped": "converted", "koch_real": "converted"}
+
+
 # --- cron ---------------------------------------------------------------------------------
 
 
