@@ -12,7 +12,8 @@ What differs from a real run, and why it does not change memory:
 - ``policy.path`` (smolvla_base, pi0_base) becomes ``policy.type`` with the same config values:
   LeRobot's defaults for SmolVLA/PI0 are the published base checkpoints' architecture. Weights
   are random; their shapes and dtypes are what loading would give.
-- ACT's ImageNet backbone weights and ``load_vlm_weights`` are off (nothing is downloaded).
+- ACT's ImageNet backbone weights are off; SmolVLA's ``load_vlm_weights`` builds the bfloat16
+  model ``from_pretrained`` would load, without reading weights (nothing is downloaded).
 - ``compile_model`` is off: ``torch.compile`` cannot trace fake-mode shims, and it does not
   increase the eager step's peak (it usually lowers it).
 """
@@ -62,8 +63,12 @@ def policy_kwargs(
         )
     if policy == "act":
         kw["pretrained_backbone_weights"] = None
-    if policy == "smolvla":
-        kw["load_vlm_weights"] = False
+    if policy == "smolvla" and "path" in policy_block:
+        # smolvla_base's published config.json says load_vlm_weights=true: the VLM comes from
+        # from_pretrained(torch_dtype="bfloat16") and the expert, built from its text config,
+        # is bfloat16 too. :func:`offline_vlm` builds the same bfloat16 model, no weights.
+        kw.setdefault("load_vlm_weights", True)
+        notes.append("smolvla_base: load_vlm_weights=true, VLM and expert in bfloat16")
     if kw.pop("compile_model", False):
         notes.append("compile_model ignored (eager step predicted)")
     for key in ("resize_imgs_with_padding", "image_resolution"):
@@ -129,7 +134,7 @@ def offline_vlm(vlm_model_name: str | None) -> Iterator[None]:
         )
     from lerobot.policies.smolvla import smolvlm_with_expert as swe
 
-    cfg_cls, proc_cls = swe.AutoConfig, swe.AutoProcessor
+    saved = swe.AutoConfig, swe.AutoProcessor, swe.AutoModelForImageTextToText
 
     class _Config:
         @staticmethod
@@ -141,11 +146,28 @@ def offline_vlm(vlm_model_name: str | None) -> Iterator[None]:
         def from_pretrained(*_a: Any, **_k: Any) -> Any:
             return vlm_configs.smolvlm2_processor_stub()
 
-    swe.AutoConfig, swe.AutoProcessor = _Config, _Processor
+    class _Model:
+        @staticmethod
+        def from_pretrained(*_a: Any, torch_dtype: Any = None, **_k: Any) -> Any:
+            """What from_pretrained(torch_dtype=...) builds: the model and its configs in it."""
+            config = vlm_configs.smolvlm2_500m_config()
+            model = swe.SmolVLMForConditionalGeneration(config=config)
+            if torch_dtype is not None:
+                dtype = getattr(torch, torch_dtype) if isinstance(torch_dtype, str) else torch_dtype
+                model.to(dtype)
+                for c in (model.config, model.config.text_config, model.config.vision_config):
+                    c.dtype = dtype
+            return model
+
+    swe.AutoConfig, swe.AutoProcessor, swe.AutoModelForImageTextToText = (
+        _Config,
+        _Processor,
+        _Model,
+    )
     try:
         yield
     finally:
-        swe.AutoConfig, swe.AutoProcessor = cfg_cls, proc_cls
+        swe.AutoConfig, swe.AutoProcessor, swe.AutoModelForImageTextToText = saved
 
 
 def build_policy(policy: str, cfg: Any) -> Any:
@@ -199,12 +221,21 @@ def init_optimizer_state(opt: torch.optim.Optimizer) -> None:
                 }
 
 
-def build(recipe_policy: dict[str, Any], policy: str, shapes: Shapes, batch: int) -> Setup:
-    """Policy, batch and optimizer (with state) for ``batch`` samples of ``shapes``."""
+def build(
+    recipe_policy: dict[str, Any], policy: str, shapes: Shapes, batch: int, device: str = "cpu"
+) -> Setup:
+    """Policy, batch and optimizer (with state) for ``batch`` samples of ``shapes``.
+
+    ``device="cuda"`` is the measurement path: the same objects, moved to the GPU before the
+    optimizer and its state are created (as ``lerobot-train`` orders it).
+    """
     kw, notes = policy_kwargs(recipe_policy, policy, shapes)
     cfg = make_config(policy, kw, shapes)
     model = build_policy(policy, cfg)
+    if device != "cpu":
+        model.to(device)
     opt, clip = make_optimizer(model, cfg)
     init_optimizer_state(opt)
     amp, scaler = amp_of(cfg)
-    return Setup(model, make_batch(cfg, policy, shapes, batch), opt, amp, scaler, clip, notes)
+    data = {k: v.to(device) for k, v in make_batch(cfg, policy, shapes, batch).items()}
+    return Setup(model, data, opt, amp, scaler, clip, notes)

@@ -33,22 +33,47 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 def search_largest(
     block: dict[str, Any], policy: str, shapes: Any, gpu_gb: float, first: predict.StepMemory
 ) -> dict[str, Any]:
-    """Largest batch predicted to fit: slope from two batch sizes, then one confirming step."""
+    """Largest batch predicted to fit: a secant search on fake steps, bracketed by verdicts.
+
+    Peak memory is nearly affine in the batch (weights and optimizer state fixed, activations
+    per sample), so a line through two predictions lands near the answer; each further step
+    re-draws the line through the closest fitting and not-fitting batches until they are
+    neighbours. Typically 3-5 fake steps.
+    """
+
+    def fits(peak: int) -> bool:
+        return predict.verdict(peak, gpu_gb) == "fits"
+
     b0 = first.batch
-    b1 = b0 * 2 if b0 < 64 else b0 + max(8, b0 // 4)
-    if predict.verdict(first.peak, gpu_gb) == "does not fit":
-        b1 = max(1, b0 // 2) if b0 > 1 else 2
-    second = predict.measure_step(block, policy, shapes, b1)
-    peaks = {b0: first.peak, b1: second.peak}
-    best, per = predict.largest_batch(peaks, gpu_gb)
-    tried: dict[int, int] = dict(peaks)
-    # Confirm (and step down until it fits): activations are close to, not exactly, linear.
-    while best >= 1:
-        if best not in tried:
-            tried[best] = predict.measure_step(block, policy, shapes, best).peak
-        if predict.verdict(tried[best], gpu_gb) == "fits":
+    tried: dict[int, int] = {b0: first.peak}
+    b1 = max(1, b0 // 2) if not fits(first.peak) and b0 > 1 else b0 * 2
+    if b1 == b0:
+        b1 = b0 + 1
+    tried[b1] = predict.measure_step(block, policy, shapes, b1).peak
+    for _ in range(8):
+        ok = [b for b, p in tried.items() if fits(p)]
+        bad = [b for b, p in tried.items() if not fits(p)]
+        lo, hi = (max(ok) if ok else None), (min(bad) if bad else None)
+        if lo is not None and hi is not None and hi - lo <= 1:
             break
-        best = max(0, int(best * 0.95) if best > 20 else best - 1)
+        if lo is None and min(tried) == 1:
+            break  # not even one sample fits
+        pts = [lo, hi] if lo is not None and hi is not None else sorted(tried)[-2:]
+        if lo is None:
+            pts = sorted(tried)[:2]
+        est, _per = predict.largest_batch({b: tried[b] for b in pts}, gpu_gb)
+        lower = (lo or 0) + 1
+        upper = hi - 1 if hi is not None else max(est, lower)
+        nxt = min(max(est, lower), upper)
+        if nxt in tried:
+            nxt = lower if lower not in tried else upper
+        if nxt in tried or nxt < 1:
+            break
+        tried[nxt] = predict.measure_step(block, policy, shapes, nxt).peak
+    ok = [b for b, p in tried.items() if fits(p)]
+    best = max(ok) if ok else 0
+    bs = sorted(tried)
+    _est, per = predict.largest_batch({bs[0]: tried[bs[0]], bs[-1]: tried[bs[-1]]}, gpu_gb)
     return {
         "largest_batch": best,
         "bytes_per_sample": per,
@@ -95,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.fit import measure
 
         out["measured"] = measure.measure_cuda(block, recipe.policy, shapes, batch, args.measure)
+        if not args.override:  # a measurement of the recipe as written goes into the recipe
+            measure.record(recipe.path, out["measured"], mem.peak, shapes.name)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
