@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             f"convert: {summary.dst} is up to date (a verified conversion of {summary.src} "
             "as it is now); nothing to do"
         )
+        for note in summary.notes:
+            print(f"  note: {note}")
         return 0
     print(format_summary(summary))
     for warning in summary.warnings:

@@ -10,6 +10,7 @@ complete one does), and a re-run succeeds. Each bad input yields exactly one lin
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -377,3 +378,21 @@ def test_macos_appledouble_files_are_ignored_and_said_once(src: Path) -> None:
     dst = src.parent / "sample_v30"
     assert not [p for p in dst.rglob("*") if p.name.startswith("._")]
     assert fingerprint(src) == before
+
+
+def test_other_options_or_an_older_converter_are_said(src: Path) -> None:
+    dst = src.parent / "sample_v30"
+    assert convert(src).returncode == 0
+    proc = convert(src, "--data-mb", "50")  # same SRC, another output shape
+    assert proc.returncode == 1
+    assert "other options (data_mb 100.0 -> 50.0)" in error_line(proc)
+    assert convert(src, "--data-mb", "50", "--force").returncode == 0
+    again = convert(src, "--data-mb", "50")
+    assert again.returncode == 0 and "is up to date" in again.stdout
+    marker = dst / "meta" / ".lerobot-ops-convert.json"
+    body = json.loads(marker.read_text())
+    body["converter"] = "0000000000000000"  # as if an earlier converter wrote it
+    marker.write_text(json.dumps(body))
+    old = convert(src, "--data-mb", "50")
+    assert old.returncode == 0 and "is up to date" in old.stdout
+    assert "earlier version of the converter; FORCE=1 converts it again" in old.stdout

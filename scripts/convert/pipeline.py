@@ -62,6 +62,15 @@ class Options:
     image_quantiles: bool = False  # decode sampled frames for image stats (q01..q99 too)
     progress: bool = True
 
+    def output_options(self) -> dict[str, object]:
+        """The options that shape DST (recorded in its marker; a change means convert again)."""
+        return {
+            "data_mb": float(self.data_mb),
+            "video_mb": float(self.video_mb),
+            "reencode": self.reencode,
+            "image_quantiles": self.image_quantiles,
+        }
+
 
 @dataclass
 class Summary:
@@ -164,9 +173,23 @@ def _source_state(opts: Options, summary: Summary) -> fingerprint.Fingerprint | 
     fp = fingerprint.compute(opts.src, known=previous.files if previous else None)
     if previous is None:
         return fp
-    if fp.digest == previous.fingerprint and not opts.force:
+    wanted = opts.output_options()
+    moved = {k: v for k, v in wanted.items() if previous.options.get(k, v) != v}
+    if fp.digest == previous.fingerprint and not moved and not opts.force:
         summary.up_to_date = True
+        if previous.converter and previous.converter != publish.converter_digest():
+            summary.notes.append(
+                f"written {previous.converted_at} by an earlier version of the converter; "
+                "FORCE=1 converts it again with this one"
+            )
         return None
+    if fp.digest == previous.fingerprint and moved and not opts.force:
+        was = ", ".join(f"{k} {previous.options.get(k)} -> {v}" for k, v in moved.items())
+        raise ConversionError(
+            opts.dst,
+            f"converted from this SRC with other options ({was}); pass --force (make: "
+            "FORCE=1) to convert it again with these",
+        )
     if not opts.force:
         changed = fp.changed_files(previous.files)
         shown = ", ".join(changed[:3]) + (
@@ -226,7 +249,7 @@ def _plan_and_convert(
             raise ConversionError(
                 opts.src / moved, "changed while it was being converted; nothing was published"
             )
-        publish.write_marker(tmp, opts.src, fp)
+        publish.write_marker(tmp, opts.src, fp, opts.output_options())
         hook("before-publish")
         publish.publish(tmp, opts.dst, opts.force, hook=hook)
     except ConversionError as exc:

@@ -14,6 +14,7 @@ refused even with ``--force``. A symlinked DST is followed: the output lands whe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +37,8 @@ class Output:
     fingerprint: str
     files: FileTable
     converted_at: str
+    options: dict[str, object]  # what shapes the output besides SRC (file sizes, re-encode)
+    converter: str  # digest of the converter's code that wrote it
 
 
 def real_dst(dst: Path) -> Path:
@@ -50,7 +53,14 @@ def read_marker(dst: Path) -> Output | None:
         if raw.get("tool") != MARKER_TOOL:
             return None
         files = {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw["files"].items()}
-        return Output(str(raw["src"]), str(raw["fingerprint"]), files, str(raw["converted_at"]))
+        return Output(
+            str(raw["src"]),
+            str(raw["fingerprint"]),
+            files,
+            str(raw["converted_at"]),
+            dict(raw.get("options") or {}),
+            str(raw.get("converter", "")),
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
 
@@ -69,13 +79,23 @@ def previous_output(dst: Path) -> Output | None:
     return out
 
 
-def write_marker(tree: Path, src: Path, fp: Fingerprint) -> None:
-    """Record SRC and its fingerprint in the (still private) output tree."""
+def converter_digest() -> str:
+    """A digest of the converter's own code (scripts/convert/*.py): which converter wrote it."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def write_marker(tree: Path, src: Path, fp: Fingerprint, options: dict[str, object]) -> None:
+    """Record SRC, its fingerprint and the options in the (still private) output tree."""
     body = {
         "tool": MARKER_TOOL,
         "src": str(src),
         "fingerprint": fp.digest,
         "converted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "options": options,
+        "converter": converter_digest(),
         "files": {k: list(v) for k, v in sorted(fp.files.items())},
     }
     try:
