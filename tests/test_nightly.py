@@ -168,6 +168,23 @@ def test_nightly_skips_while_another_run_holds_the_lock(inbox: Path, outbox: Pat
     assert not list(outbox.glob("*_v30"))
 
 
+def test_nightly_logs_are_dated_and_old_ones_pruned(tmp_path: Path, outbox: Path) -> None:
+    empty = tmp_path / "empty_inbox"
+    empty.mkdir()
+    logs = outbox / ".nightly-logs"
+    logs.mkdir()
+    for day in range(1, 36):  # 35 nights of logs, the oldest first
+        old = logs / f"nightly-202610{day:02d}-021500.log"
+        old.write_text("old night\n")
+        os.utime(old, (time.time() - (40 - day) * 86400,) * 2)
+    proc = nightly(empty, outbox)
+    assert proc.returncode == 0, proc.log
+    kept = sorted(p.name for p in logs.glob("nightly-*.log"))
+    assert len(kept) == 30, kept
+    assert kept[0] == "nightly-20261007-021500.log"  # the 6 oldest went
+    assert any(name.startswith(f"nightly-{time.strftime('%Y%m%d')}") for name in kept)
+
+
 def test_two_nightly_runs_at_once_one_works_the_other_exits(inbox: Path, outbox: Path) -> None:
     cmd = ["make", "nightly", f"INBOX={inbox}", f"OUTBOX={outbox}"]
     first = subprocess.Popen(
