@@ -92,9 +92,9 @@ demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs 
 smoke: env-tools $(DATASET_DEPS) ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
 	$(TOOLS_PY) -m scripts.smoke --dataset $(call q,DATASET) --recipe $(or $(RECIPE),act_cpu)$(if $(STEPS), --steps $(call q,STEPS))
 
-train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS)
+train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS; NODES=N SLURM=1: see Scale-out)
 	$(call require,RECIPE)
-	$(TOOLS_PY) -m scripts.train --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
+	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.train $(SLURM_FLAGS),train) --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
 
 plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 	$(call require,OUT)
@@ -211,6 +211,7 @@ cron-line: env-tools ## print the crontab line for the nightly conversion (INBOX
 	$(call require,INBOX)
 	$(call require,OUTBOX)
 	@$(TOOLS_PY) -m scripts.nightly_cron line --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
+	@$(if $(findstring w,$(filter-out --%,$(firstword $(MAKEFLAGS)))),echo "cron-line: make -C also printed 'Entering directory' lines; use make -s -C ... cron-line (or make cron-install)" >&2)
 
 cron-install: env-tools ## add (or replace) this checkout's one nightly line in your crontab, keeping the rest (INBOX OUTBOX AT)
 	$(call require,INBOX)
@@ -222,6 +223,27 @@ cron-remove: env-tools ## remove this checkout's nightly line from your crontab 
 
 clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
 	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
+
+##@ Scale-out
+# Slurm (scripts/slurm/): multi-node training and conversion fan-out on the cluster SLURM_CONF
+# names, else the local one of `make slurm-local` when it is up, else the system's. Try it on a
+# laptop with make slurm-local (two nodes on this machine; SLURM_LOCAL_DIR SLURM_LOCAL_PORT).
+SLURM ?=
+NODES ?= 1
+PARTITION ?=
+TIME ?=
+SLURM_ARGS ?=
+WAIT ?=
+SLURM_FLAGS = --nodes $(call q,NODES)$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args $(call q,SLURM_ARGS))$(if $(WAIT), --wait)
+.PHONY: slurm-local slurm-local-down slurm-local-status convert-many
+slurm-local: ## start (or keep, or repair) a two-node Slurm cluster here (apt-get install slurmctld slurmd slurm-client munge)
+	@$(ANY_PY) -m scripts.slurm.local up
+
+slurm-local-down: ## stop the local cluster: jobs, every job process, daemons, its /etc/hosts line
+	@$(ANY_PY) -m scripts.slurm.local down
+
+slurm-local-status: ## is the local cluster up (exit 0) or not (exit 1)
+	@$(ANY_PY) -m scripts.slurm.local status
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate

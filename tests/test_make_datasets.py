@@ -87,3 +87,13 @@ def test_cron_line_quotes_paths(tmp_path: Path) -> None:
     assert line.startswith("15 2 * * * "), line
     words = shlex.split(line.split(" ", 5)[5])
     assert f"INBOX={inbox}" in words and f"OUTBOX={outbox}" in words, words
+
+
+def test_cron_line_through_make_dash_c(tmp_path: Path) -> None:
+    """make's own -C prints "Entering directory" on stdout: -s gives the bare line (item 11)."""
+    knobs = ["cron-line", f"INBOX={tmp_path}/in", f"OUTBOX={tmp_path}/out"]
+    quiet = run(["make", "-s", "-C", REPO, *knobs], cwd=tmp_path)
+    assert quiet.returncode == 0 and len(quiet.stdout.splitlines()) == 1, quiet.stdout
+    loud = run(["make", "-C", REPO, *knobs], cwd=tmp_path)
+    assert loud.returncode == 0 and "Entering directory" in loud.stdout
+    assert "use make -s -C ... cron-line (or make cron-install)" in loud.stderr
