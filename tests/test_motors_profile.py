@@ -19,7 +19,8 @@ from pathlib import Path
 from lerobot.robots.koch_follower import KochFollower, KochFollowerConfig
 from lerobot.motors.dynamixel import DynamixelMotorsBus
 from scripts.motors import control_table as ct
-robot = KochFollower(KochFollowerConfig(port="/dev/null", id="probe", calibration_dir=Path(sys.argv[1])))
+cfg = KochFollowerConfig(port="/dev/null", id="probe", calibration_dir=Path(sys.argv[1]))
+robot = KochFollower(cfg)
 motors = [[n, m.id, m.model] for n, m in robot.bus.motors.items()]
 lerobot = {m: dict(DynamixelMotorsBus.model_ctrl_table[m]) for m in ("xl430-w250", "xl330-m288")}
 ours = {m: {i.name: [i.address, i.size] for i in ct.items(m).values()} for m in lerobot}
