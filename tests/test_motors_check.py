@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run
-from helpers.motors_sim import sim_env, simulator
+from helpers.motors_sim import ACT_PY, sim_env, simulator
 
 CALIB_REL = "robots/koch_follower/koch.json"
 
@@ -136,3 +136,20 @@ def test_unknown_robot_lists_profiles(tmp_path: Path) -> None:
     assert code == 2
     (line,) = errors(err)
     assert "unknown robot 'kohc' (did you mean koch?)" in line and "koch" in line
+
+
+PROBLEMS = (
+    "import json, sys; from scripts.motors.check import problems; "
+    "print(json.dumps(problems('koch', sys.argv[1])))"
+)
+
+
+def test_problems_api_for_preflight(tmp_path: Path) -> None:
+    """`scripts.motors.check.problems()`: what a robot preflight calls before connecting."""
+    calib = tmp_path / "calib"
+    with simulator(tmp_path, "--write-calibration", str(calib / CALIB_REL)) as sim:
+        ok = run([ACT_PY, "-c", PROBLEMS, sim.port], env=sim_env(calib))
+        missing = run([ACT_PY, "-c", PROBLEMS, sim.port], env=sim_env(tmp_path / "elsewhere"))
+    assert json.loads(ok.stdout) == [], ok.stderr
+    (line,) = json.loads(missing.stdout)
+    assert line.startswith("no calibration file") and "make calibrate ROBOT=koch" in line

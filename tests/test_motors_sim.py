@@ -152,11 +152,11 @@ def _check_runs(report: dict, state: dict, runs: int) -> None:
 
 def test_koch_follower_connects_steps_disconnects(tmp_path: Path) -> None:
     """Unchanged KochFollower: no prompt (calibration agrees), 3 x 100 steps, torque off after."""
-    report, state = _koch(tmp_path, "--runs", "3", "--steps", "100")
-    _check_runs(report, state, 3)
-    paced, _ = _koch(tmp_path, "--runs", "1", "--steps", "60", "--fps", "30")
-    assert "error" not in paced, paced
-    assert paced["runs"][0]["track_err_max"] < 3.0, paced  # at 30 Hz the motors follow the goals
+    report, state = _koch(tmp_path, "--runs", "3", "--steps", "100", "--paced-steps", "45")
+    _check_runs(report, state, 4)
+    paced = report["runs"][-1]
+    assert 27 <= paced["hz"] <= 31, paced
+    assert paced["track_err_max"] < 3.0, paced  # at 30 Hz the motors follow the goals
 
 
 def test_koch_follower_under_cpu_load(tmp_path: Path) -> None:

@@ -175,37 +175,30 @@ def run_scan(bus: scan.Bus, port: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the check; returns the exit code."""
-    ap = argparse.ArgumentParser(prog="make motors", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--robot", default="koch", help="profile under recipes/robots (default koch)")
-    ap.add_argument(
-        "--port",
-        default=None,
-        help="serial port (default: search /dev/serial/by-id, ttyACM, ttyUSB)",
-    )
-    ap.add_argument(
-        "--scan", action="store_true", help="broadcast ping at every baud rate, then stop"
-    )
-    args = ap.parse_args(argv)
-    report = Report()
+def inspect(
+    robot: str, port: str | None, report: Report, *, show: bool = False, scan_all: bool = False
+) -> int | None:
+    """The whole check without exiting: problems go to `report`; returns --scan's code if run.
+
+    `show` prints the header, table and calibration line (what `make motors` shows).
+    """
     try:
-        prof = profile_mod.load(args.robot)
+        prof = profile_mod.load(robot)
     except profile_mod.ProfileError as e:
         report.add(USAGE, str(e))
-        return report.finish()
+        return None
     try:
-        port = ports.find(args.port)
+        port = ports.find(port)
         ports.check_openable(port)
         bus = scan.Bus(port, prof.baudrate)
     except ports.PortError as e:
         report.add(PORT, str(e))
-        return report.finish()
+        return None
     except OSError as e:  # serial.SerialException is an OSError
-        report.add(PORT, str(ports.explain_open_error(port, e)))
-        return report.finish()
+        report.add(PORT, str(ports.explain_open_error(port or "", e)))
+        return None
     try:
-        if args.scan:
+        if scan_all:
             return run_scan(bus, port)
         found, _ = bus.broadcast()
         ids = sorted(set(prof.by_id()) | set(found))
@@ -230,16 +223,52 @@ def main(argv: list[str] | None = None) -> int:
                     "supply is on and plugged into the bus, and the cable to the first motor; "
                     "then `make motors SCAN=1`",
                 )
-            return report.finish()
-        print(f"{prof.name} ({prof.type}) on {port} at {prof.baudrate} baud")
-        print(table(prof, readings))
+            return None
+        if show:
+            print(f"{prof.name} ({prof.type}) on {port} at {prof.baudrate} baud")
+            print(table(prof, readings))
         check_motors(prof, port, readings, report)
-        print(check_calibration(prof, readings, report))
+        line = check_calibration(prof, readings, report)
+        if show:
+            print(line)
     finally:
         bus.close()
+    return None
+
+
+def problems(robot: str = "koch", port: str | None = None) -> list[str]:
+    """One line per problem of the arm's bus and calibration (empty: ready to connect).
+
+    For other tools' preflight (e.g. `make robot` before KochFollower.connect, which would
+    otherwise prompt with `input()` on a calibration mismatch). Runs in envs/act; prints nothing.
+    """
+    report = Report()
+    inspect(robot, port, report)
+    return [line for _, line in report.problems]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the check; returns the exit code."""
+    ap = argparse.ArgumentParser(prog="make motors", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--robot", default="koch", help="profile under recipes/robots (default koch)")
+    ap.add_argument(
+        "--port",
+        default=None,
+        help="serial port (default: search /dev/serial/by-id, ttyACM, ttyUSB)",
+    )
+    ap.add_argument(
+        "--scan", action="store_true", help="broadcast ping at every baud rate, then stop"
+    )
+    args = ap.parse_args(argv)
+    report = Report()
+    scanned = inspect(args.robot, args.port, report, show=True, scan_all=args.scan)
+    if scanned is not None:
+        return scanned
     code = report.finish()
     if code == 0:
-        print(f"motors: ok: {len(prof.motors)} motors of {prof.name} answer with the right models")
+        print(
+            f"motors: ok: the {args.robot} motors answer with the right models, calibration agrees"
+        )
     return code
 
 

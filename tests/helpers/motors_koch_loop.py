@@ -6,6 +6,7 @@ will use, minus the policy. Each step is what LeRobot's control loops do: get_ob
 sync read) then send_action (one sync write) of a slow sine around the start pose.
 
 Usage: python motors_koch_loop.py PORT [--id koch] [--runs 3] [--steps 100] [--fps 0]
+       [--paced-steps N]   (then one more run of N steps at 30 fps, for the tracking error)
 Reads the calibration from $HF_LEROBOT_CALIBRATION like LeRobot does. Prints one JSON line:
 {"runs": [{"steps", "seconds", "hz", "step_ms_p50", "step_ms_p99", "track_err_max"}...]}
 or {"error": "..."} with exit 1 (the exception's type and first line).
@@ -70,11 +71,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--fps", type=float, default=0.0)
+    ap.add_argument("--paced-steps", type=int, default=0, help="then one more run at 30 fps")
     args = ap.parse_args()
     runs = []
     try:
         for _ in range(args.runs):
             runs.append(run_once(args.port, args.id, args.steps, args.fps))
+        if args.paced_steps:
+            runs.append(run_once(args.port, args.id, args.paced_steps, 30.0))
     except Exception as e:  # the report names what failed; the test asserts on it
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         print(
