@@ -20,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from validators import dataset_format as fmt
-from validators.mutations import EXTRA_MUTATIONS, MUTATIONS, Mutation, make_mutant, version_of
+from validators.mutations import (
+    EXTRA_MUTATIONS,
+    MUTATIONS,
+    NEAR_THRESHOLD,
+    WITHIN_TOLERANCE,
+    Mutation,
+    make_mutant,
+    version_of,
+)
 from validators.runner import validate_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,7 +109,7 @@ def test_validation_never_writes(clean_v30: Path) -> None:
 # --- the mutation corpus --------------------------------------------------------------------
 CASES = [
     pytest.param(version, m, id=f"{version}-{m.name}")
-    for m in (*MUTATIONS, *EXTRA_MUTATIONS)
+    for m in (*MUTATIONS, *EXTRA_MUTATIONS, *NEAR_THRESHOLD)
     for version in (fmt.V21, fmt.V30)
     if version in m.expect
 ]
@@ -123,6 +131,30 @@ def test_mutation_is_caught(
         assert not report.ok()
     else:
         assert report.ok() and not report.ok(strict=True)
+
+
+@pytest.mark.parametrize(
+    ("version", "mutation"),
+    [
+        pytest.param(version, m, id=f"{version}-{m.name}")
+        for m in WITHIN_TOLERANCE
+        for version in (fmt.V21, fmt.V30)
+        if version in m.expect
+    ],
+)
+def test_within_tolerance_is_not_flagged(
+    version: str, mutation: Mutation, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The other side of each NEAR_THRESHOLD case: about half the tolerance is not an error
+    (a tolerance tightened by 2x fails here, one loosened by 2x fails there)."""
+    clean = request.getfixturevalue("clean_v21" if version == fmt.V21 else "clean_v30")
+    report = validate_dataset(make_mutant(clean, tmp_path / "mutant", mutation))
+    want = mutation.expect[version]
+    hits = [f for f in report.findings if f.check_id == want]
+    if mutation.severity == "error":
+        assert hits == [], [f.message for f in hits]
+    else:
+        assert hits and {f.severity for f in hits} == {"warning"}, [f.message for f in hits]
 
 
 @pytest.mark.parametrize(

@@ -660,3 +660,108 @@ EXTRA_MUTATIONS: tuple[Mutation, ...] = (
         "stats_mean_shifted", MEAN_SHIFTED, both("stats.mean_min_max_mismatch"), integrity=False
     ),
 )
+
+
+# --- near the tolerances (issue 16) -----------------------------------------------------------
+# Each tolerance the validator applies, crossed by a factor of ~2 (NEAR_THRESHOLD: must be
+# reported) and approached to about half of it (WITHIN_TOLERANCE: ``expect`` names the check
+# that must stay silent; the dataset must have no finding at all). A loosened or tightened
+# tolerance fails one side; the far-off cases above (4 ms jitter, half a frame) cannot.
+def _jitter(seconds: float) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        def edit(values: list, rows: list[int]) -> None:
+            values[rows[5]] = values[rows[5]] + seconds
+
+        _edit_rows(root, 1, "timestamp", edit)
+
+    return apply
+
+
+def _shift_window(seconds: float) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        key = next(k for k, ft in _info(root)["features"].items() if ft["dtype"] == "video")
+        for end in ("from_timestamp", "to_timestamp"):
+            _edit_episodes_meta(root, f"videos/{key}/{end}", 1, lambda v: v + seconds)
+
+    return apply
+
+
+AGG_RTOL = AGG_ATOL_RANGE = 1e-4  # validators.stats.check_aggregate's np.allclose
+
+
+def _stale_mean(factor: float) -> Callable[[Path], None]:
+    """stats.json's first state mean moved by ``factor`` x the aggregate check's allowance."""
+
+    def apply(root: Path) -> None:
+        stats = json.loads((root / fmt.STATS_PATH).read_text())
+        st = stats["observation.state"]
+        allowed = AGG_ATOL_RANGE * abs(st["max"][0] - st["min"][0]) + AGG_RTOL * abs(st["mean"][0])
+        st["mean"][0] += factor * allowed
+        (root / fmt.STATS_PATH).write_text(json.dumps(stats))
+
+    return apply
+
+
+def _scaled_std(factor: float) -> Callable[[Path], None]:
+    return _edit_episode_stat("observation.state", "std", 0, _set(0, lambda v, st: v * factor))
+
+
+def _shifted_mean(stds: float) -> Callable[[Path], None]:
+    return _edit_episode_stat(
+        "observation.state", "mean", 0, _set(0, lambda v, st: v + stds * st["std"][0])
+    )
+
+
+def _shifted_max(ranges: float) -> Callable[[Path], None]:
+    return _edit_episode_stat(
+        "observation.state", "max", 0, _set(0, lambda v, st: v + ranges * (v - st["min"][0]))
+    )
+
+
+TS = fmt.TOLERANCE_S  # LeRobotDataset(tolerance_s=1e-4)
+NEAR_THRESHOLD: tuple[Mutation, ...] = (
+    Mutation("jitter_2x_tolerance", _jitter(2 * TS), both("data.timestamp_tolerance")),
+    Mutation(
+        "window_shift_2x_tolerance", _shift_window(2 * TS), {fmt.V30: "video.timestamp_tolerance"}
+    ),
+    Mutation("stale_mean_2x_allowance", _stale_mean(2.0), {fmt.V30: "stats.aggregate_mismatch"}),
+    # stats_exact: std 1 % (warning) and 10 % (error); mean/min/max 0.01 (warning), 0.1 (error)
+    Mutation("std_1.3pct_off", _scaled_std(1.013), both("stats.std_mismatch"), W, False),
+    Mutation("std_13pct_off", _scaled_std(1.13), both("stats.std_mismatch"), integrity=False),
+    Mutation(
+        "std_0.7pct_of_true", _scaled_std(0.007), both("stats.std_collapsed"), integrity=False
+    ),
+    Mutation(
+        "mean_0.013_std_off", _shifted_mean(0.013), both("stats.mean_min_max_mismatch"), W, False
+    ),
+    Mutation(
+        "mean_0.13_std_off",
+        _shifted_mean(0.13),
+        both("stats.mean_min_max_mismatch"),
+        integrity=False,
+    ),
+    Mutation(
+        "max_0.13_range_off",
+        _shifted_max(0.13),
+        both("stats.mean_min_max_mismatch"),
+        integrity=False,
+    ),
+)
+WITHIN_TOLERANCE: tuple[Mutation, ...] = (
+    Mutation("jitter_half_tolerance", _jitter(0.5 * TS), both("data.timestamp_tolerance")),
+    Mutation(
+        "window_shift_half_tolerance",
+        _shift_window(0.5 * TS),
+        {fmt.V30: "video.timestamp_tolerance"},
+    ),
+    Mutation("stale_mean_half_allowance", _stale_mean(0.5), {fmt.V30: "stats.aggregate_mismatch"}),
+    Mutation("std_0.7pct_off", _scaled_std(1.007), both("stats.std_mismatch")),
+    Mutation("std_7pct_off", _scaled_std(1.07), both("stats.std_mismatch"), W),  # warning only
+    Mutation("std_1.3pct_of_true", _scaled_std(0.013), both("stats.std_collapsed")),
+    Mutation("mean_0.007_std_off", _shifted_mean(0.007), both("stats.mean_min_max_mismatch")),
+    Mutation("mean_0.07_std_off", _shifted_mean(0.07), both("stats.mean_min_max_mismatch"), W),
+    Mutation("max_0.07_range_off", _shifted_max(0.07), both("stats.mean_min_max_mismatch"), W),
+)
+"""Within a tolerance. Severity ``error`` (the default): ``expect``'s check must not be
+reported at all. Severity ``warning``: past the warning threshold but under the error one, so
+it must be reported as a warning and nothing as an error."""
