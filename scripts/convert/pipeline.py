@@ -170,7 +170,9 @@ def _source_state(opts: Options, summary: Summary) -> fingerprint.Fingerprint | 
     """
     load_source(opts.src)  # a clear error for a source that is not a v2.x dataset, first
     previous = publish.previous_output(opts.dst)
+    t = time.monotonic()
     fp = fingerprint.compute(opts.src, known=previous.files if previous else None)
+    summary.lap("fingerprint", t)
     if previous is None:
         return fp
     wanted = opts.output_options()
