@@ -227,6 +227,21 @@ def test_file_rollover_pointers_are_exact(tmp_path: Path) -> None:
     assert results[0]["frames"] == sum(spec.episode_lengths)
 
 
+def _assert_depth_mean_is_millimetres(dst: Path, depth: dict) -> None:
+    """stats.json's depth mean is the mean of the decoded frames in millimetres, not of the
+    12-bit codes they are stored as (which a 300..5000 bound would also have admitted)."""
+    from scripts.sample.video import dequantize_depth_mm
+
+    codes = []
+    for mp4 in sorted((dst / "videos/observation.images.head_depth").rglob("*.mp4")):
+        with av.open(str(mp4)) as c:
+            codes += [f.to_ndarray(format="gray12le") for f in c.decode(video=0)]
+    mm = np.stack([dequantize_depth_mm(x) for x in codes]).astype(np.float64)
+    code_mean = float(np.mean(np.stack(codes)))
+    assert abs(code_mean - mm.mean()) > 0.1 * mm.mean()  # the premise: the two are far apart
+    assert abs(np.asarray(depth["mean"]).item() - mm.mean()) < 0.01 * mm.mean()
+
+
 def test_quantiles_and_v20_stats_present(variants: dict[str, dict]) -> None:
     for name in ("v20", "gr2", "image"):
         dst = variants[name]["dst"]
@@ -246,7 +261,7 @@ def test_quantiles_and_v20_stats_present(variants: dict[str, dict]) -> None:
     assert len(gr2["observation.state"]["q50"]) == 45 and len(gr2["action"]["q50"]) == 37
     depth = gr2["observation.images.head_depth"]
     assert np.asarray(depth["mean"]).shape == (1, 1, 1)
-    assert 300 < np.asarray(depth["mean"]).item() < 5000  # millimetres, not 12-bit codes
+    _assert_depth_mean_is_millimetres(variants["gr2"]["dst"], depth)
     info = json.loads((variants["gr2"]["dst"] / "meta/info.json").read_text())
     head = info["features"]["observation.images.head_depth"]["info"]
     assert head["is_depth_map"] is True and "video.is_depth_map" not in head

@@ -260,8 +260,18 @@ def test_preset_gr2_depth(tmp_path: Path) -> None:
         codes = [f.to_ndarray(format="gray12le") for f in c.decode(video=0)]
     assert len(codes) == 24 and codes[0].max() <= 4095
     assert [decode_barcode(dequantize_depth_mm(x)) for x in codes[:3]] == [(2, 0), (2, 1), (2, 2)]
-    st = _jsonl(root / "meta/episodes_stats.jsonl")[0]["stats"]["observation.images.head_depth"]
-    assert _shape(st["mean"]) == (1, 1, 1) and st["max"][0][0][0] > 1000  # millimetres, not /255
+    row = _jsonl(root / "meta/episodes_stats.jsonl")[2]
+    assert row["episode_index"] == 2
+    st = row["stats"]["observation.images.head_depth"]
+    assert _shape(st["mean"]) == (1, 1, 1)
+    # millimetres of the decoded frames (not 12-bit codes, not /255): the codes' mean is far off
+    mm = np.stack([dequantize_depth_mm(x) for x in codes]).astype(np.float64)
+    code_mean = float(np.mean(np.stack(codes)))
+    assert abs(code_mean - mm.mean()) > 0.1 * mm.mean()  # the check below can tell them apart
+    got = {k: float(np.asarray(st[k]).item()) for k in ("mean", "min", "max")}
+    np.testing.assert_allclose(
+        [got["mean"], got["min"], got["max"]], [mm.mean(), mm.min(), mm.max()], rtol=0.01
+    )
     table = pq.read_table(root / "data/chunk-000/episode_000000.parquet")
     assert table.schema.field("observation.state").type.list_size == 45
     assert "observation.images.head_depth" not in table.column_names
