@@ -215,13 +215,17 @@ def test_unwritable_dst(src: Path, tmp_path: Path) -> None:
     proc = convert(src, "--dst", blocker / "out")
     assert proc.returncode == 1
     assert str(blocker) in error_line(proc)
-    if os.geteuid() != 0:  # root ignores permission bits
-        ro = tmp_path / "ro"
-        ro.mkdir()
-        ro.chmod(0o555)
-        proc = convert(src, "--dst", ro / "out")
-        assert proc.returncode == 1 and "not writable" in error_line(proc)
-        assert not (ro / "out").exists()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", src, "--dst", ro / "out"]
+    if os.geteuid() == 0:  # root ignores permission bits: drop the DAC capabilities, as CI runs
+        assert shutil.which("setpriv"), "setpriv (util-linux) is needed to test this as root"
+        cmd = ["setpriv", *NO_DAC, *cmd]
+    proc = run([*cmd, "--quiet"])
+    assert proc.returncode == 1 and "not writable" in error_line(proc), proc.stderr
+    assert str(ro) in error_line(proc)
+    assert not (ro / "out").exists() and list(ro.iterdir()) == []
 
 
 def test_disk_full(src: Path, tmp_path: Path) -> None:
@@ -361,6 +365,28 @@ def test_unreadable_file_is_named_with_its_real_cause(src: Path, victim: str) ->
     assert fingerprint(src) == before
     assert not (src.parent / "sample_v30").exists()
     assert leftovers(src.parent, "sample_v30") == []
+
+
+@pytest.mark.parametrize(
+    "victim", ["meta/tasks.jsonl", "videos/chunk-000/observation.images.phone/episode_000001.mp4"]
+)
+def test_unreadable_file_with_force_over_a_previous_output(src: Path, victim: str) -> None:
+    """The fingerprint's cached hashes skip reading: the file must still be named as unreadable."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv missing (util-linux)")
+    dst = src.parent / "sample_v30"
+    assert convert(src).returncode == 0
+    previous = fingerprint(dst)
+    path = src / victim
+    path.chmod(0)
+    try:
+        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert_v21_to_v30"]
+        proc = run([*cmd, src, "--quiet", "--force"])
+    finally:
+        path.chmod(0o644)
+    assert proc.returncode == 1, proc.stderr
+    assert error_line(proc) == f"convert: error: {path}: permission denied"
+    assert fingerprint(dst) == previous
 
 
 def test_macos_appledouble_files_are_ignored_and_said_once(src: Path) -> None:

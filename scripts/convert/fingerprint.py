@@ -77,6 +77,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _readable(path: Path) -> None:
+    """Open and close: permissions are reported as such here, not as "damaged" later."""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        raise os_error(exc, path) from exc
+
+
 def _digest(files: FileTable) -> str:
     h = hashlib.sha256()
     for rel in sorted(files):
@@ -95,6 +103,7 @@ def compute(root: Path, known: FileTable | None = None) -> Fingerprint:
     for rel, (size, mtime) in stat_tree(root).items():
         prev = known.get(rel)
         if prev is not None and prev[0] == size and prev[1] == mtime:
+            _readable(root / rel)  # not re-read, but an unreadable file is named now
             files[rel] = (size, mtime, prev[2])
         else:
             files[rel] = (size, mtime, _sha256(root / rel))
