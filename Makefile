@@ -139,15 +139,17 @@ STALL_S ?=
 DURATION ?=
 EPISODE ?=
 ROBOT_PORT ?=
+TLS_DIR ?=
+SERVER_NAMES ?= localhost 127.0.0.1
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
-.PHONY: serve robot serve-check bench-serve
-serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 ALLOW_ROOTS)
+.PHONY: serve robot serve-check bench-serve certs
+serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
 	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(CHECKPOINT)) && $(ENVS) build $$env && \
 	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(CHECKPOINT) --host $(HOST) \
 	  --port $(PORT) --log-dir $(DEPLOY_DIR) $(call flag,--fps $(FPS),$(FPS)) \
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
-	  $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
+	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
 robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT)
 	$(call require,CHECKPOINT)
@@ -156,10 +158,15 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 	  $(call flag,--fps $(FPS),$(FPS)) $(call flag,--actions-per-chunk $(ACTIONS_PER_CHUNK),$(ACTIONS_PER_CHUNK)) \
 	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
 	  $(call flag,--stall-s $(STALL_S),$(STALL_S)) $(call flag,--duration $(DURATION),$(DURATION)) \
-	  $(call flag,--episode $(EPISODE),$(EPISODE)) $(call flag,--robot-port $(ROBOT_PORT),$(ROBOT_PORT))
+	  $(call flag,--episode $(EPISODE),$(EPISODE)) $(call flag,--robot-port $(ROBOT_PORT),$(ROBOT_PORT)) \
+	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
 serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
-	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER)
+	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER) $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
+
+certs: ## CA + server + client certificates for mutual TLS (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
+	$(call require,TLS_DIR)
+	scripts/deploy/certs.sh $(TLS_DIR) $(SERVER_NAMES)
 
 BENCH_S ?= 20
 bench-serve: env-tools env-act ## replay loop, ours vs stock LeRobot 0.6.1 (CHECKPOINT DATASET BENCH_S=20); never gates CI
@@ -175,6 +182,7 @@ MOTORS_PORT = $(if $(filter command line,$(origin PORT)),$(PORT),$(ROBOT_PORT))
 FAULTS ?=
 SCAN ?=
 CALIBRATED ?=
+WIGGLE ?=
 .PHONY: motors motors-sim calibrate
 motors: env-act ## check the arm's Dynamixel bus vs its profile and calibration (ROBOT=koch PORT=/dev/ttyACM0 SCAN=1)
 	envs/act/.venv/bin/python -m scripts.motors.check --robot $(MOTORS_ROBOT) \
@@ -184,9 +192,10 @@ calibrate: env-act ## LeRobot's interactive arm calibration, saved where make ro
 	envs/act/.venv/bin/python -m scripts.motors.calibrate --robot $(MOTORS_ROBOT) \
 	  $(call flag,--port $(MOTORS_PORT),$(MOTORS_PORT))
 
-motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch FAULTS="missing=3 baud=57600" CALIBRATED=1)
+motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch FAULTS="missing=3 baud=57600" CALIBRATED=1 WIGGLE=400)
 	envs/act/.venv/bin/python -m scripts.motors.sim --robot $(MOTORS_ROBOT) \
-	  $(foreach f,$(FAULTS),--fault $(f)) $(call flag,--calibrated,$(CALIBRATED))
+	  $(foreach f,$(FAULTS),--fault $(f)) $(call flag,--calibrated,$(CALIBRATED)) \
+	  $(call flag,--wiggle $(WIGGLE),$(WIGGLE))
 
 ##@ Ops
 .PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean
