@@ -81,6 +81,7 @@ def test_python_discovery_names_the_fix_when_no_312(tmp_path: Path) -> None:
     proc = run([REPO / "scripts" / "envs.sh", "python"], env=env)
     assert proc.returncode == 1
     assert "no Python 3.12 found" in proc.stderr and "pyenv install 3.12" in proc.stderr
+    assert "asking 'uv python install 3.12'" in proc.stderr  # tried before giving up
     bad = run([REPO / "scripts" / "envs.sh", "python"], env={**env, "PYTHON": "/bin/false"})
     assert bad.returncode == 1 and "PYTHON=/bin/false is not a working Python 3.12" in bad.stderr
     found = run([REPO / "scripts" / "envs.sh", "python"])
