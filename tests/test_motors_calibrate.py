@@ -89,7 +89,9 @@ def test_calibrate_through_a_terminal(tmp_path: Path) -> None:
     assert code == 0, term.screen[-3000:]
     assert "calibrate: ok:" in term.screen and str(calib / CALIB_REL) in term.screen
     assert (calib / CALIB_REL).is_file()
-    assert check.returncode == 0, check.stderr
+    if check.returncode:
+        skip_if_transport_late(sim, check.stderr)
+    assert check.returncode == 0, check.stdout + check.stderr
     assert "calibration: present and agrees with the registers" in check.stdout
     ranges = {m["name"]: m["registers"] for m in sim.state["motors"]}
     assert ranges["shoulder_pan"]["Max_Position_Limit"] == 4095  # full-turn joint

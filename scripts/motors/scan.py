@@ -8,6 +8,7 @@ One READ of the first 148 bytes gets every register the check prints in a single
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import dynamixel_sdk as dxl
@@ -48,25 +49,39 @@ class Bus:
         """Switch the host side to `baud`."""
         self.port.setBaudRate(baud)
 
+    def _fresh(self, attempt: int) -> None:
+        """Before a request: wait a little more on each retry, drop late replies still queued.
+
+        Why: on a loaded machine the kernel can deliver a reply later than the SDK's ~34 ms
+        timeout; the retry must not take that stale packet for its own answer, and backing off
+        (0, 20, 40, 80, 160 ms) rides out such a burst instead of calling a motor missing.
+        """
+        if attempt:
+            time.sleep(0.01 * (1 << attempt))
+        self.port.ser.reset_input_buffer()
+
     def broadcast(self) -> tuple[dict[int, int], bool]:
         """({id: model number}, corrupt seen) from one broadcast ping (~0.8 s at 1 Mbps)."""
+        self._fresh(0)
         found, comm = self.packets.broadcastPing(self.port)
         return {i: v[0] for i, v in found.items()}, comm == dxl.COMM_RX_CORRUPT
 
-    def ping(self, motor_id: int, tries: int = 2) -> tuple[int | None, bool]:
+    def ping(self, motor_id: int, tries: int = 5) -> tuple[int | None, bool]:
         """(model number or None, corrupt seen) for one ID."""
         corrupt = False
-        for _ in range(tries):
+        for attempt in range(tries):
+            self._fresh(attempt)
             model, comm, _err = self.packets.ping(self.port, motor_id)
             if comm == dxl.COMM_SUCCESS:
                 return model, False
             corrupt |= comm == dxl.COMM_RX_CORRUPT
         return None, corrupt
 
-    def read_block(self, motor_id: int, tries: int = 3) -> tuple[bytes | None, str, int]:
+    def read_block(self, motor_id: int, tries: int = 5) -> tuple[bytes | None, str, int]:
         """(first BLOCK bytes, 'ok'|'corrupt'|'missing', status error byte)."""
         status = "missing"
-        for _ in range(tries):
+        for attempt in range(tries):
+            self._fresh(attempt)
             data, comm, err = self.packets.readTxRx(self.port, motor_id, 0, BLOCK)
             if comm == dxl.COMM_SUCCESS:
                 return bytes(data), "ok", err

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"motors-sim: {len(bus.motors)} motors of {prof.name} "
         f"at {faults.baud or prof.baudrate} baud, {priority}"
-        f"{' faults: ' + ' '.join(args.fault) if args.fault else ''}; Ctrl-C stops",
+        f"{'; faults: ' + ' '.join(args.fault) if args.fault else ''}; Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )
