@@ -1,8 +1,8 @@
 """make serve / make robot for real: LeRobot 0.6.1's server and client over gRPC on loopback.
 
 One ``make serve`` (a tiny random ACT made by LeRobot from a LeRobot-written Koch-like dataset)
-is shared by the module; the replay robot plugin plays that dataset. The last test kills that
-server on purpose (server death), so it stays last.
+is shared by the module; the replay robot plugin plays that dataset. A second one with mutual
+TLS serves the TLS test and is then killed on purpose by the server-death test.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def replay_run(server, ckpt: Path, ds: Path, tmp_path_factory: pytest.TempPathFa
     report = json.loads((rdir / "report.json").read_text())
     actions = json.loads((rdir / "actions.json").read_text())
     readies = server_proc.out.count("connected and ready") - readies_before
+    assert "loading /" not in server_proc.out  # the handshake reused the warmed-up policy
     return rc, client.out, report, actions, probes, readies, rdir
 
 
@@ -124,8 +125,8 @@ def test_replay_loop_moves(replay_run) -> None:
     assert all(len(a["action"]) == 6 for a in actions["actions"])
     assert set(actions["mae_vs_recorded"]) == set(actions["action_names"])
     assert report["round_trip_ms"]["p50"] > 0
-    # Generous on a shared 2-core box; the README gives the idle-box numbers.
-    assert report["rate_ratio"] > 0.6, report
+    # Generous: the 2-core box is shared (at load 9 we saw 65%); README has the quiet-box numbers.
+    assert report["rate_ratio"] > 0.5, report
     assert (rdir / "report.png").stat().st_size > 1000
     print(f"\nreplay: {json.dumps({k: report[k] for k in ('achieved_hz', 'round_trip_ms')})}")
 
@@ -169,22 +170,38 @@ def test_profiles_parse_with_lerobot_config_classes(ckpt: Path, ds: Path) -> Non
     assert got["renamed_camera"].startswith("error: features mismatch")
 
 
-def test_client_sigterm_disconnects_robot(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    # What a non-interactive shell does to a background job (`make robot &` in a script).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT-ignored-at-start"])
+def test_client_sigterm_disconnects_robot(
+    server, ckpt: Path, ds: Path, tmp_path: Path, sig: str
+) -> None:
     port, _ = server
-    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path))
+    signum = signal.SIGTERM if sig == "SIGTERM" else signal.SIGINT
+    pre = _ignore_sigint if signum == signal.SIGINT else None
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path), preexec_fn=pre, cwd=cwd)
     try:
         client.wait_for("robot: moving", timeout=180)
         time.sleep(1.0)
-        t0 = time.monotonic()
-        client.signal(signal.SIGTERM)
-        rc = client.wait(timeout=30)
+        t_signal = time.time()
+        client.signal(signum)
+        rc = client.wait(timeout=120)  # the report (matplotlib) is slow on a loaded box
     finally:
         client.stop()
     assert rc == 0, client.out
-    assert "SIGTERM: stopped by the operator" in client.out
-    actions = json.loads((dc.run_dir(tmp_path) / "actions.json").read_text())
+    assert f"{signal.Signals(signum).name}: stopped by the operator" in client.out
+    record = dc.run_dir(tmp_path) / "actions.json"
+    actions = json.loads(record.read_text())
     assert actions["disconnected"] is True and actions["actions_received"] > 0
-    print(f"\nSIGTERM -> exit in {time.monotonic() - t0:.1f} s")
+    disconnected_after = record.stat().st_mtime - t_signal
+    assert disconnected_after < 5.0, disconnected_after  # torque off first, report after
+    assert list(cwd.iterdir()) == []  # LeRobot's ./logs went to the run directory instead
+    print(f"\n{sig} -> robot disconnected after {disconnected_after:.2f} s")
 
 
 def test_client_refuses_malicious_action_chunk(ckpt: Path, ds: Path, tmp_path: Path) -> None:
@@ -203,17 +220,63 @@ def test_client_refuses_malicious_action_chunk(ckpt: Path, ds: Path, tmp_path: P
     assert actions["disconnected"] is True and actions["actions_received"] == 0
 
 
-def test_server_death_stops_client(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
-    """Last on purpose: kills the shared server."""
-    port, server_proc = server
+def test_remote_bind_refused_without_opt_in_and_tls(ckpt: Path, tmp_path: Path) -> None:
+    for extra, says in (([], "ALLOW_REMOTE=1"), (["ALLOW_REMOTE=1"], "needs TLS_DIR")):
+        proc = dc.start_server(ckpt, dc.free_port(), tmp_path, "HOST=0.0.0.0", *extra)
+        assert proc.wait(timeout=120) != 0 and says in proc.out, proc.out
+        assert "listening" not in proc.out
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("tls") / "certs"
+    proc = run(["make", "certs", f"TLS_DIR={d}"], timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return d
+
+
+@pytest.fixture(scope="module")
+def tls_server(ckpt: Path, tls: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A second server, with mutual TLS (on loopback); the server-death test kills it."""
+    port = dc.free_port()
+    proc = dc.start_server(ckpt, port, tmp_path_factory.mktemp("tls-serve"), f"TLS_DIR={tls}")
+    try:
+        proc.wait_for("serve: SERVING", timeout=240)
+        yield port, proc
+    finally:
+        proc.stop()
+
+
+def test_mutual_tls_admits_only_clients_with_a_certificate(
+    tls_server, tls: Path, tmp_path: Path
+) -> None:
+    port, proc = tls_server
+    assert "mutual TLS" in proc.out
+    assert dc.health(port, tls) == "SERVING"
+    assert dc.health(port) != "SERVING"  # plaintext
+    other = tmp_path / "other"
+    assert run(["scripts/deploy/certs.sh", other], timeout=60).returncode == 0
+    forged = tmp_path / "forged"  # trusts the right CA, but its own cert is from another CA
+    forged.mkdir()
+    (forged / "ca.pem").write_bytes((tls / "ca.pem").read_bytes())
+    for name in ("client.pem", "client.key"):
+        (forged / name).write_bytes((other / name).read_bytes())
+    assert dc.health(port, forged) != "SERVING"
+    assert proc.p.poll() is None
+
+
+def test_server_death_stops_client(tls_server, tls: Path, ckpt: Path, ds: Path, tmp_path: Path):
+    """A real session over mutual TLS, then the server is killed (SIGKILL, no goodbye)."""
+    port, server_proc = tls_server
     stall_s = 2.0
-    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path, "--stall-s", str(stall_s)))
+    extra = ("--stall-s", str(stall_s), "--tls-dir", str(tls))
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path, *extra))
     try:
         client.wait_for("robot: moving", timeout=180)
         time.sleep(1.0)
         t_kill = time.time()
         server_proc.signal(signal.SIGKILL, group=True)
-        rc = client.wait(timeout=60)
+        rc = client.wait(timeout=120)
     finally:
         client.stop()
     assert rc == 1, client.out

@@ -109,5 +109,8 @@ def test_bind_beyond_loopback_needs_opt_in() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
     assert "loopback only" in bind_policy("127.0.0.1", allow_remote=False)
     with pytest.raises(SystemExit, match="ALLOW_REMOTE=1"):
-        bind_policy("0.0.0.0", allow_remote=False)
-    assert bind_policy("0.0.0.0", allow_remote=True).startswith("WARNING")
+        bind_policy("0.0.0.0", allow_remote=False, tls=True)
+    with pytest.raises(SystemExit, match="also needs TLS_DIR"):
+        bind_policy("0.0.0.0", allow_remote=True, tls=False)
+    assert bind_policy("0.0.0.0", allow_remote=True, tls=True).startswith("WARNING")
+    assert "mutual TLS" in bind_policy("127.0.0.1", allow_remote=False, tls=True)

@@ -17,12 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make serve-check", description=__doc__.split("\n")[0])
     p.add_argument("--server", default="127.0.0.1:8080", help="host:port")
     p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument("--tls-dir", default=None, help="make certs directory (mutual TLS)")
     a = p.parse_args(argv)
-    import grpc
-
     from scripts.deploy import health
 
-    with grpc.insecure_channel(a.server) as channel:
+    with health.channel(a.server, a.tls_dir) as channel:
         status = health.check(channel, timeout=a.timeout)
     print(f"serve-check: {a.server} {status}")
     return 0 if status == "SERVING" else 1

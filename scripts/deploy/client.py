@@ -3,7 +3,8 @@
 Usage: python -m scripts.deploy.client --robot <profile> --checkpoint <pretrained_model>
        [--server 127.0.0.1:8080] [--task ...] [--fps N] [--actions-per-chunk N]
        [--chunk-threshold F] [--stall-s S] [--duration S] [--dataset DIR] [--episode K]
-       [--robot-port DEV] [--set section.key=value]... [--log-dir DIR] [--print-config]
+       [--robot-port DEV] [--set section.key=value]... [--tls-dir DIR] [--log-dir DIR]
+       [--print-config]
 
 ``SafeRobotClient`` subclasses LeRobot's ``RobotClient``: robot creation, the control loop
 (perform an action, send an observation when the queue is below the threshold) and the
@@ -58,7 +59,15 @@ def build_client_class(rc: Any) -> type:
     class SafeRobotClient(rc.RobotClient):
         """LeRobot's client with a health check, a watchdog, signals and measurements."""
 
-        def __init__(self, config: Any, *, stall_s: float, duration_s: float, metrics: Metrics):
+        def __init__(
+            self,
+            config: Any,
+            *,
+            stall_s: float,
+            duration_s: float,
+            metrics: Metrics,
+            tls_dir: Path | None = None,
+        ):
             self.metrics = metrics
             self.stall_s = stall_s
             self.duration_s = duration_s
@@ -68,6 +77,14 @@ def build_client_class(rc: Any) -> type:
             self.t_started = time.monotonic()
             self.inflight_since: float | None = None
             super().__init__(config)  # creates and connects the robot, opens the channel
+            if tls_dir is not None:  # LeRobot only knows insecure channels: replace it
+                from lerobot.transport import services_pb2_grpc
+                from lerobot.transport.utils import grpc_channel_options
+
+                self.channel.close()
+                opts = grpc_channel_options(initial_backoff=f"{config.environment_dt:.4f}s")
+                self.channel = health.channel(self.server_address, tls_dir, opts)
+                self.stub = services_pb2_grpc.AsyncInferenceStub(self.channel)
 
         # ---- stopping --------------------------------------------------------------------
         def request_stop(self, reason: str, failed: bool) -> None:
@@ -223,12 +240,16 @@ def build_client_class(rc: Any) -> type:
                     times = self.metrics.chunk_times
                     last = times[-1] if times else self.t_started
                     if now - last > self.stall_s:
-                        status = health.check(self.channel, timeout=0.5)
-                        err = f", last error {self.server_error}" if self.server_error else ""
-                        state = "answers" if status in ("SERVING", "NOT_SERVING") else "unreachable"
+                        # The receiver already saw the server gone: stop first, no more probing.
+                        if self.server_error == "UNAVAILABLE":
+                            state = "unreachable (last error UNAVAILABLE)"
+                        else:
+                            status = health.check(self.channel, timeout=0.5)
+                            ok = status in ("SERVING", "NOT_SERVING")
+                            state = f"{'answers' if ok else 'unreachable'} (health {status})"
                         self.request_stop(
                             f"no action chunk for {now - last:.1f} s (STALL_S={self.stall_s:g}); "
-                            f"server {self.server_address} {state} (health {status}{err})",
+                            f"server {self.server_address} {state}",
                             True,
                         )
 
@@ -289,6 +310,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dataset", default="")
     p.add_argument("--episode", type=int, default=None)
     p.add_argument("--robot-port", default="")
+    p.add_argument("--tls-dir", type=Path, default=None, help="make certs dir (mutual TLS)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--log-dir", type=Path, default=Path("outputs/deploy"))
     p.add_argument("--print-config", action="store_true", help="preflight only, print config")
@@ -355,6 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     except (profiles.ProfileError, PreflightError, ValueError, FileNotFoundError) as e:
         print(f"robot: error: {e}", file=sys.stderr)
         return EXIT_PREFLIGHT
+    if a.tls_dir is not None:
+        missing = [
+            n for n in ("ca.pem", "client.pem", "client.key") if not (a.tls_dir / n).is_file()
+        ]
+        if missing:
+            print(
+                f"robot: error: {a.tls_dir}: no {', '.join(missing)} (make certs)", file=sys.stderr
+            )
+            return EXIT_PREFLIGHT
     for w in warnings:
         print(f"robot: warning: {w}", flush=True)
     if a.print_config:
@@ -385,7 +416,9 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored
     stall_s = float(prof["ops"].get("stall_s", 3.0))
     try:
-        client = client_cls(cfg, stall_s=stall_s, duration_s=a.duration, metrics=metrics)
+        client = client_cls(
+            cfg, stall_s=stall_s, duration_s=a.duration, metrics=metrics, tls_dir=a.tls_dir
+        )
     except Exception as e:  # robot connection: one line, exit 2
         print(f"robot: error: cannot connect {cfg.robot.type}: {e}", file=sys.stderr)
         return EXIT_PREFLIGHT

@@ -89,6 +89,24 @@ class HealthService:
         )
 
 
+def channel(address: str, tls_dir: Any = None, options: Any = None) -> grpc.Channel:
+    """An insecure channel, or a mutual-TLS one with ca.pem + client.pem/key from ``tls_dir``."""
+    if tls_dir is None:
+        return grpc.insecure_channel(address, options)
+    from pathlib import Path
+
+    d = Path(tls_dir)
+    for name in ("ca.pem", "client.key", "client.pem"):
+        if not (d / name).is_file():
+            raise SystemExit(f"robot: error: {d / name} missing (make certs TLS_DIR={d})")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=(d / "ca.pem").read_bytes(),
+        private_key=(d / "client.key").read_bytes(),
+        certificate_chain=(d / "client.pem").read_bytes(),
+    )
+    return grpc.secure_channel(address, creds, options)
+
+
 def check(channel: grpc.Channel, timeout: float = 2.0) -> str:
     """Probe a server: SERVING / NOT_SERVING / ..., or the gRPC error code's name."""
     call = channel.unary_unary(

@@ -2,7 +2,7 @@
 
 Usage: python -m scripts.deploy.server --checkpoint <pretrained_model> [--host 127.0.0.1]
        [--port 8080] [--fps 30] [--device cpu|cuda] [--allow-root DIR]... [--allow-remote]
-       [--log-dir DIR]
+       [--tls-dir DIR] [--log-dir DIR]
 
 ``SafePolicyServer`` subclasses LeRobot's ``PolicyServer``: the action-chunk pipeline
 (``raw_observation_to_observation``, pre/post-processors, ``predict_action_chunk``, timing of
@@ -23,7 +23,8 @@ the chunk) is LeRobot's own. What 0.6.1 does wrong at the edges, and what we do 
   warmed up).
 - ``SO_REUSEPORT``: a second server silently shares the port -> ``grpc.so_reuseport=0``; a busy
   port is a one-line error.
-- Binds what it is told (users' notes: 0.0.0.0) -> loopback unless ``--allow-remote``.
+- Binds what it is told (users' notes: 0.0.0.0), insecure -> loopback unless ``--allow-remote``
+  with ``--tls-dir`` (mutual TLS: clients need a certificate from the ``make certs`` CA).
 - ``./logs`` in the cwd -> ``--log-dir``; SIGTERM/SIGINT stop it cleanly; per-observation
   inference times are summarised (p50/p95) at exit; cold start is measured and printed.
 """
@@ -57,7 +58,8 @@ class ServeOptions:
     device: str = ""  # "" -> cuda when available, else cpu; the client's wish is ignored
     inference_latency: float = 0.0  # LeRobot's floor per GetActions (s); 0 answers at once
     obs_queue_timeout: float = 1.0  # GetActions waits this long for an observation
-    allow_remote: bool = False  # bind beyond loopback (prints a warning)
+    allow_remote: bool = False  # bind beyond loopback (needs tls_dir; prints a warning)
+    tls_dir: Path | None = None  # mutual TLS: ca.pem, server.pem/key from `make certs`
     log_dir: Path | None = None  # LeRobot's log file goes here, never into the cwd
 
 
@@ -70,21 +72,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def bind_policy(host: str, allow_remote: bool) -> str:
-    """The protection line printed at start; raises SystemExit for a remote bind without opt-in."""
+def bind_policy(host: str, allow_remote: bool, tls: bool = False) -> str:
+    """The protection line printed at start; SystemExit for a remote bind without opt-in + TLS."""
+    mtls = "mutual TLS (client certificates signed by the TLS_DIR CA)"
     if is_loopback(host):
-        return f"loopback only ({host}): reach it from another machine with an SSH tunnel"
+        how = mtls if tls else "reach it from another machine with an SSH tunnel"
+        return f"loopback only ({host}): {how}"
     if not allow_remote:
         raise SystemExit(
-            f"serve: error: HOST={host} listens beyond loopback; the protocol has no "
+            f"serve: error: HOST={host} listens beyond loopback; LeRobot's protocol has no "
             "authentication. Use an SSH tunnel (ssh -N -L 8080:127.0.0.1:8080 gpu-box) or opt "
-            "in with make serve HOST=... ALLOW_REMOTE=1"
+            "in with make serve HOST=... ALLOW_REMOTE=1 TLS_DIR=<make certs dir>"
         )
-    return (
-        f"WARNING: listening on {host} with no TLS and no authentication (ALLOW_REMOTE=1): "
-        "anyone who reaches this port can drive the policy; payloads are still restricted and "
-        "checkpoints allow-listed"
-    )
+    if not tls:
+        raise SystemExit(
+            f"serve: error: HOST={host} with ALLOW_REMOTE=1 also needs TLS_DIR=<dir from make "
+            "certs>: remote clients must present a certificate"
+        )
+    return f"WARNING: listening on {host} beyond loopback (ALLOW_REMOTE=1), protected by {mtls}"
+
+
+def tls_files(tls_dir: Path, side: str) -> tuple[bytes, bytes, bytes]:
+    """(ca.pem, <side>.key, <side>.pem) from a `make certs` directory, or SystemExit naming it."""
+    out = []
+    for name in ("ca.pem", f"{side}.key", f"{side}.pem"):
+        path = tls_dir / name
+        if not path.is_file():
+            raise SystemExit(f"{side}: error: {path} missing (make certs TLS_DIR={tls_dir})")
+        out.append(path.read_bytes())
+    return out[0], out[1], out[2]
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -262,7 +278,8 @@ def build_server_class(ps: Any) -> type:
 
 def serve(opts: ServeOptions) -> int:
     """Bind (or refuse), load + warm up, report SERVING, serve until SIGINT/SIGTERM."""
-    protection = bind_policy(opts.host, opts.allow_remote)
+    protection = bind_policy(opts.host, opts.allow_remote, tls=opts.tls_dir is not None)
+    creds = tls_files(opts.tls_dir, "server") if opts.tls_dir else None
     import grpc
 
     # Bind before the heavy imports: a busy port is refused in a fraction of a second.
@@ -271,7 +288,14 @@ def serve(opts: ServeOptions) -> int:
     )
     address = f"{opts.host}:{opts.port}"
     try:
-        grpc_server.add_insecure_port(address)
+        if creds:
+            ca, key, cert = creds
+            tls = grpc.ssl_server_credentials(
+                [(key, cert)], root_certificates=ca, require_client_auth=True
+            )
+            grpc_server.add_secure_port(address, tls)
+        else:
+            grpc_server.add_insecure_port(address)
     except RuntimeError:
         print(
             f"serve: error: cannot bind {address}: port in use (another server?); "
@@ -354,6 +378,7 @@ def parse_args(argv: list[str] | None = None) -> ServeOptions:
     p.add_argument("--inference-latency", type=float, default=0.0)
     p.add_argument("--obs-queue-timeout", type=float, default=1.0)
     p.add_argument("--allow-remote", action="store_true")
+    p.add_argument("--tls-dir", type=Path, default=None)
     p.add_argument("--log-dir", type=Path, default=None)
     a = p.parse_args(argv)
     return ServeOptions(**vars(a))

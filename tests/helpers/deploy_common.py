@@ -55,16 +55,19 @@ def free_port() -> int:
 class Proc:
     """A process in its own session whose merged output is collected line by line."""
 
-    def __init__(self, cmd: list, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cmd: list, env: dict[str, str] | None = None, preexec_fn=None, cwd: Path = REPO
+    ) -> None:
         self.lines: list[str] = []
         self.p = subprocess.Popen(
             [str(c) for c in cmd],
-            cwd=REPO,
+            cwd=cwd,
             env=env or run_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
@@ -162,8 +165,9 @@ def probe(*args: object, timeout: float = 120) -> Any:
     return json.loads(lines[-1])
 
 
-def health(port: int) -> str:
-    proc = run(act("-m", "scripts.deploy.check", "--server", f"127.0.0.1:{port}"), timeout=60)
+def health(port: int, tls_dir: Path | None = None) -> str:
+    tls = ["--tls-dir", tls_dir] if tls_dir else []
+    proc = run(act("-m", "scripts.deploy.check", "--server", f"127.0.0.1:{port}", *tls), timeout=60)
     return proc.stdout.strip().split()[-1] if proc.stdout.strip() else proc.stderr[-500:]
 
 
