@@ -194,7 +194,7 @@ def make_batch(cfg: Any, policy: str, shapes: Shapes, batch: int) -> dict[str, t
     out["action_is_pad"] = torch.zeros(batch, chunk, dtype=torch.bool)
     if policy in PADDED:
         n = int(cfg.tokenizer_max_length)  # SmolVLA pads to the longest task: an upper bound
-        vocab = 1000
+        vocab = 100  # any valid id: the tiny test VLM has 400 tokens
         out["observation.language.tokens"] = torch.randint(0, vocab, (batch, n))
         out["observation.language.attention_mask"] = torch.ones(batch, n, dtype=torch.bool)
     return out
