@@ -478,5 +478,6 @@ def test_every_check_id_has_a_firing_test() -> None:
         "readiness.image_keys",
         "readiness.episode_too_short",
         "readiness.no_task_text",
+        "readiness.needs_conversion",
     }
     assert fired | elsewhere == set(CHECKS), set(CHECKS) - fired - elsewhere

@@ -107,8 +107,9 @@ CHECKS: dict[str, tuple[str, str]] = {
     "readiness.image_keys": ("error", "a camera the policy expects is missing (and not renamed)"),
     "readiness.episode_too_short": (
         "warning",
-        "episodes shorter than chunk_size (error when every episode is)",
+        "episodes shorter than chunk_size (LeRobot pads their chunks)",
     ),
+    "readiness.needs_conversion": ("error", "a v2.x dataset: make train needs v3.0"),
     "readiness.no_task_text": ("error", "a language-conditioned policy and no task text"),
 }
 

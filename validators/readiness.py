@@ -46,6 +46,16 @@ def run(ctx: Context, spec: PolicySpec) -> None:
     check_images(ctx, spec, recipe)
     check_lengths(ctx, spec, recipe)
     check_tasks(ctx, spec, recipe)
+    # Last, so the findings above (what the converted dataset will still lack) come first.
+    if not ctx.is_v3:
+        ctx.add(
+            "readiness.needs_conversion",
+            "error",
+            f"the dataset is {ctx.version}: LeRobot 0.6.1 trains only on v3.0 "
+            "(make train refuses it)",
+            f"convert it first: make convert SRC={ctx.root}",
+            file=fmt.INFO_PATH,
+        )
 
 
 def check_dims(ctx: Context, spec: PolicySpec, recipe: str) -> None:
@@ -112,15 +122,18 @@ def check_lengths(ctx: Context, spec: PolicySpec, recipe: str) -> None:
     short = [ep for ep in ctx.episodes if ep.length < chunk]
     if not short:
         return
-    every = len(short) == len(ctx.episodes)
     ids = [ep.episode_index for ep in short]
+    fits = min(ep.length for ep in ctx.episodes)
+    # A warning, not an error: LeRobot pads the chunk past an episode's end (and masks the
+    # padding out of the loss), so training runs; the chunks are just mostly padding.
     ctx.add(
         "readiness.episode_too_short",
-        "error" if every else "warning",
+        "warning",
         f"{len(short)}/{len(ctx.episodes)} episodes are shorter than chunk_size {chunk} "
-        f"(e.g. episode {ids[0]}: {short[0].length} frames; episodes {ids[:10]})",
-        f"their action chunks are mostly padding; lower policy.chunk_size in {recipe} "
-        "or drop the short episodes",
+        f"(e.g. episode {ids[0]}: {short[0].length} frames; episodes {ids[:10]}); "
+        "LeRobot pads their action chunks",
+        f"for chunks that fit every episode: make train ... "
+        f"ARGS='--policy.chunk_size={fits} --policy.n_action_steps={fits}'",
         file=recipe,
         episode=ids[0],
     )
