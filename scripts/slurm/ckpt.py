@@ -32,7 +32,7 @@ from pathlib import Path
 PRETRAINED = ("config.json", "train_config.json", "model.safetensors")
 STATE = ("training_step.json", "optimizer_param_groups.json", "optimizer_state.safetensors",
          "rng_state.safetensors")  # fmt: skip
-WORLD_RE = re.compile(r"Effective batch size: (\d+) x (\d+) = (\d+)")
+WORLD_RE = re.compile(r"^INFO .* Effective batch size: (\d+) x (\d+) = (\d+)", re.MULTILINE)
 
 
 def say(msg: str) -> None:
@@ -156,7 +156,8 @@ def world(log: Path, expect: int, since: str | None) -> int:
             file=sys.stderr,
         )
         return 1
-    say(f"one world of {expect} processes (LeRobot's own log: {WORLD_RE.search(text)[0]})")
+    per = WORLD_RE.search(text)[1]  # type: ignore[index]
+    say(f"one world of {expect} processes, as LeRobot logged it (batch {per} x {expect})")
     return 0
 
 

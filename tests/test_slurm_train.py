@@ -1,0 +1,103 @@
+"""``make train ... NODES=2 SLURM=1`` on the real local two-node cluster, act_cpu on CPU.
+
+The acceptance of issue 14: one world of 2 processes across the two nodes, read from the run's
+own LeRobot log (never assumed: ``accelerate launch --cpu`` would train one model per node and
+exit 0); one checkpoint; a second submission resumes from it; scancel mid-run leaves a last
+checkpoint LeRobot loads, and the next submission resumes from that. Tiny steps: the cost is
+LeRobot's start-up (~30-60 s on 2 shared cores), not training.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import env_python
+from helpers.slurm_cluster import Slurm, poll, slurm  # noqa: F401  (the session's cluster)
+
+from scripts.slurm import ckpt
+
+pytestmark = pytest.mark.slow
+WORLD = re.compile(r"^INFO .* Effective batch size: 4 x (\d+) = (\d+)", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("slurm_train") / "run"
+
+
+def train(s: Slurm, dataset: Path, out: Path, args: str, wait: bool = True):  # type: ignore[no-untyped-def]
+    knobs = [f"DATASET={dataset}", f"OUT={out}", "RECIPE=act_cpu", "NODES=2", "SLURM=1",
+             f"ARGS={args}", *(["WAIT=1"] if wait else [])]  # fmt: skip
+    proc = s.make("train", *knobs, timeout=420)
+    m = re.search(r"submitted job (\d+)", proc.stdout)
+    assert m, f"no job submitted:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc, m.group(1), out.with_name(f"{out.name}.slurm") / f"train-{m.group(1)}.log"
+
+
+def steps_in(out: Path) -> list[str]:
+    return [p.name for p in ckpt.step_dirs(out)]
+
+
+def last_step(out: Path) -> int:
+    f = out / "checkpoints" / "last" / "training_state" / "training_step.json"
+    try:
+        return int(json.loads(f.read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_two_nodes_form_one_world_and_write_one_checkpoint(
+    slurm: Slurm,  # noqa: F811
+    koch: Path,
+    run_dir: Path,
+) -> None:
+    proc, job, log = train(slurm, koch, run_dir, "--steps=2 --save_freq=2")
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}\n{text[-3000:]}"
+    assert "--num_machines 2 --num_processes 2" in proc.stdout  # the printed sbatch
+    assert '--machine_rank "${SLURM_NODEID}"' in proc.stdout
+    assert "effective batch: 4 per process x 2 process(es) = 8" in proc.stdout
+    worlds = [int(m.group(1)) for m in WORLD.finditer(text)]
+    assert worlds == [2], f"LeRobot's logged world sizes {worlds} (want one world of 2)"
+    assert "one world of 2 processes" in text
+    assert "[rank0]" in text and "[rank1]" in text  # both ranks ran (DDP's own warnings)
+    assert steps_in(run_dir) == ["000002"]
+    assert ckpt.incomplete(run_dir / "checkpoints" / "last") is None
+    assert f"job {job}: COMPLETED, exit 0" in proc.stdout
+
+
+def test_resume_then_scancel_leaves_a_loadable_checkpoint_and_resubmission_resumes(
+    slurm: Slurm,  # noqa: F811
+    koch: Path,
+    run_dir: Path,
+) -> None:
+    assert steps_in(run_dir) == ["000002"], "needs the first test's run"
+    # A second submission asking for more steps resumes from step 2; cancel it mid-run.
+    proc, job, log = train(slurm, koch, run_dir, "--steps=400 --save_freq=2", wait=False)
+    assert proc.returncode == 0, proc.stderr
+    poll(lambda: last_step(run_dir) >= 4, 240, "the resumed run's checkpoint at step 4", 0.5)
+    cancel = slurm.run(["scancel", job])
+    assert cancel.returncode == 0, cancel.stderr
+    poll(lambda: not slurm.run(["squeue", "-h", "-j", job]).stdout.strip(), 90, "job to end")
+    text = log.read_text(errors="replace")
+    assert "[slurm] resuming from" in text and "Resuming data order" in text, text[-3000:]
+    assert [int(m.group(1)) for m in WORLD.finditer(text)] == [2]
+    last = run_dir / "checkpoints" / "last"
+    assert ckpt.incomplete(last) is None, ckpt.incomplete(last)
+    stopped_at = last_step(run_dir)
+    load = slurm.run([env_python("act"), "-c", (
+        "import sys; from lerobot.policies.act.modeling_act import ACTPolicy; "
+        "p = ACTPolicy.from_pretrained(sys.argv[1]); print(type(p).__name__)"),
+        str(last / "pretrained_model")], timeout=300)  # fmt: skip
+    assert load.returncode == 0 and "ACTPolicy" in load.stdout, load.stderr[-2000:]
+    # Resubmitted: resumes from where the cancelled job left 'last', finishes two steps later.
+    target = stopped_at + 2
+    proc, job, log = train(slurm, koch, run_dir, f"--steps={target} --save_freq=2")
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{text[-3000:]}"
+    assert f"[slurm] resuming from {run_dir}/checkpoints/last ({stopped_at:06d})" in text
+    assert last_step(run_dir) == target
+    assert "one world of 2 processes" in text
