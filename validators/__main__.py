@@ -1,9 +1,11 @@
 """CLI: ``python -m validators DATASET [--recipe NAME] [--deep|--quick] [--json] [--report F]
-[--strict]``. Exit 0: no errors; 1: errors (or warnings with --strict); 2: usage error."""
+[--strict]``. Exit 0: no errors; 1: errors (or warnings with --strict); 2: usage error;
+3: the dataset cannot be read (permissions, I/O): not a verdict on its contents."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m validators",
         description="Validate a LeRobot dataset (v2.1 or v3.0) before a GPU is booked: schema, "
         "structure, parquet data, videos, stats, and readiness for a training recipe.",
-        epilog="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 usage error.",
+        epilog="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 usage error, "
+        "3 the dataset cannot be read (permissions, I/O).",
     )
     p.add_argument("dataset", type=Path, nargs="?", help="dataset root (holds meta/info.json)")
     p.add_argument("--recipe", help="recipe name (recipes/<name>.yaml) or path: readiness checks")
@@ -81,6 +84,21 @@ def render(report: Report, elapsed: float, strict: bool) -> str:
     return "\n".join(lines)
 
 
+def report_path_problem(path: Path) -> str | None:
+    """Why the JSON report cannot be written there (checked before validating), or None.
+
+    A missing folder is not created: a typo in REPORT= should not grow a directory tree.
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a directory; give a file name"
+    if not parent.is_dir():
+        return f"folder {parent} does not exist (create it first, or fix the path)"
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -91,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.dataset is None:
         parser.error("the DATASET argument is required")
+    from validators.readable import UnreadableError
     from validators.runner import validate_dataset
 
+    if args.report and (problem := report_path_problem(args.report)):
+        print(f"validate: error: REPORT={args.report}: {problem}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     try:
         report = validate_dataset(
@@ -102,15 +124,25 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             progress=not args.no_progress and not args.json,
         )
+    except UnreadableError as exc:
+        print(f"validate: error: {exc}", file=sys.stderr)
+        return 3
     except UsageError as exc:
         print(f"validate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # read errors past the readability pass (I/O, a file that vanished)
+        print(f"validate: error: {exc.filename or args.dataset}: {exc.strerror}", file=sys.stderr)
+        return 3
     elapsed = time.perf_counter() - t0
     if args.report:
         tmp = args.report.with_name(args.report.name + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(report.to_json())
-        tmp.replace(args.report)
+        try:
+            tmp.write_text(report.to_json())
+            tmp.replace(args.report)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            print(f"validate: error: REPORT={args.report}: {exc.strerror}", file=sys.stderr)
+            return 2
     if args.json:
         print(report.to_json())
     else:

@@ -110,6 +110,10 @@ CHECKS: dict[str, tuple[str, str]] = {
         "episodes shorter than chunk_size (LeRobot pads their chunks)",
     ),
     "readiness.needs_conversion": ("error", "a v2.x dataset: make train needs v3.0"),
+    "structure.hidden_file": (
+        "warning",
+        "hidden files (macOS '._*') ignored; error for a hidden v3.0 data/*/*.parquet",
+    ),
     "readiness.no_task_text": ("error", "a language-conditioned policy and no task text"),
 }
 

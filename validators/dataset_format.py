@@ -53,6 +53,18 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
     "task_index": {"dtype": "int64", "shape": [1], "names": None},
 }
 VISUAL_DTYPES = ("video", "image")
+
+
+def is_hidden(name: str) -> bool:
+    """A hidden entry (macOS AppleDouble ``._x.mp4`` on exFAT disks, ``.DS_Store``): not data.
+
+    One rule for the converter (which skips them) and the validator (which says so once).
+    Careful: LeRobot 0.6.1 itself loads ``data/*/*.parquet`` with pathlib, whose ``*``
+    matches hidden names too, so in a v3.0 ``data/`` folder they break loading.
+    """
+    return name.startswith(".")
+
+
 NON_NUMERIC_DTYPES = ("video", "image", "string")
 
 # --- stats ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from validators import dataset_format as fmt
 from validators.context import Context
 from validators.policies import UsageError, load_policy_spec, resolve_recipe
+from validators.readable import require_readable
 from validators.report import GROUPS, Finding, Report
 
 __all__ = ["GROUPS", "Finding", "Report", "UsageError", "validate_dataset"]
@@ -52,6 +53,7 @@ def validate_dataset(
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
+    require_readable(root)
     if not (root / fmt.INFO_PATH).is_file():
         raise UsageError(f"{root / fmt.INFO_PATH}: not found, so {root} is not a LeRobot dataset")
     spec = None

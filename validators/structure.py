@@ -19,6 +19,7 @@ def run(ctx: Context) -> None:
     read_data_footers(ctx)
     check_episode_indices(ctx)
     check_files(ctx)
+    check_hidden(ctx)
     check_totals(ctx)
     if ctx.is_v3:
         check_ranges_v3(ctx)
@@ -26,8 +27,49 @@ def run(ctx: Context) -> None:
 
 
 def data_files_on_disk(ctx: Context) -> list[Path]:
-    """Data parquet files in the order LeRobot loads them (sorted ``data/*/*.parquet``)."""
-    return sorted((ctx.root / "data").glob("*/*.parquet"))
+    """Data parquet files in the order LeRobot loads them (sorted ``data/*/*.parquet``).
+
+    Hidden ones are left to :func:`check_hidden` (LeRobot would load them, and fail).
+    """
+    return sorted(p for p in (ctx.root / "data").glob("*/*.parquet") if not fmt.is_hidden(p.name))
+
+
+def check_hidden(ctx: Context) -> None:
+    """Hidden files in data/ and videos/ (macOS AppleDouble ``._*``, ``.DS_Store``), said once.
+
+    Ignored, as the converter ignores them: nothing refers to them. Except a hidden
+    ``*.parquet`` in a v3.0 ``data/`` folder: LeRobot 0.6.1 globs ``data/*/*.parquet`` with
+    pathlib, which matches hidden names, and fails on an AppleDouble file.
+    """
+    hidden = [
+        p for top in ("data", "videos") for p in sorted((ctx.root / top).rglob(".*")) if p.is_file()
+    ]
+    if not hidden:
+        return
+    loaded = [
+        p
+        for p in hidden
+        if ctx.is_v3 and p.parent.parent == ctx.root / "data" and p.suffix == ".parquet"
+    ]
+    if loaded:
+        ctx.add(
+            "structure.hidden_file",
+            "error",
+            f"{len(loaded)} hidden parquet file(s) in data/, e.g. {ctx.rel(loaded[0])}: LeRobot "
+            "0.6.1 loads every data/*/*.parquet, hidden ones too, and fails on them",
+            f"delete them (macOS AppleDouble copies): find {ctx.root} -name '._*' -delete",
+            file=ctx.rel(loaded[0]),
+        )
+        return
+    apple = sum(p.name.startswith("._") for p in hidden)
+    ctx.add(
+        "structure.hidden_file",
+        "warning",
+        f"ignored {len(hidden)} hidden file(s) in data/ and videos/ ({apple} macOS AppleDouble "
+        f"'._*'), e.g. {ctx.rel(hidden[0])}: not part of the dataset",
+        f"harmless here; to tidy up: find {ctx.root} -name '._*' -delete",
+        file=ctx.rel(hidden[0]),
+    )
 
 
 def read_data_footers(ctx: Context) -> None:
@@ -138,8 +180,10 @@ def check_files(ctx: Context) -> None:
     ctx.missing_files = {rel for rel, ok in cache.items() if not ok}
     # Orphans: files on disk nobody points at.
     referenced = set(cache)
-    on_disk = [ctx.rel(p) for p in (ctx.root / "data").glob("*/*.parquet")]
-    on_disk += [ctx.rel(p) for p in (ctx.root / "videos").glob("**/*.mp4")]
+    on_disk = [ctx.rel(p) for p in data_files_on_disk(ctx)]
+    on_disk += [
+        ctx.rel(p) for p in (ctx.root / "videos").glob("**/*.mp4") if not fmt.is_hidden(p.name)
+    ]
     for rel in sorted(set(on_disk) - referenced):
         if not ctx.episodes_loaded:
             break

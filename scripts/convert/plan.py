@@ -29,6 +29,7 @@ from validators.dataset_format import (
     V30,
     DatasetLayout,
     NotADatasetError,
+    is_hidden,
     load_layout,
 )
 
@@ -140,7 +141,7 @@ def _files_below(top: Path, depth: int, suffix: str, hidden: list[str]) -> dict[
         for d in level:
             try:
                 with os.scandir(d) as it:
-                    below += [e.path for e in it if e.is_dir() and not e.name.startswith(".")]
+                    below += [e.path for e in it if e.is_dir() and not is_hidden(e.name)]
             except (FileNotFoundError, NotADirectoryError):
                 continue
         level = below
@@ -148,7 +149,7 @@ def _files_below(top: Path, depth: int, suffix: str, hidden: list[str]) -> dict[
     for d in level:
         with os.scandir(d) as it:
             for e in it:
-                if e.name.startswith("."):  # macOS AppleDouble (._x.mp4), .DS_Store: not data
+                if is_hidden(e.name):
                     hidden.append(e.path)
                 elif e.name.endswith(suffix) and e.is_file():
                     files[e.path] = e.stat().st_size
