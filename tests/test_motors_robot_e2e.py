@@ -79,6 +79,5 @@ def test_koch_over_simulator_through_server_and_client(
     assert sim.state["packets"] > 100
     follow = max(abs(r["Goal_Position"] - r["Present_Position"]) for r in regs.values())
     summary = {k: report.get(k) for k in ("achieved_hz", "round_trip_ms", "actions_performed")}
-    print(
-        f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {sim.state['reply_ms']}"
-    )
+    reply = sim.state["reply_ms"]
+    print(f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {reply}")
