@@ -254,6 +254,11 @@ slurm-local-down: ## stop the local cluster: jobs, every job process, daemons, i
 slurm-local-status: ## is the local cluster up (exit 0) or not (exit 1)
 	@$(ANY_PY) -m scripts.slurm.local status
 
+convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OUTBOX once; SLURM=1: one array task each + a report job (SETTLE_MIN WAIT=1 PARTITION TIME SLURM_ARGS NOTIFY)
+	$(call require,INBOX)
+	$(call require,OUTBOX)
+	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args $(call q,SLURM_ARGS))$(if $(WAIT), --wait))
+
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate
 test: envs env-compat04 ## run the test suite (builds what it needs; PYTEST_ARGS=...)

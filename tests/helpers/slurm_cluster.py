@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.slurm import local, procs
+from scripts.slurm import client, local, procs
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / ".cache" / "slurm-test"
@@ -46,6 +46,10 @@ class Slurm:
 
     def make(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return self.run(["make", *args], timeout=timeout)
+
+    def cluster_env(self) -> client.Cluster:
+        """For scripts.slurm.client's calls (outcomes, active) against this cluster."""
+        return client.Cluster(self.env, "the test cluster")
 
     def cluster(self) -> local.Local:
         return local.Local(TEST_DIR.resolve(), int(self.env["SLURM_LOCAL_PORT"]))
