@@ -34,7 +34,7 @@ from scripts.convert.video import (
     DepthParams,
     video_info,
 )
-from scripts.convert.workers import CameraPool, camera_task, stats_loop, stats_task
+from scripts.convert.workers import COPY, STATS, CameraPool, Task, run_task, task_loop
 
 KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
 WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
@@ -298,12 +298,12 @@ def _convert_into(
 
     if pool:
         pool.on_progress = on_progress
+    tasks: list[Task] = [(COPY, _camera_args(plan, tmp, opts, k)) for k in cams]
+    tasks += [(STATS, sh) for sh in all_shards]
     try:
-        copies: dict[str, Future] = {}
         loops: list[Future] = []
-        if pool:  # copies first; then every worker claims stats shards until none is left
-            copies = {k: pool.submit(camera_task, *_camera_args(plan, tmp, opts, k)) for k in cams}
-            loops = [pool.submit(stats_loop, all_shards) for _ in range(pool.workers)]
+        if pool:  # every worker claims tasks (copies first) until none is left
+            loops = [pool.submit(task_loop, tasks) for _ in range(pool.workers)]
         dbar = bars["data"] = tqdm(total=n, desc="data", unit="ep", disable=disable)
         digests = verify.SourceDigests(plan)
         closed: list[Path] = []
@@ -335,19 +335,14 @@ def _convert_into(
             verify.check_data(plan, tmp, data_place, tick=vbar2.update)
         vbar2.close()
         summary.stage_seconds["verify-data"] = time.monotonic() - tv
-        if pool:  # this core is free now: claim shards too
-            stats_loop(all_shards, pool.next_shard, progress=lambda k: on_progress("stats", k))
-            results = {k: f.result() for k, f in copies.items()}
+        if pool:  # this core is free now: claim the copies and shards nobody has started
+            done = task_loop(tasks, pool.next_shard, progress=on_progress)
             for future in loops:
-                future.result()
+                done.update(future.result())
             pool.on_progress = lambda kind, k: None
         else:
-            results = {}
-            for k in cams:
-                results[k] = camera_task(*_camera_args(plan, tmp, opts, k))
-                bars["videos"].update(n)
-            for sh in all_shards:
-                stats_task(*sh, progress=lambda k: on_progress("stats", k))
+            done = {i: run_task(task, on_progress) for i, task in enumerate(tasks)}
+        results = {k: done[i] for i, k in enumerate(cams)}
     except BaseException:
         if pool:  # stop the workers before the caller removes the temp directory
             pool.close(abort=True)

@@ -94,6 +94,7 @@ def camera_task(
     chunks_size: int,
     fps: int,
     reencode: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> CameraResult:
     """Copy one camera's episodes into its v3.0 files (in a worker, or in the parent)."""
     from scripts.convert.pipeline import hook
@@ -106,7 +107,7 @@ def camera_task(
         chunks_size,
         fps,
         reencode,
-        progress=lambda n: _report("videos", n),
+        progress=progress or (lambda n: _report("videos", n)),
     )
     _flush_reports()
     hook("mid-video")
@@ -138,31 +139,46 @@ def claim(counter: Any) -> int:
     return value
 
 
-def stats_loop(
-    shards: list[tuple],
+COPY, STATS = "videos", "stats"  # task kinds (also the progress bar each one advances)
+Task = tuple[str, tuple]
+
+
+def run_task(task: Task, progress: Callable[[str, int], None] | None = None) -> Any:
+    """One claimable task: a camera's copy (returns its CameraResult) or a stats shard."""
+    kind, args = task
+    tick = (lambda n: progress(kind, n)) if progress else None
+    if kind == COPY:
+        return camera_task(*args, progress=tick)
+    return stats_task(*args, progress=tick)
+
+
+def task_loop(
+    tasks: list[Task],
     counter: Any = None,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Run stats shards claimed from ``counter`` until none is left; return how many ran.
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[int, Any]:
+    """Run tasks claimed from ``counter`` until none is left; return {task index: result}.
 
     In a worker the counter is the pool's (given at start-up); the parent passes the same
-    one, as ``CameraPool.next_shard``, with its own progress callback.
+    one, as ``CameraPool.next_shard``, with its own progress callback. Copies come first in
+    ``tasks``: a worker takes the first camera at once, and the parent, once its data pass
+    is done, takes the next camera nobody has started (with two cameras on two cores, each
+    core copies one), then stats shards.
     """
     counter = _NEXT_SHARD if counter is None else counter
-    ran = 0
-    while (i := claim(counter)) < len(shards):
-        stats_task(*shards[i], progress=progress)
-        ran += 1
+    done: dict[int, Any] = {}
+    while (i := claim(counter)) < len(tasks):
+        done[i] = run_task(tasks[i], progress)
     _flush_reports()
-    return ran
+    return done
 
 
 class CameraPool:
     """A spawned process pool plus a thread that turns worker progress into bar updates.
 
-    Image-stats shards are handed out through a shared counter: each worker, once its
-    copies are done, and the parent, once the data pass is done, claim the next shard until
-    none is left, so every core stays busy to the end without guessing shares in advance.
+    Camera copies and image-stats shards are handed out through a shared counter: each
+    worker, and the parent once the data pass is done, claim the next task until none is
+    left, so every core stays busy to the end without guessing shares in advance.
     """
 
     def __init__(self, workers: int) -> None:
