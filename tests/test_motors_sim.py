@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from helpers.motors_sim import RawPort, run_koch_loop, simulator, skip_if_transport_late
@@ -103,6 +104,20 @@ def test_faults_on_the_wire(tmp_path: Path) -> None:
             assert slow.ask(1, p.PING)[0][1] == 0
         finally:
             (slow or fast).close()
+    faults = ("slow=2:60", "corrupt=3", "drop=4:1")
+    with simulator(tmp_path, *[a for f in faults for a in ("--fault", f)]) as sim:
+        port = RawPort(sim.port)
+        try:
+            t0 = time.monotonic()
+            port.send(p.instruction_packet(2, p.PING))
+            assert port.receive(timeout=0.03) == []  # nothing within 30 ms...
+            ((mid, _, _, ok),) = port.receive(timeout=0.5)  # ...it comes 60 ms late
+            assert (mid, ok) == (2, True) and time.monotonic() - t0 >= 0.06
+            ((_, _, _, ok),) = port.ask(3, p.PING)
+            assert not ok  # bad CRC
+            assert port.ask(4, p.PING) == []  # dropped
+        finally:
+            port.close()
     with simulator(tmp_path, "--fault", "no-power") as sim:
         port = RawPort(sim.port)
         try:
