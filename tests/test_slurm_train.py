@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,44 @@ def last_step(out: Path) -> int:
         return int(json.loads(f.read_text())["step"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+def test_world_check_fails_the_cpu_trap(tmp_path: Path) -> None:
+    """Two nodes each training alone log two worlds of 1 (and exit 0): the job must fail."""
+    line = "INFO 2026-11-30 02:35:10 ot_train.py:446 Effective batch size: 4 x {} = {}\n"
+    mark = "[slurm] job 7 attempt 0 starts on n[1-2]"
+    log = tmp_path / "train-7.log"
+    log.write_text(f"{mark}\n" + line.format(1, 4) * 2)
+    assert ckpt.world(log, 2, mark) == 1
+    log.write_text(line.format(1, 4) + f"{mark}\n" + line.format(2, 8))  # an earlier attempt
+    assert ckpt.world(log, 2, mark) == 0
+    log.write_text(f"{mark}\nTraceback (most recent call last):\n")
+    assert ckpt.world(log, 2, mark) == 1
+
+
+def test_bad_knobs_fail_in_one_line_and_dry_run_writes_nothing(
+    slurm: Slurm,  # noqa: F811
+    koch: Path,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "dry"
+    base = ["train", "RECIPE=act_cpu", f"DATASET={koch}", f"OUT={out}", "SLURM=1"]
+    too_many = slurm.make(*base, "NODES=3", timeout=300)
+    assert too_many.returncode != 0
+    assert "train: error: NODES=3: the default partition has 2 node(s): NODES=2" in too_many.stderr
+    word = slurm.make(*base, "NODES=two", timeout=300)
+    assert "train: error: NODES=two: a whole number of nodes" in word.stderr
+    gpus = slurm.make(*base, "NODES=2", "GPUS=2", timeout=300)
+    assert "train: error: GPUS=2 with CPU recipe act_cpu" in gpus.stderr, gpus.stderr
+    dry = slurm.make(*base, "NODES=2", "DRY_RUN=1", timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    assert not out.exists() and not out.with_name("dry.slurm").exists()
+    script = dry.stdout[dry.stdout.index("#!/usr/bin/env bash") :].split("[train/slurm]")[0]
+    assert "#SBATCH --requeue" in script and "#SBATCH --signal=B:USR1@60" in script
+    if shutil.which("shellcheck"):
+        (tmp_path / "t.sbatch").write_text(script)
+        sc = slurm.run(["shellcheck", "-s", "bash", tmp_path / "t.sbatch"])
+        assert sc.returncode == 0, sc.stdout
 
 
 def test_two_nodes_form_one_world_and_write_one_checkpoint(

@@ -99,6 +99,7 @@ def script(
     )  # fmt: skip
     if total > 1:
         launch = (
+            "# shellcheck disable=SC2016  # $SLURM_NODEID is expanded on each node\n"
             'srun --nodes="${SLURM_JOB_NUM_NODES}" --ntasks-per-node=1 --kill-on-bad-exit=1 \\\n'
             '  bash -c \'exec "$0" launch --machine_rank "${SLURM_NODEID}" "$@"\' \\\n'
             f'  "${{BIN}}/accelerate" --multi_gpu --num_machines {nodes} '
@@ -136,6 +137,7 @@ echo "${{MARK}} at $(date -Is)"
 
 # 1. Every node sees the environment, the dataset and OUT's parent (shared filesystem).
 FIX="put envs/, the dataset and OUT on a filesystem every node mounts"
+# shellcheck disable=SC2016  # single quotes on purpose: expanded by each node's bash
 srun --nodes="${{SLURM_JOB_NUM_NODES}}" --ntasks-per-node=1 bash -c \\
   'for f in "${{@:2}}"; do [[ -e "$f" ]] || {{
      echo "slurm: error: node ${{SLURMD_NODENAME}}: $f not visible: $1" >&2; exit 1; }}; done' \\
