@@ -10,6 +10,7 @@ LeRobot's start-up (~30-60 s on 2 shared cores), not training.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -140,3 +141,23 @@ def test_resume_then_scancel_leaves_a_loadable_checkpoint_and_resubmission_resum
     assert f"[slurm] resuming from {run_dir}/checkpoints/last ({stopped_at:06d})" in text
     assert last_step(run_dir) == target
     assert "one world of 2 processes" in text
+
+
+def test_repair_points_last_at_the_newest_complete_checkpoint(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """A checkpoint cut short mid-write (truncated weights, last already swapped) is set aside."""
+    if not steps_in(run_dir):
+        pytest.skip("needs the training tests' run")
+    out = tmp_path / "run"
+    shutil.copytree(run_dir, out, symlinks=True)
+    newest = ckpt.step_dirs(out)[-1]
+    cut = newest.with_name(f"{int(newest.name) + 2:06d}")
+    shutil.copytree(newest, cut)
+    weights = cut / "pretrained_model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    ckpt.point_last(out, cut)
+    assert ckpt.incomplete(cut) == "pretrained_model/model.safetensors truncated"
+    assert ckpt.repair(out) == 0
+    assert os.readlink(out / "checkpoints" / "last") == newest.name
+    assert not cut.exists() and list((out / "checkpoints").glob(f".incomplete-{cut.name}-*"))

@@ -90,11 +90,16 @@ def point_last(out: Path, target: Path) -> None:
 def repair(out: Path) -> int:
     """Point ``last`` at the newest complete checkpoint; set incomplete newer ones aside."""
     dirs = step_dirs(out)
-    if not dirs:
-        say(f"no checkpoint in {out}: a fresh start")
-        return 0
     good = [d for d in dirs if incomplete(d) is None]
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if not dirs:
+        if out.is_dir() and any(out.iterdir()):  # an attempt died before its first checkpoint
+            aside = out.with_name(f"{out.name}.incomplete-{stamp}")
+            out.rename(aside)
+            say(f"{out} holds no checkpoint: moved to {aside.name}; a fresh start")
+        else:
+            say(f"no checkpoint in {out}: a fresh start")
+        return 0
     for d in dirs:
         if d not in good and (not good or int(d.name) > int(good[-1].name)):
             why = incomplete(d)

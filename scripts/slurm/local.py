@@ -4,10 +4,11 @@ Why: the Slurm paths (multi-node ``make train``, conversion fan-out) must be tri
 and tested in CI against real Slurm, not a mock. Debian's slurm-wlm 22.05 is built with
 MULTIPLE_SLURMD, so two ``slurmd -D -N n1|n2`` on distinct ports, both ``NodeAddr=127.0.0.1``,
 make a real two-node cluster. Everything lives under ``SLURM_LOCAL_DIR`` (default
-``.cache/slurm``): slurm.conf, state, spool, logs, and a private munged (own key, own socket;
-Slurm is pointed at it with ``AuthInfo=socket=``), so nothing is written to /etc/slurm or
-/etc/munge. The one system change is a tagged ``/etc/hosts`` line making n1/n2 resolve,
-removed by ``down``. No systemd: the daemons are plain processes recorded in cluster.json.
+``.cache/slurm``): slurm.conf, state, spool, logs; a private munged (own key, own socket in
+``/run/lerobot-ops-munge-<id>``; Slurm is pointed at it with ``AuthInfo=socket=``), so nothing
+is written to /etc/slurm or /etc/munge. The one system change is a tagged ``/etc/hosts``
+line making n1/n2 resolve, removed by ``down``. No systemd: the daemons are plain processes
+recorded in cluster.json.
 
 ``up`` is idempotent (a healthy cluster is left alone) and recovers a half-dead one (any
 daemon gone or a zombie: everything of this cluster is stopped, then started afresh).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import pwd
@@ -80,12 +82,20 @@ class Local:
         return self.root / "cluster.json"
 
     @property
+    def munge_dir(self) -> Path:
+        """munged's files, outside the checkout: munged (as the munge user) must reach them,
+        and a checkout under a 0700 home (/root) is out of its reach. One per cluster dir."""
+        base = Path("/run") if os.access("/run", os.W_OK) else Path("/tmp")
+        tag = hashlib.sha1(str(self.root).encode()).hexdigest()[:10]
+        return base / f"lerobot-ops-munge-{tag}"
+
+    @property
     def munge_run(self) -> Path:
-        return self.root / "munge" / "run"
+        return self.munge_dir / "run"
 
     @property
     def munge_key_dir(self) -> Path:
-        return self.root / "munge" / "key"
+        return self.munge_dir / "key"
 
     @property
     def socket(self) -> Path:
@@ -211,17 +221,17 @@ def start_munged(c: Local) -> int:
     key = c.munge_key_dir / "munge.key"
     if not key.is_file():
         key.write_bytes(os.urandom(1024))
+    c.munge_dir.chmod(0o755)
     for path, mode in ((c.munge_key_dir, 0o700), (key, 0o400), (c.munge_run, 0o755)):
         os.chown(path, munge.pw_uid, munge.pw_gid)
         os.chmod(path, mode)
     c.socket.unlink(missing_ok=True)
-    log = c.log_dir / "munged.out"
+    log = c.log_dir / "munged.out"  # what munged prints before its own log is open
     cmd = [
         "munged", "--foreground", f"--socket={c.socket}", f"--key-file={key}",
-        f"--pid-file={c.munge_run / 'munged.pid'}", f"--log-file={c.log_dir / 'munged.log'}",
+        f"--pid-file={c.munge_run / 'munged.pid'}", f"--log-file={c.munge_dir / 'munged.log'}",
         f"--seed-file={c.munge_key_dir / 'munged.seed'}",
     ]  # fmt: skip
-    os.chown(c.log_dir, munge.pw_uid, munge.pw_gid)
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=out, user=munge.pw_uid, group=munge.pw_gid,
@@ -229,7 +239,7 @@ def start_munged(c: Local) -> int:
         )  # fmt: skip
     wait_for(lambda: c.socket.exists() or not procs.alive(proc.pid), 10, "munged's socket")
     if not procs.alive(proc.pid):
-        raise ClusterError(f"munged did not start: {tail(c.log_dir / 'munged.log')}")
+        raise ClusterError(f"munged did not start: {tail(c.munge_dir / 'munged.log')}")
     return proc.pid
 
 
