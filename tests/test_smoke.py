@@ -7,6 +7,7 @@ select_action on a dataset frame. Plus the checks' own ability to fail.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -68,3 +69,25 @@ def test_loss_checks_can_fail() -> None:
         "dataset_image_keys": ["b"],
     }
     assert len(failures(facts)) == 3
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_non_finite_loss_fails_the_smoke(tmp_path: Path, bad: str) -> None:
+    """make smoke's own log check (issue 16): a NaN/inf loss among falling ones is named as
+    such, not passed and not mistaken for a loss that did not go down."""
+    from scripts.smoke import check_log
+
+    losses = ["5.0", "4.0", bad, "2.0", "1.0"]
+    log = tmp_path / "train.log"
+    log.write_text(
+        "".join(
+            f"step:{i + 1} smpl:{4 * (i + 1)} ep:0 epch:0.{i} loss:{v} grdn:1.0 lr:1.0e-05\n"
+            for i, v in enumerate(losses)
+        )
+    )
+    fails, got = check_log(log)
+    assert len(got) == 5 and not math.isfinite(got[2])
+    assert len(fails) == 1 and fails[0].startswith("non-finite loss logged"), fails
+    good = tmp_path / "good.log"
+    good.write_text(log.read_text().replace(f"loss:{bad}", "loss:3.0"))
+    assert check_log(good)[0] == []
