@@ -172,3 +172,21 @@ def test_dst_mp4_missing_frames_refused(tmp_path: Path) -> None:
     assert _drop_episode_frames(mp4, t0, t1) == SPEC.episode_lengths[3]
     with pytest.raises(ConversionError, match=r"holds 20 frames, its episodes have 27"):
         verify.check_videos(plan, dst, place, set())
+
+
+# --- stats columns read back from meta/episodes (found by make mutation) -----------------------
+
+
+def test_stats_column_to_numpy_edge_shapes() -> None:
+    """One episode, none, and a column in several chunks: (E, *shape) every time."""
+    import pyarrow as pa
+
+    from scripts.convert.aggregate import column_to_numpy
+
+    one = pa.array([[[1.0], [2.0], [3.0]]])  # one episode's (3, 1) stat
+    assert column_to_numpy(one).shape == (1, 3, 1)
+    assert column_to_numpy(one).tolist() == [[[1.0], [2.0], [3.0]]]
+    empty = column_to_numpy(pa.array([], type=pa.list_(pa.float64())))
+    assert empty.shape == (0,)
+    chunked = pa.chunked_array([pa.array([[1.0, 2.0]]), pa.array([[3.0, 4.0], [5.0, 6.0]])])
+    assert column_to_numpy(chunked).tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
