@@ -243,7 +243,7 @@ PARTITION ?=
 TIME ?=
 SLURM_ARGS ?=
 WAIT ?=
-SLURM_FLAGS = --nodes $(call q,NODES)$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args $(call q,SLURM_ARGS))$(if $(WAIT), --wait)
+SLURM_FLAGS = --nodes $(call q,NODES)$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait)
 .PHONY: slurm-local slurm-local-down slurm-local-status convert-many
 slurm-local: ## start (or keep, or repair) a two-node Slurm cluster here (apt-get install slurmctld slurmd slurm-client munge)
 	@$(ANY_PY) -m scripts.slurm.local up
@@ -257,7 +257,7 @@ slurm-local-status: ## is the local cluster up (exit 0) or not (exit 1)
 convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OUTBOX once; SLURM=1: one array task each + a report job (SETTLE_MIN WAIT=1 PARTITION TIME SLURM_ARGS NOTIFY)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args $(call q,SLURM_ARGS))$(if $(WAIT), --wait))
+	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate mutation

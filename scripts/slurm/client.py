@@ -63,7 +63,9 @@ def run(cl: Cluster, cmd: list[str], timeout: float = 60) -> str:
         raise SlurmError(f"{cmd[0]} did not answer in {timeout:.0f} s ({cl.where})") from exc
     if proc.returncode != 0:
         why = proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}"
-        raise SlurmError(f"{' '.join(cmd[:2])}: {why.splitlines()[-1]} ({cl.where})")
+        lines = why.splitlines()
+        said = [ln for ln in lines if re.search(r"error|invalid|unrecognized", ln, re.I)]
+        raise SlurmError(f"{cmd[0]}: {(said or lines)[0]} ({cl.where})")
     return proc.stdout
 
 

@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         job = client.submit(cl, sbatch, slurm_opts)
     except client.SlurmError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
+        print(f"train: error: {exc}: check SLURM_ARGS, PARTITION, TIME", file=sys.stderr)
         return pf.EXIT_USAGE
     log = jd / f"train-{job}.log"
     say(f"submitted job {job}; follow: tail -F {log}   stop: scancel {job}")
