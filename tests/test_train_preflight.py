@@ -177,3 +177,24 @@ def test_rename_map_when_pretrained_cameras_differ(tmp_path: Path, koch: Path) -
     cmd = shlex.split([ln for ln in proc.stdout.splitlines() if "lerobot-train" in ln][-1])
     assert any(a.startswith("--rename_map=") and "images.wrist" in a for a in cmd)
     assert not any(a.startswith("--policy.type") for a in cmd)
+
+
+def test_gpus_n_dry_run_prints_accelerate_command_and_effective_batch(koch: Path) -> None:
+    """GPUS=2 on a GPU recipe, as a CPU dry run (issue 16): the exact accelerate launch line
+    and the batch arithmetic, with the recipe's own batch size."""
+    import yaml
+
+    recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes/act_24g.yaml").read_text())
+    bs = int(recipe["batch_size"])
+    args = ("--recipe", "act_24g", "--dataset", koch, "--gpus", "2", "--dry-run")
+    no_weights = ("--", "--policy.pretrained_backbone_weights=null")  # none needed for a dry run
+    proc = run(train_cmd(*args, *no_weights), env=tool_env())
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    line = next(ln for ln in out.splitlines() if "accelerate" in ln and "lerobot-train" in ln)
+    words = shlex.split(line[line.index("/") :] if "/" in line else line)
+    i = next(k for k, w in enumerate(words) if w.endswith("/accelerate"))
+    assert words[i + 1 : i + 4] == ["launch", "--multi_gpu", "--num_processes=2"], words
+    assert words[i + 4].endswith("/envs/act/.venv/bin/lerobot-train"), words
+    assert f"--batch_size={bs}" in words
+    assert f"effective batch: {bs} per process x 2 GPU(s) = {2 * bs}" in out
