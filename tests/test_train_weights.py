@@ -71,3 +71,35 @@ def test_unrecognised_input_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("weights-import: error:") and "nothing recognised" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_imported_weights_load_in_lerobot(tmp_path: Path) -> None:
+    """Issue 16: not just files in place. A torchvision ResNet-18 checkpoint and a policy dir
+    (written by LeRobot's own save_pretrained) go through weights-import; LeRobot's ACT then
+    builds its backbone from the imported .pth (torchvision reads TORCH_HOME) and
+    ACTPolicy.from_pretrained loads the imported dir, tensor for tensor, and acts."""
+    from conftest import env_python
+
+    helper = Path(__file__).parent / "helpers" / "weights_load_check.py"
+    carry = tmp_path / "carry"
+    carry.mkdir()
+    pth, policy = carry / "resnet18-f37072fd.pth", carry / "act_tiny"
+    made = run([env_python("act"), helper, "make", pth, policy], timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    env = tool_env(WEIGHTS_DIR=str(tmp_path / "w"), TORCH_HOME=str(tmp_path / "torch"))
+    imp = weights_import(pth, "--no-verify", env=env)  # home-made: not torchvision's bytes
+    assert imp.returncode == 0, imp.stderr
+    imp = weights_import(policy, "--name", "act_tiny", env=env)
+    assert imp.returncode == 0, imp.stderr
+    imported = tmp_path / "w" / "act_tiny"
+    assert (tmp_path / "torch/hub/checkpoints/resnet18-f37072fd.pth").is_file()
+    assert (imported / "model.safetensors").is_file()
+    proc = run([env_python("act"), helper, "load", tmp_path / "torch", imported], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert facts == {
+        "backbone_is_imported_file": True,
+        "policy_equals_imported_file": True,
+        "action_shape": [1, 6],
+        "action_finite": True,
+    }
