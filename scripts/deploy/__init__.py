@@ -12,4 +12,6 @@ and patch them at run time (one job per module):
 - ``client``       ``SafeRobotClient`` and ``python -m scripts.deploy.client``
 - ``report``       the end-of-run report (JSON + PNG)
 - ``check``        ``make serve-check``: the health probe from the command line
+- ``bench``        ``make bench-serve``: the replay loop through ours and through stock LeRobot
+- ``certs.sh``     ``make certs``: CA, server and client certificates for mutual TLS
 """
