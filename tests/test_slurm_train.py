@@ -143,6 +143,35 @@ def test_resume_then_scancel_leaves_a_loadable_checkpoint_and_resubmission_resum
     assert "one world of 2 processes" in text
 
 
+def test_preemption_notice_settles_requeues_and_resumes(
+    slurm: Slurm,  # noqa: F811
+    koch: Path,
+    run_dir: Path,
+) -> None:
+    """USR1 (what --signal=B:USR1@60 sends before the time limit): requeue, resume from last."""
+    before = last_step(run_dir)
+    assert before > 0, "needs the earlier tests' run"
+    proc, job, log = train(slurm, koch, run_dir, "--steps=400 --save_freq=2", wait=False)
+    assert proc.returncode == 0, proc.stderr
+    poll(lambda: last_step(run_dir) >= before + 2, 240, "a checkpoint of the resumed run", 0.5)
+    sig = slurm.run(["scancel", "--signal=USR1", "--batch", job])
+    assert sig.returncode == 0, sig.stderr
+
+    def second_attempt_resumed() -> bool:
+        text = log.read_text(errors="replace")
+        return "attempt 1 starts" in text and "Resuming data order" in text.split("attempt 1")[-1]
+
+    poll(second_attempt_resumed, 240, "the requeued attempt to resume", 0.5)
+    slurm.run(["scancel", job])
+    poll(lambda: not slurm.run(["squeue", "-h", "-j", job]).stdout.strip(), 90, "job to end")
+    text = log.read_text(errors="replace")
+    settled = re.search(r"no checkpoint being written \(last: (\d+)\)", text)
+    assert "[slurm] USR1" in text and settled, text[-3000:]
+    resumed = re.findall(r"resuming from .*/checkpoints/last \((\d+)\)", text)[-1]
+    assert int(resumed) >= int(settled.group(1)) > before
+    assert ckpt.incomplete(run_dir / "checkpoints" / "last") is None
+
+
 def test_repair_points_last_at_the_newest_complete_checkpoint(
     run_dir: Path, tmp_path: Path
 ) -> None:

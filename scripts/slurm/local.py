@@ -129,8 +129,9 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-# our own munged, not the system's /run/munge
-AuthInfo=socket={c.socket}
+# our own munged, not the system's /run/munge; a requeued job may start again after 10 s
+# (cred_expire; the default 120 s makes every requeue wait two minutes)
+AuthInfo=socket={c.socket},cred_expire=10
 StateSaveLocation={c.root / "state"}
 SlurmdSpoolDir={c.root / "spool"}/%n
 SlurmctldPidFile={c.root / "slurmctld.pid"}
@@ -143,8 +144,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
-# else every job waits ~3 s before it starts
-SchedulerParameters=batch_sched_delay=0
+# else every job waits ~3 s before it starts, and a requeued one up to a minute more
+SchedulerParameters=batch_sched_delay=0,sched_interval=5
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
