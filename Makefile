@@ -142,7 +142,7 @@ ROBOT_PORT ?=
 TLS_DIR ?=
 SERVER_NAMES ?= localhost 127.0.0.1
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
-.PHONY: serve robot serve-check bench-serve certs
+.PHONY: serve robot serve-check bench-serve certs tunnel
 serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
 	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(CHECKPOINT)) && $(ENVS) build $$env && \
@@ -163,6 +163,12 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 
 serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
 	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER) $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
+
+GPU_HOST ?=
+tunnel: ## on the robot PC: SSH-forward 127.0.0.1:PORT to the GPU box's loopback server (GPU_HOST=user@gpu-box PORT=8080)
+	$(call require,GPU_HOST)
+	@echo "tunnel: 127.0.0.1:$(PORT) here -> 127.0.0.1:$(PORT) on $(GPU_HOST); make robot SERVER=127.0.0.1:$(PORT) (Ctrl-C closes)"
+	ssh -N -o ExitOnForwardFailure=yes -L 127.0.0.1:$(PORT):127.0.0.1:$(PORT) $(GPU_HOST)
 
 certs: ## CA + server + client certificates for mutual TLS (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
 	$(call require,TLS_DIR)

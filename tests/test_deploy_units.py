@@ -114,3 +114,21 @@ def test_bind_beyond_loopback_needs_opt_in() -> None:
         bind_policy("0.0.0.0", allow_remote=True, tls=False)
     assert bind_policy("0.0.0.0", allow_remote=True, tls=True).startswith("WARNING")
     assert "mutual TLS" in bind_policy("127.0.0.1", allow_remote=False, tls=True)
+
+
+def test_tunnel_forwards_loopback_to_loopback() -> None:
+    """make tunnel binds the robot PC's loopback only and reaches the server's loopback only."""
+    import subprocess
+
+    from conftest import REPO
+
+    dry = subprocess.run(
+        ["make", "-n", "tunnel", "GPU_HOST=me@gpu-box", "PORT=9000"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "ssh -N -o ExitOnForwardFailure=yes -L 127.0.0.1:9000:127.0.0.1:9000 me@gpu-box" in (
+        dry.stdout
+    )
+    bare = subprocess.run(["make", "tunnel"], cwd=REPO, capture_output=True, text=True, check=False)
+    assert bare.returncode != 0 and "make tunnel GPU_HOST=" in bare.stderr
