@@ -173,11 +173,12 @@ def test_preemption_notice_settles_requeues_and_resumes(
 
 
 def test_repair_points_last_at_the_newest_complete_checkpoint(
-    run_dir: Path, tmp_path: Path
+    slurm: Slurm,  # noqa: F811  (skips with the others when Slurm is missing)
+    run_dir: Path,
+    tmp_path: Path,
 ) -> None:
     """A checkpoint cut short mid-write (truncated weights, last already swapped) is set aside."""
-    if not steps_in(run_dir):
-        pytest.skip("needs the training tests' run")
+    assert steps_in(run_dir), "needs the run of the training tests above (a real checkpoint)"
     out = tmp_path / "run"
     shutil.copytree(run_dir, out, symlinks=True)
     newest = ckpt.step_dirs(out)[-1]
