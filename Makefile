@@ -94,6 +94,7 @@ smoke: env-tools $(DATASET_DEPS) ## train a few steps and check the checkpoint (
 
 train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS; NODES=N SLURM=1: see Scale-out)
 	$(call require,RECIPE)
+	$(if $(SLURM),,$(if $(filter-out 1,$(NODES)),$(error NODES=$(NODES) runs on Slurm: make train ... NODES=$(NODES) SLURM=1)))
 	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.train $(SLURM_FLAGS),train) --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
 
 plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)

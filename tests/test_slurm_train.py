@@ -74,6 +74,8 @@ def test_bad_knobs_fail_in_one_line_and_dry_run_writes_nothing(
     too_many = slurm.make(*base, "NODES=3", timeout=300)
     assert too_many.returncode != 0
     assert "train: error: NODES=3: the default partition has 2 node(s): NODES=2" in too_many.stderr
+    local = slurm.make(*base[:-1], "NODES=2", timeout=60)  # no SLURM=1: refused, not ignored
+    assert "NODES=2 runs on Slurm: make train ... NODES=2 SLURM=1" in local.stderr, local.stderr
     word = slurm.make(*base, "NODES=two", timeout=300)
     assert "train: error: NODES=two: a whole number of nodes" in word.stderr
     gpus = slurm.make(*base, "NODES=2", "GPUS=2", timeout=300)
