@@ -13,6 +13,8 @@ import sys
 import pytest
 from conftest import env_python, run
 
+from scripts import gpu as gpu_mod
+
 GIB = 1024**3
 
 
@@ -111,6 +113,18 @@ def test_json_contract() -> None:
     assert r["verdict"] in ("fits", "tight", "does not fit")
     assert r["constants"]["cuda_context_gib"] > 0
     assert r["shapes"]["name"] == "sample"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu_mod.detect(), reason="needs a CUDA GPU (nvidia-smi)")
+def test_measured_peak_is_close_to_the_prediction() -> None:
+    """MEASURE path: real CUDA steps through the same build and step; within 15 % of fake."""
+    out = fit_run(
+        "--recipe", "act_8g", "--shapes", "gr2", "--batch", "4", "--measure", "3",
+        "--override", "use_amp=true",  # an override: the recipe file is not written
+    )  # fmt: skip
+    measured, predicted = out["measured"]["max_allocated"], out["prediction"]["peak"]
+    assert abs(measured - predicted) <= 0.15 * predicted, (measured, predicted)
 
 
 if __name__ == "__main__":
