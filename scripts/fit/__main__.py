@@ -74,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     default = "sample,gr2" if args.all else "sample"
     shape_list = (args.dataset or default).split(",")
-    results = [run_one(n, s, args) for n in names for s in shape_list]
+    todo = [(n, s) for n in names for s in shape_list]
+    results = []
+    for i, (n, s) in enumerate(todo, 1):
+        if len(todo) > 1:
+            print(f"[fit] {i}/{len(todo)}: {n} on {s}", file=sys.stderr, flush=True)
+        results.append(run_one(n, s, args))
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     elif args.all:
