@@ -190,3 +190,44 @@ def test_stats_column_to_numpy_edge_shapes() -> None:
     assert empty.shape == (0,)
     chunked = pa.chunked_array([pa.array([[1.0, 2.0]]), pa.array([[3.0, 4.0], [5.0, 6.0]])])
     assert column_to_numpy(chunked).tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+
+
+def test_aggregate_image_stats_one_file_equal_lerobot(lerobot: dict, tmp_path: Path) -> None:
+    """stats.json from one meta/episodes file, image stats (C, 1, 1) and a feature with no
+    stats columns listed first: LeRobot's aggregate_feature_stats on the same episodes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scripts.convert.aggregate import aggregate_episode_files
+
+    rng = np.random.default_rng(7)
+    shapes = {"observation.images.cam": (3, 1, 1), "action": (2,)}
+    episodes = []
+    for n in (5, 9, 4):
+        ep = {}
+        for ft, shape in shapes.items():
+            lo = rng.random(shape)
+            ep[ft] = {
+                "min": lo,
+                "max": lo + 1,
+                "mean": lo + rng.random(shape),
+                "std": rng.random(shape),
+                "count": np.array([n]),
+                **{q: lo + rng.random(shape) for q in ("q01", "q10", "q50", "q90", "q99")},
+            }
+        episodes.append(ep)
+    cols = {
+        f"stats/{ft}/{k}": pa.array([ep[ft][k].tolist() for ep in episodes])
+        for ft in shapes
+        for k in episodes[0][ft]
+    }
+    path = tmp_path / "file-000.parquet"
+    pq.write_table(pa.table({"episode_index": [0, 1, 2], **cols}), path)
+    got = aggregate_episode_files([path], ["task", *shapes])
+    assert list(got) == list(shapes)
+    for ft in shapes:
+        want = lerobot["aggregate_feature_stats"]([ep[ft] for ep in episodes])
+        assert sorted(got[ft]) == sorted(want), ft
+        for k, v in want.items():
+            assert got[ft][k].shape == v.shape, (ft, k)
+            np.testing.assert_allclose(got[ft][k], v, rtol=1e-12, err_msg=f"{ft} {k}")
