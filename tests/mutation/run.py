@@ -80,7 +80,8 @@ def scratch(module: str) -> Path:
             shutil.copy2(src, root / name)
     # mutmut runs the tests from root/mutants (its copy); they find envs/<name>/.venv there
     (root / "mutants").mkdir()
-    (root / "mutants" / "envs").symlink_to(REPO / "envs")
+    for shared in ("envs", "recipes"):  # read-only: environments, and recipes for RECIPE= tests
+        (root / "mutants" / shared).symlink_to(REPO / shared)
     tests = "\n    ".join(MODULES[module])
     (root / "setup.cfg").write_text(
         "[mutmut]\n"
