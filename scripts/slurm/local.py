@@ -354,9 +354,17 @@ def down(c: Local, quiet: bool = False) -> int:
     ours = procs.with_env("SLURM_CONF", str(c.conf))
     ours += [p for p in read_state(c).values() if procs.alive(p) and p not in ours]
     killed = procs.terminate(ours, grace_s=10)
+    for _ in range(3):  # a dying slurmstepd or job script may have forked meanwhile
+        late = procs.with_env("SLURM_CONF", str(c.conf))
+        if not late:
+            break
+        ours += late
+        killed += procs.terminate(late, grace_s=2)
     pid = munged_pid(c)
     if pid:
         procs.terminate([pid])
+    if not munged_pid(c):
+        shutil.rmtree(c.munge_dir, ignore_errors=True)  # key and socket: a new key next time
     hosts_remove(c)
     c.state_file.unlink(missing_ok=True)
     if not quiet:

@@ -85,4 +85,7 @@ def terminate(pids: list[int], grace_s: float = 5.0) -> list[int]:
     for pid in killed:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0  # SIGKILL is delivered asynchronously: see them gone
+    while time.monotonic() < deadline and any(alive(p) for p in killed):
+        time.sleep(0.05)
     return killed
