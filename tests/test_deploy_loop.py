@@ -8,6 +8,7 @@ TLS serves the TLS test and is then killed on purpose by the server-death test.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -112,11 +113,11 @@ def replay_run(server, ckpt: Path, ds: Path, tmp_path_factory: pytest.TempPathFa
     actions = json.loads((rdir / "actions.json").read_text())
     readies = server_proc.out.count("connected and ready") - readies_before
     assert "loading /" not in server_proc.out  # the handshake reused the warmed-up policy
-    return rc, client.out, report, actions, probes, readies, rdir
+    return rc, client.out, report, actions, probes, readies, rdir, os.getloadavg()[0]
 
 
 def test_replay_loop_moves(replay_run) -> None:
-    rc, out, report, actions, _, _, rdir = replay_run
+    rc, out, report, actions, _, _, rdir, load = replay_run
     assert rc == 0, out
     assert "duration 8 s reached" in out
     assert report["actions_performed"] > 0 and report["chunks_received"] > 0
@@ -125,14 +126,19 @@ def test_replay_loop_moves(replay_run) -> None:
     assert all(len(a["action"]) == 6 for a in actions["actions"])
     assert set(actions["mae_vs_recorded"]) == set(actions["action_names"])
     assert report["round_trip_ms"]["p50"] > 0
-    # Generous: the 2-core box is shared (at load 9 we saw 65%); README has the quiet-box numbers.
-    assert report["rate_ratio"] > 0.5, report
+    # The rate is the box's as much as ours: on this shared 2-core box other jobs' load took it
+    # to 37-99%. Within 10% of the target is required when the box was quiet during the run
+    # (1-min load <= 1.5 per core, our server and client included); otherwise it is reported.
+    if load <= 1.5 * (os.cpu_count() or 1):
+        assert report["rate_ratio"] >= 0.9, (load, report)
+    assert report["rate_ratio"] > 0, report
     assert (rdir / "report.png").stat().st_size > 1000
-    print(f"\nreplay: {json.dumps({k: report[k] for k in ('achieved_hz', 'round_trip_ms')})}")
+    shown = {k: report[k] for k in ("achieved_hz", "round_trip_ms", "chunks_late")}
+    print(f"\nreplay (load {load:.1f}): {json.dumps(shown)}")
 
 
 def test_health_probe_does_not_disturb(replay_run) -> None:
-    rc, out, report, _, probes, readies, _ = replay_run
+    rc, out, report, _, probes, readies, _, _ = replay_run
     assert probes and all(p == "SERVING" for p in probes), probes
     assert readies == 1  # only the client's own handshake reached Ready
     assert rc == 0 and report["failed"] is False, out
@@ -154,6 +160,13 @@ def test_preflight_feature_mismatch_before_connecting(server, ckpt: Path, tmp_pa
     assert "checkpoint cameras ['laptop', 'phone'] vs robot cameras ['front']" in err
     assert "/dev/ttyACM0" not in proc.stderr  # no attempt to open the arm's port
     assert server_proc.out.count("session for") == sessions  # nor to reach the server
+
+
+def test_no_server_refused_before_connecting(ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    proc = run(dc.client_cmd(ckpt, dc.free_port(), ds, tmp_path), timeout=180)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "health is UNAVAILABLE" in proc.stderr and "the robot was not connected" in proc.stderr
+    assert not list(tmp_path.rglob("actions.json"))
 
 
 def test_profiles_parse_with_lerobot_config_classes(ckpt: Path, ds: Path) -> None:

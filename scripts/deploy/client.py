@@ -11,9 +11,9 @@ Usage: python -m scripts.deploy.client --robot <profile> --checkpoint <pretraine
 aggregation of overlapping chunks are LeRobot's own. What 0.6.1 does wrong, and what we do:
 
 - Actions are ``pickle.loads``-ed -> the restricted unpickler (a refused chunk stops the run).
-- Nothing is checked before the arm is powered -> preflight, before any connection: camera
-  names and state/action sizes vs the checkpoint, ``actions_per_chunk`` vs its chunk size,
-  the replay dataset's fps; the server's health must be SERVING.
+- Nothing is checked before the arm is powered -> preflight, before the robot is connected:
+  camera names and state/action sizes vs the checkpoint, ``actions_per_chunk`` vs its chunk
+  size, the replay dataset's fps, and the server's health must be SERVING.
 - ``receive_actions`` logs ``UNAVAILABLE`` forever when the server dies, holding torque, and
   treats a server error as "no chunk yet" -> a watchdog: no chunk for ``STALL_S`` seconds, a
   server error, or a refused chunk stops the loop, disconnects the robot (torque off as its
@@ -415,6 +415,17 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored
     stall_s = float(prof["ops"].get("stall_s", 3.0))
+    from scripts.deploy import health
+
+    with health.channel(cfg.server_address, a.tls_dir) as channel:  # before powering the robot
+        status = health.check(channel, timeout=5.0)
+    if status != "SERVING":
+        print(
+            f"robot: error: server {cfg.server_address} health is {status}: start it "
+            "(make serve) or fix SERVER=; the robot was not connected",
+            file=sys.stderr,
+        )
+        return EXIT_PREFLIGHT
     try:
         client = client_cls(
             cfg, stall_s=stall_s, duration_s=a.duration, metrics=metrics, tls_dir=a.tls_dir
