@@ -1,9 +1,10 @@
 """The real local Slurm cluster for the tests: started once, torn down pass or fail.
 
-Why a private cluster: a developer's own ``make slurm-local`` (``.cache/slurm``, port 16817)
-may be running; the tests use ``.cache/slurm-test`` on other ports, so neither disturbs the
-other. Why in the repo's cache and not tmp_path: munged refuses a socket whose parent
-directories are not searchable by everyone (pytest's tmp dirs are 0700).
+Why a private cluster per session: a developer's own ``make slurm-local`` (``.cache/slurm``,
+port 16817) may be running, and so may another engineer's pytest in the same checkout; each
+session uses ``.cache/slurm-test-<pid>`` on ports free at its start, so none disturbs another
+(they share only the node names n1/n2, each with its own tagged /etc/hosts line). The
+directory is removed at teardown; while a session runs, its Slurm logs are in ``log/`` there.
 
 Every test module that needs Slurm imports the ``slurm`` fixture from here. Each module's
 copy calls ``make slurm-local`` (a no-op in 0.2 s once up), so the daemons start once per
@@ -14,6 +15,7 @@ process of this cluster (daemon, slurmstepd, job process) survived, killing any 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -26,7 +28,7 @@ import pytest
 from scripts.slurm import client, local, procs
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_DIR = REPO / ".cache" / "slurm-test"
+TEST_DIR = REPO / ".cache" / f"slurm-test-{os.getpid()}"
 
 
 @dataclass
@@ -102,6 +104,7 @@ def teardown(s: Slurm) -> list[int]:
     s.make("slurm-local-down", timeout=120)
     left = procs.with_env("SLURM_CONF", str(s.conf))
     procs.terminate(left, grace_s=2)
+    shutil.rmtree(TEST_DIR, ignore_errors=True)
     return left
 
 
