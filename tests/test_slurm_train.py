@@ -110,6 +110,7 @@ def test_two_nodes_form_one_world_and_write_one_checkpoint(
     assert steps_in(run_dir) == ["000002"]
     assert ckpt.incomplete(run_dir / "checkpoints" / "last") is None
     assert f"job {job}: COMPLETED, exit 0" in proc.stdout
+    assert " step:2 " in (run_dir / "train.log").read_text()  # as a local run keeps it
 
 
 def test_resume_then_scancel_leaves_a_loadable_checkpoint(

@@ -16,6 +16,7 @@ number of processes it launched.
 
 Usage (from the sbatch script, tools env): python -m scripts.slurm.ckpt repair OUT
   | settle OUT [--timeout S] | world LOG --expect N [--since MARKER]
+  | keep-log LOG OUT --since MARKER
 """
 
 from __future__ import annotations
@@ -166,6 +167,25 @@ def world(log: Path, expect: int, since: str | None) -> int:
     return 0
 
 
+def keep_log(log: Path, out: Path, since: str) -> int:
+    """Append this attempt's part of the job log to OUT/train.log, as a local run keeps it.
+
+    Why: ``make plot OUT=...`` and a later local ``make train`` read OUT/train.log; the Slurm
+    log lives beside OUT (LeRobot refuses a fresh run in an existing OUT).
+    """
+    if not out.is_dir():
+        return 0
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    if since in text:
+        text = text[text.rindex(since) :]
+    with (out / "train.log").open("a", encoding="utf-8") as fh:
+        fh.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m scripts.slurm.ckpt", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -177,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("log", type=Path)
     w.add_argument("--expect", type=int, required=True)
     w.add_argument("--since", default=None)
+    k = sub.add_parser("keep-log")
+    k.add_argument("log", type=Path)
+    k.add_argument("out", type=Path)
+    k.add_argument("--since", required=True)
     args = ap.parse_args(argv)
+    if args.cmd == "keep-log":
+        return keep_log(args.log, args.out, args.since)
     if args.cmd == "repair":
         return repair(args.out)
     if args.cmd == "settle":

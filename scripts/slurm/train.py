@@ -131,6 +131,7 @@ TOOLS_PY={q(tools_py)}
 export PYTHONPATH={q(REPO)}
 export TQDM_DISABLE=1
 {env_lines}
+LOG={q(jd)}/"train-${{SLURM_JOB_ID}}.log"
 MARK="[slurm] job ${{SLURM_JOB_ID}} attempt ${{SLURM_RESTART_COUNT:-0}}"
 MARK+=" starts on ${{SLURM_JOB_NODELIST}}"
 echo "${{MARK}} at $(date -Is)"
@@ -170,6 +171,7 @@ on_term() {{  # scancel / requeue: the steps are being stopped too; leave 'last'
   echo "[slurm] SIGTERM at $(date -Is): stopping; checkpoints/last is repaired before exit"
   [[ -z "${{STEP}}" ]] || wait "${{STEP}}" 2>/dev/null || true
   "${{TOOLS_PY}}" -m scripts.slurm.ckpt repair "${{OUT}}" || true
+  "${{TOOLS_PY}}" -m scripts.slurm.ckpt keep-log "${{LOG}}" "${{OUT}}" --since "${{MARK}}" || true
   exit 143
 }}
 STEP=""
@@ -183,11 +185,12 @@ while :; do  # 'wait' returns early when a trapped signal arrives: wait again
   kill -0 "${{STEP}}" 2>/dev/null || break
 done
 echo "[slurm] training step exited ${{code}} at $(date -Is)"
+# OUT/train.log gets this attempt's log, as a local run keeps it (make plot OUT=... reads it).
+"${{TOOLS_PY}}" -m scripts.slurm.ckpt keep-log "${{LOG}}" "${{OUT}}" --since "${{MARK}}" || true
 (( code == 0 )) || exit "${{code}}"
 
 # 4. One world, as LeRobot itself logged it (the trap: nodes training alone exit 0 too).
-"${{TOOLS_PY}}" -m scripts.slurm.ckpt world {q(jd)}/"train-${{SLURM_JOB_ID}}.log" \\
-  --expect {total} --since "${{MARK}}"
+"${{TOOLS_PY}}" -m scripts.slurm.ckpt world "${{LOG}}" --expect {total} --since "${{MARK}}"
 """
 
 
