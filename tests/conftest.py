@@ -27,6 +27,30 @@ def env_python(name: str) -> Path:
     return py
 
 
+# What an enclosing `make test` puts in the environment: its flags (-s, --no-print-directory)
+# and the site settings it exports (DATA_DIR pointing at this checkout's data/, ...). A test
+# that runs `make` in a private copy of the repo must see that copy's own defaults, exactly as
+# with plain pytest; so they are dropped from this process (and so from every command the
+# tests start) before any test runs.
+ENCLOSING_MAKE = (
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "DATA_DIR",
+    "HF_HOME",
+    "HF_DATASETS_CACHE",
+    "TORCH_HOME",
+    "WEIGHTS_DIR",
+    "PYTORCH_CUDA_ALLOC_CONF",
+    "VIDEO_BACKEND",
+)
+
+
+for _name in ENCLOSING_MAKE:
+    os.environ.pop(_name, None)
+
+
 def run_env() -> dict[str, str]:
     """The environment the Makefile gives its commands: offline, repo on PYTHONPATH."""
     env = dict(os.environ)

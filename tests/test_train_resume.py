@@ -75,15 +75,19 @@ def test_interrupted_run_resumes_and_finished_run_is_kept(koch: Path, tmp_path: 
 def test_failed_start_leaves_log_in_out_and_next_attempt_keeps_it(
     koch: Path, tmp_path: Path
 ) -> None:
-    """LeRobot dies before its first checkpoint: the log still lands in OUT/train.log."""
+    """LeRobot dies before its first checkpoint: the log still lands in OUT/train.log.
+
+    The option is a real one (typos are refused by the preflight before anything launches),
+    with a value only LeRobot's model build rejects.
+    """
     out = tmp_path / "run"
-    args = ("--recipe", "act_cpu", "--dataset", koch, "--out", out, "--", "--policy.no_such=1")
+    args = ("--recipe", "act_cpu", "--dataset", koch, "--out", out, "--", "--policy.dim_model=0")
     first = run(train_cmd(*args), env=tool_env())
     assert first.returncode != 0
-    assert "no_such" in (out / "train.log").read_text()
+    assert "embed_dim and num_heads must be greater than 0" in (out / "train.log").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["launch.json", "train.log"]
     second = run(train_cmd(*args), env=tool_env())
     assert second.returncode != 0, "a failed start must not block the next launch"
     log = (out / "train.log").read_text()
     assert "previous attempt above; new attempt below" in log
-    assert log.count("--policy.no_such=1") >= 2
+    assert log.count("--policy.dim_model=0") >= 2
