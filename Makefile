@@ -140,6 +140,7 @@ STALL_S ?=
 DURATION ?=
 EPISODE ?=
 ROBOT_PORT ?=
+CAMERAS ?=
 TLS_DIR ?=
 SERVER_NAMES ?= localhost 127.0.0.1
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
@@ -152,7 +153,7 @@ serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 POR
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
-robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT)
+robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay)
 	$(call require,CHECKPOINT)
 	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(CHECKPOINT) \
 	  --server $(SERVER) --log-dir $(DEPLOY_DIR) --dataset $(DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
@@ -160,6 +161,7 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
 	  $(call flag,--stall-s $(STALL_S),$(STALL_S)) $(call flag,--duration $(DURATION),$(DURATION)) \
 	  $(call flag,--episode $(EPISODE),$(EPISODE)) $(call flag,--robot-port $(ROBOT_PORT),$(ROBOT_PORT)) \
+	  $(call flag,--cameras $(CAMERAS),$(CAMERAS)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
 serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session

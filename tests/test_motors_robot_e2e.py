@@ -1,14 +1,12 @@
-"""The whole robot path without an arm: make serve + the deploy client + KochFollower + simulator.
+"""The whole robot path without an arm: make serve + make robot + KochFollower + simulator.
 
 Real parts end to end: `make serve` (LeRobot 0.6.1's policy server with a tiny ACT made from a
-LeRobot-written Koch-like dataset), the deploy engineer's client (`scripts.deploy.client`, what
-`make robot ROBOT=koch` runs) with LeRobot's RobotClient and the unchanged KochFollower over
-the Dynamixel simulator's pty, the cameras replayed from the same dataset by the
-lerobot_camera_replay plugin. The plugin is not installed in envs/act yet, so the test gives it
-a dist-info on PYTHONPATH: LeRobot's `register_third_party_plugins` then discovers it by name,
-as it would an installed one. `make robot` has no knob for the cameras (`--set`), so the client
-module is called with the same arguments make passes, plus `--set robot.cameras=...`.
-The simulator's registers prove the actions reached the motors and torque is off at the end.
+LeRobot-written Koch-like dataset), `make robot ROBOT=koch ROBOT_PORT=<pty> CAMERAS=replay
+DATASET=...` (the deploy client with LeRobot's RobotClient and the unchanged KochFollower over
+the Dynamixel simulator's pty; its preflight runs `make motors`' bus and calibration check
+first), the cameras replayed from the same dataset by the lerobot_camera_replay plugin that
+envs/act installs. The simulator's registers prove the actions reached the motors and torque
+is off at the end.
 """
 
 from __future__ import annotations
@@ -19,19 +17,6 @@ from pathlib import Path
 import pytest
 from helpers import deploy_common as dc
 from helpers.motors_sim import REPO, sim_env, simulator, skip_if_transport_late
-
-PLUGIN_SRC = REPO / "plugins" / "lerobot_camera_replay" / "src"
-
-
-def _plugin_path(tmp: Path) -> Path:
-    """A directory whose dist-info makes `lerobot_camera_replay` discoverable by name."""
-    site = tmp / "site"
-    info = site / "lerobot_camera_replay-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: lerobot_camera_replay\nVersion: 0.1.0\n"
-    )
-    return site
 
 
 def test_koch_over_simulator_through_server_and_client(
@@ -48,19 +33,15 @@ def test_koch_over_simulator_through_server_and_client(
         with simulator(
             tmp_path, "--write-calibration", str(calib / "robots/koch_follower/koch.json")
         ) as sim:
-            env = sim_env(calib)
-            env["PYTHONPATH"] = f"{REPO}:{PLUGIN_SRC}:{_plugin_path(tmp_path)}"
-            cams = {
-                n: {"type": "replay", "dataset": str(ds), "key": n} for n in ("laptop", "phone")
-            }
             client = dc.Proc(
-                dc.act(
-                    "-m", "scripts.deploy.client", "--robot", "koch", "--checkpoint", ckpt,
-                    "--server", f"127.0.0.1:{port}", "--robot-port", sim.port,
-                    "--duration", "4", "--stall-s", "5", "--log-dir", tmp_path / "robot",
-                    "--set", f"robot.cameras={json.dumps(cams)}",
-                ),
-                env=env,
+                [
+                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
+                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={sim.port}", "CAMERAS=replay",
+                    f"DATASET={ds}", "DURATION=4", "STALL_S=5",
+                    f"DEPLOY_DIR={tmp_path / 'robot'}",
+                ],
+                env=sim_env(calib),
+                cwd=REPO,
             )  # fmt: skip
             rc = client.wait(timeout=240)
     finally:
@@ -81,3 +62,26 @@ def test_koch_over_simulator_through_server_and_client(
     summary = {k: report.get(k) for k in ("achieved_hz", "round_trip_ms", "actions_performed")}
     reply = sim.state["reply_ms"]
     print(f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {reply}")
+
+
+def test_uncalibrated_koch_refused_before_connecting(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No calibration file: make robot stops at preflight naming make calibrate, no prompt."""
+    ckpt = dc.checkpoint(tmp_path_factory)
+    ds = dc.dataset(tmp_path_factory)
+    with simulator(tmp_path) as sim:
+        client = dc.Proc(
+            [
+                "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}", "SERVER=127.0.0.1:9",
+                f"ROBOT_PORT={sim.port}", "CAMERAS=replay", f"DATASET={ds}",
+                f"DEPLOY_DIR={tmp_path / 'robot'}",
+            ],
+            env=sim_env(tmp_path / "no-calibration"),
+            cwd=REPO,
+        )  # fmt: skip
+        rc = client.wait(timeout=240)
+    regs = {m["name"]: m["registers"] for m in sim.state["motors"]}
+    assert rc != 0 and "make calibrate" in client.out, client.out[-3000:]
+    assert "Traceback" not in client.out and "EOFError" not in client.out
+    assert all(r["Torque_Enable"] == 0 for r in regs.values())  # never connected, never armed

@@ -257,6 +257,24 @@ def build_client_class(rc: Any) -> type:
 
 
 # ---- preflight (no connection, no hardware) -----------------------------------------------
+MOTOR_PROFILES = {"koch_follower": "koch"}  # LeRobot robot type -> make motors profile
+
+
+def motor_bus_problems(robot_cfg: Any) -> list[str]:
+    """The arm's bus and calibration, checked as `make motors` does, before LeRobot connects.
+
+    Why: KochFollower.connect() calls input() when the calibration file disagrees with the
+    motors (EOFError without a terminal) and fails deep inside with "There is no status
+    packet!" on a bad cable or baud rate; here each is one line with its fix (make calibrate).
+    """
+    profile = MOTOR_PROFILES.get(getattr(robot_cfg, "type", ""))
+    if profile is None:
+        return []
+    from scripts.motors.check import problems
+
+    return problems(profile, getattr(robot_cfg, "port", None))
+
+
 def preflight(cfg: Any, ckpt_cfg: dict[str, Any], ops: dict[str, Any]) -> list[str]:
     """Raise PreflightError on what cannot work; return warnings for what may starve."""
     from lerobot.async_inference.helpers import map_robot_keys_to_lerobot_features
@@ -271,6 +289,9 @@ def preflight(cfg: Any, ckpt_cfg: dict[str, Any], ops: dict[str, Any]) -> list[s
             f"ACTIONS_PER_CHUNK={cfg.actions_per_chunk} > the checkpoint's chunk_size {chunk}: "
             f"make robot ACTIONS_PER_CHUNK={chunk} (or fewer)"
         )
+    bus_problems = motor_bus_problems(cfg.robot)
+    if bus_problems:
+        raise PreflightError(bus_problems[0])
     robot = make_robot_from_config(cfg.robot)  # constructs only; connect() comes later
     problem = ck.mismatch(
         ckpt_cfg, map_robot_keys_to_lerobot_features(robot), len(robot.action_features)
@@ -310,6 +331,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dataset", default="")
     p.add_argument("--episode", type=int, default=None)
     p.add_argument("--robot-port", default="")
+    p.add_argument(
+        "--cameras",
+        default="",
+        choices=["", "replay"],
+        help="replay: the profile's cameras serve DATASET's frames (lerobot_camera_replay)",
+    )
     p.add_argument("--tls-dir", type=Path, default=None, help="make certs dir (mutual TLS)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--log-dir", type=Path, default=Path("outputs/deploy"))
@@ -336,6 +363,16 @@ def build_profile(a: argparse.Namespace) -> dict[str, Any]:
             "stall_s": a.stall_s,
         },
     )
+    if a.cameras == "replay":
+        if not a.dataset:
+            raise profiles.ProfileError("CAMERAS=replay needs DATASET=<v3.0 dir> to replay")
+        names = list(prof["robot"].get("cameras") or {})
+        if not names:
+            raise profiles.ProfileError(f"CAMERAS=replay: profile {a.robot} has no cameras")
+        prof["robot"]["cameras"] = {
+            n: {"type": "replay", "dataset": str(Path(a.dataset).resolve()), "key": n}
+            for n in names
+        }
     for item in a.set:
         key, sep, value = item.partition("=")
         section, _, name = key.partition(".")
