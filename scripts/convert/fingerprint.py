@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.convert.errors import ConversionError, os_error
+from validators.dataset_format import is_hidden
 
 # rel path -> (size, mtime_ns, sha256 hex)
 FileTable = dict[str, tuple[int, int, str]]
@@ -36,11 +37,6 @@ class Fingerprint:
         mine = {k: (v[0], v[2]) for k, v in self.files.items()}
         theirs = {k: (v[0], v[2]) for k, v in other.items()}
         return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-
-
-def is_hidden(name: str) -> bool:
-    """Not part of a dataset: dot files, including macOS AppleDouble (``._x``) and .DS_Store."""
-    return name.startswith(".")
 
 
 def stat_tree(root: Path) -> dict[str, tuple[int, int]]:
