@@ -112,10 +112,7 @@ JSON ?=
 MEASURE ?=
 fit: envs ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
 	$(call require,RECIPE)
-	$(TOOLS_PY) -m scripts.fit $(RECIPE) \
-	  $(if $(filter command line environment,$(origin DATASET)),--dataset $(DATASET)) \
-	  $(call flag,--batch $(BATCH),$(BATCH)) $(call flag,--json,$(JSON)) \
-	  $(call flag,--measure,$(MEASURE))
+	$(TOOLS_PY) -m scripts.fit $(call q,RECIPE)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(BATCH), --batch $(BATCH))$(if $(JSON), --json)$(if $(MEASURE), --measure)
 
 fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the README table
 	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
@@ -147,16 +144,16 @@ DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
 .PHONY: serve robot serve-check bench-serve certs tunnel
 serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
-	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(CHECKPOINT)) && $(ENVS) build $$env && \
-	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(CHECKPOINT) --host $(HOST) \
-	  --port $(PORT) --log-dir $(DEPLOY_DIR) $(call flag,--fps $(FPS),$(FPS)) \
+	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(call q,CHECKPOINT)) && $(ENVS) build $$env && \
+	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(call q,CHECKPOINT) --host $(HOST) \
+	  --port $(PORT) --log-dir $(call q,DEPLOY_DIR) $(call flag,--fps $(FPS),$(FPS)) \
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
 robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay)
 	$(call require,CHECKPOINT)
-	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(CHECKPOINT) \
-	  --server $(SERVER) --log-dir $(DEPLOY_DIR) --dataset $(DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
+	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
+	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
 	  $(call flag,--fps $(FPS),$(FPS)) $(call flag,--actions-per-chunk $(ACTIONS_PER_CHUNK),$(ACTIONS_PER_CHUNK)) \
 	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
 	  $(call flag,--stall-s $(STALL_S),$(STALL_S)) $(call flag,--duration $(DURATION),$(DURATION)) \
@@ -180,8 +177,7 @@ certs: ## CA + server + client certificates for mutual TLS (TLS_DIR=dir SERVER_N
 BENCH_S ?= 20
 bench-serve: env-tools env-act ## replay loop, ours vs stock LeRobot 0.6.1 (CHECKPOINT DATASET BENCH_S=20); never gates CI
 	$(call require,CHECKPOINT)
-	$(TOOLS_PY) -m scripts.deploy.bench --checkpoint $(CHECKPOINT) --dataset $(DATASET) \
-	  --seconds $(BENCH_S) --out $(DEPLOY_DIR)/bench
+	$(TOOLS_PY) -m scripts.deploy.bench --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET) --seconds $(BENCH_S) --out $(call q,DEPLOY_DIR)/bench
 
 ##@ Motors
 # PORT and ROBOT also name the policy server's port and the deploy profile (defaults 8080 and
@@ -194,17 +190,13 @@ CALIBRATED ?=
 WIGGLE ?=
 .PHONY: motors motors-sim calibrate
 motors: env-act ## check the arm's Dynamixel bus vs its profile and calibration (ROBOT=koch PORT=/dev/ttyACM0 SCAN=1)
-	envs/act/.venv/bin/python -m scripts.motors.check --robot $(MOTORS_ROBOT) \
-	  $(call flag,--port $(MOTORS_PORT),$(MOTORS_PORT)) $(call flag,--scan,$(SCAN))
+	envs/act/.venv/bin/python -m scripts.motors.check --robot $(MOTORS_ROBOT)$(if $(MOTORS_PORT), --port $(MOTORS_PORT))$(if $(SCAN), --scan)
 
 calibrate: env-act ## LeRobot's interactive arm calibration, saved where make robot reads it (ROBOT=koch PORT=...)
-	envs/act/.venv/bin/python -m scripts.motors.calibrate --robot $(MOTORS_ROBOT) \
-	  $(call flag,--port $(MOTORS_PORT),$(MOTORS_PORT))
+	envs/act/.venv/bin/python -m scripts.motors.calibrate --robot $(MOTORS_ROBOT)$(if $(MOTORS_PORT), --port $(MOTORS_PORT))
 
 motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch FAULTS="missing=3 baud=57600" CALIBRATED=1 WIGGLE=400)
-	envs/act/.venv/bin/python -m scripts.motors.sim --robot $(MOTORS_ROBOT) \
-	  $(foreach f,$(FAULTS),--fault $(f)) $(call flag,--calibrated,$(CALIBRATED)) \
-	  $(call flag,--wiggle $(WIGGLE),$(WIGGLE))
+	envs/act/.venv/bin/python -m scripts.motors.sim --robot $(MOTORS_ROBOT)$(foreach f,$(FAULTS), --fault $(f))$(if $(CALIBRATED), --calibrated)$(if $(WIGGLE), --wiggle $(WIGGLE))
 
 ##@ Ops
 .PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean
