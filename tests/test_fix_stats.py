@@ -116,3 +116,31 @@ def test_bad_inputs_one_line_and_nothing_lost(recorded: dict, tmp_path: Path) ->
     assert proc.returncode == 1 and proc.stderr.startswith("fix-stats: error:")
     assert tree_digest(rec) == recorded["before"]
     assert not list(tmp_path.glob(".*tmp-*")) and not list(rec.parent.glob(".*tmp-*"))
+
+
+def test_images_recomputed_from_the_videos_equal_the_converters(tmp_path: Path) -> None:
+    """IMAGES=1 decodes each episode's sampled frames from the concatenated v3.0 videos.
+
+    External check: the converter's --image-quantiles stats came from the same frames in the
+    v2.1 source's per-episode files (the copy is bit-identical), so every image stat,
+    quantiles included, must come out the same; and the report says no camera's std moved.
+    """
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE_V21, src)
+    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", src, "--image-quantiles"]
+    assert run([*cmd, "--quiet"], timeout=300).returncode == 0
+    converted = tmp_path / "src_v30"
+    proc = fix_stats(converted, "--images", "--dst", tmp_path / "fixed")
+    assert proc.returncode == 0, proc.stderr
+    assert "image stats recomputed" in proc.stdout
+    before, after = episodes(converted), episodes(tmp_path / "fixed")
+    cams = [c for c in before.column_names if c.startswith("stats/observation.images.")]
+    assert any(c.endswith("/q50") for c in cams)
+    for col in cams:
+        got = np.array(after.column(col).to_pylist(), dtype=float)
+        want = np.array(before.column(col).to_pylist(), dtype=float)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=col)
+    moved = [line for line in proc.stdout.splitlines() if line.startswith("  observation.images")]
+    assert not moved and "observation.images.laptop" in proc.stdout.split("unchanged")[1]

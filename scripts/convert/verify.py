@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import EpisodePlan, Plan
-from validators.dataset_format import DATA_PATH, TOLERANCE_S, VIDEO_PATH
+from scripts.convert.video import frames_near
+from validators.dataset_format import DATA_PATH, VIDEO_PATH
 
 # The stats group is left out: stats.json is computed from meta/episodes (aggregate.py) and the
 # per-episode stats by LeRobot's arithmetic (tests compare both with the pinned LeRobot);
@@ -368,22 +369,7 @@ def check_data(
 
 def _frames_at(path: Path, wanted: list[float], fmt: str) -> dict[float, np.ndarray]:
     """Decode ``path`` and keep the frames nearest each wanted time (within tolerance)."""
-    found: dict[float, np.ndarray] = {}
-    with av.open(str(path)) as container:
-        s = container.streams.video[0]
-        first = min(wanted)
-        container.seek(max(0, round(first / s.time_base) - 1), backward=True, stream=s)
-        last = max(wanted)
-        for frame in container.decode(s):
-            if frame.pts is None:
-                continue
-            t = float(frame.pts * s.time_base)
-            for w in wanted:
-                if abs(t - w) < TOLERANCE_S and w not in found:
-                    found[w] = frame.to_ndarray(format=fmt)
-            if t >= last + TOLERANCE_S:
-                break
-    return found
+    return frames_near(path, wanted, lambda frame: frame.to_ndarray(format=fmt))
 
 
 def check_videos(plan: Plan, tmp: Path, place: dict[str, np.ndarray], reencoded: set[str]) -> int:

@@ -41,7 +41,7 @@ from scripts.convert.stats import (
     rgb_stats_planes,
     sample_indices,
 )
-from validators.dataset_format import VIDEO_PATH
+from validators.dataset_format import TOLERANCE_S, VIDEO_PATH
 
 WORK_SPOOL = ".convert-work/video-{key}.arrow"  # this camera's per-episode metadata rows
 SMALL_EPISODE_PIXELS = 64 * 640 * 480  # below this, decode a run of packets on one thread
@@ -214,6 +214,28 @@ def frame_array(frame: av.VideoFrame, depth: DepthParams | None) -> np.ndarray:
         return depth.dequantize(codes)[np.newaxis, ...]
     rgb = _REFORMATTER.reformat(frame, format="rgb24", threads=1).to_ndarray()
     return np.transpose(rgb, (2, 0, 1))
+
+
+def frames_near(
+    path: Path, wanted: list[float], convert: Callable[[av.VideoFrame], np.ndarray]
+) -> dict[float, np.ndarray]:
+    """Decode ``path`` from the keyframe before the first wanted time; keep, for each wanted
+    time, the frame within ``TOLERANCE_S`` of it (LeRobot's own lookup rule), converted."""
+    found: dict[float, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        s = container.streams.video[0]
+        first, last = min(wanted), max(wanted)
+        container.seek(max(0, round(first / s.time_base) - 1), backward=True, stream=s)
+        for frame in container.decode(s):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * s.time_base)
+            for w in wanted:
+                if abs(t - w) < TOLERANCE_S and w not in found:
+                    found[w] = convert(frame)
+            if t >= last + TOLERANCE_S:
+                break
+    return found
 
 
 class _Sampler:

@@ -41,6 +41,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dst", type=Path, help="where the corrected copy goes (default: <DATASET>_fixed)"
     )
+    p.add_argument(
+        "--images",
+        action="store_true",
+        help="also recompute each camera's image stats by decoding the frames LeRobot samples "
+        "(default: kept as recorded)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -100,7 +106,7 @@ def report(old: dict, new: dict, changed: dict[str, int], episodes: int) -> list
     return lines
 
 
-def fix(root: Path, dst: Path, progress: bool) -> list[str]:
+def fix(root: Path, dst: Path, progress: bool, images: bool = False) -> list[str]:
     """Build, validate and publish the corrected copy; return the report lines."""
     _check_paths(root, dst)
     layout = load_layout(root)
@@ -117,6 +123,14 @@ def fix(root: Path, dst: Path, progress: bool) -> list[str]:
         with tqdm(total=total, desc="stats", unit="ep", disable=not progress) as bar:
             fresh = recompute(layout, features, tick=bar.update)
         log(f"recomputed {', '.join(features)} for {len(fresh)} episodes")
+        if images:
+            from scripts.fix_stats.images import camera_stats
+
+            for key in layout.video_keys:
+                with tqdm(total=total, desc=key, unit="ep", disable=not progress) as bar:
+                    for episode, stats in camera_stats(layout, key, tick=bar.update).items():
+                        fresh.setdefault(episode, {})[key] = stats
+                log(f"decoded the sampled frames of {key}: image stats recomputed")
         changed = rewrite_episodes(root, tmp, fresh)
         new = write_stats_json(root, tmp, list(layout.features))
         log("rewrote meta/episodes and meta/stats.json")
@@ -146,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(os.path.abspath(args.dataset))
     dst = Path(os.path.abspath(args.dst)) if args.dst else root.parent / f"{root.name}_fixed"
     try:
-        lines = fix(root, dst, progress=not args.quiet and sys.stderr.isatty())
+        lines = fix(root, dst, progress=not args.quiet and sys.stderr.isatty(), images=args.images)
     except FixError as exc:
         print(f"fix-stats: error: {exc}", file=sys.stderr)
         return 1
