@@ -118,31 +118,40 @@ def test_video_check_catches_frames_from_the_wrong_episode(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "message", "named"),
     [
-        (lambda t, n: _set(t, "index", np.arange(1, n + 1)), "index not contiguous"),
+        (lambda t, n: _set(t, "index", np.arange(1, n + 1)), "index not contiguous", "src"),
         (
             lambda t, n: _set(t, "task_index", 1 - t.column("task_index").to_numpy()),
-            "task_index differs",
+            r": episodes 0\.\.4: task_index differs$",
+            "src",
         ),
         (
             lambda t, n: _set(t, "episode_index", np.zeros(n, dtype=np.int64)),
             "episode_index differs in DST",
+            "src",
         ),
-        (lambda t, n: t.slice(0, n - 1), "rows"),
+        (lambda t, n: t.slice(0, n - 1), "rows", "dst"),
         (
             lambda t, n: _set(t, "timestamp", t.column("timestamp").to_numpy() + 1e-3),
-            "column 'timestamp' differs",
+            r": episodes 0\.\.4: column 'timestamp' differs after conversion \(bug\)$",
+            "dst",
         ),
     ],
     ids=["index", "task", "episode", "row-missing", "timestamp"],
 )
-def test_rereading_path_catches_each_broken_column(tmp_path: Path, change, message) -> None:
+def test_rereading_path_catches_each_broken_column(
+    tmp_path: Path, change, message: str, named: str
+) -> None:
+    """Each refusal names the file to look at: the source episode's file when the plan and
+    the rows disagree, the DST file when DST lost or changed rows."""
     plan, dst, _, place = _written(tmp_path, SPEC)
     total = sum(e.length for e in plan.episodes)
-    _rewrite(dst, lambda t: change(t, total))
-    with pytest.raises(ConversionError, match=message):
+    path = _rewrite(dst, lambda t: change(t, total))
+    with pytest.raises(ConversionError, match=message) as exc:
         verify.check_data(plan, dst, place, tick=lambda n: None)
+    want = plan.episodes[0].data_file if named == "src" else path
+    assert exc.value.file == str(want)
 
 
 def test_rereading_path_in_small_batches(tmp_path: Path, monkeypatch) -> None:
