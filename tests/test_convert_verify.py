@@ -181,3 +181,13 @@ def test_rereading_path_in_small_batches(tmp_path: Path, monkeypatch) -> None:
     order = {**place, "episode_index": place["episode_index"][::-1].copy()}
     with pytest.raises(ConversionError, match=r"episode_index is not 0\.\.N-1"):
         verify.check_data(plan, dst, order, tick=lambda n: None)
+
+
+def test_rereading_path_accepts_renumbered_gaps(tmp_path: Path) -> None:
+    """Episodes 0, 1, 3, 4 renumbered 0..3: the rewritten columns (episode_index, index,
+    task_index) are checked against the plan, never compared raw with SRC's."""
+    spec = SampleSpec(episode_lengths=(5, 3, 8, 2), episode_indices=(0, 1, 3, 4), cameras={})
+    plan, dst, digests, place = _written(tmp_path, spec)
+    assert [e.old_index for e in plan.episodes] == [0, 1, 3, 4]
+    verify.check_data(plan, dst, place, tick=lambda n: None)
+    verify.check_data_digests(plan, dst, place, digests, tick=lambda n: None)
