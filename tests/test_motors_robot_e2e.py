@@ -22,7 +22,11 @@ from helpers.motors_sim import REPO, sim_env, simulator, skip_if_transport_late
 def test_koch_over_simulator_through_server_and_client(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Actions from the policy server move the simulated motors; report written; torque off."""
+    """Actions from the policy server move the simulated motors; report written; torque off.
+
+    First, with no calibration file, make robot must stop at its last check before powering
+    the arm (make motors' bus and calibration check), naming make calibrate: no input() prompt.
+    """
     ckpt = dc.checkpoint(tmp_path_factory)
     ds = dc.dataset(tmp_path_factory)
     calib = tmp_path / "calib"
@@ -30,6 +34,17 @@ def test_koch_over_simulator_through_server_and_client(
     server = dc.start_server(ckpt, port, tmp_path / "serve-logs")
     try:
         server.wait_for("serve: SERVING", timeout=240)
+        with simulator(tmp_path) as bare:
+            refused = dc.Proc(
+                [
+                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
+                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={bare.port}", "CAMERAS=replay",
+                    f"DATASET={ds}", f"DEPLOY_DIR={tmp_path / 'refused'}",
+                ],
+                env=sim_env(tmp_path / "no-calibration"),
+                cwd=REPO,
+            )  # fmt: skip
+            refused_rc = refused.wait(timeout=240)
         with simulator(
             tmp_path, "--write-calibration", str(calib / "robots/koch_follower/koch.json")
         ) as sim:
@@ -46,6 +61,9 @@ def test_koch_over_simulator_through_server_and_client(
             rc = client.wait(timeout=240)
     finally:
         server.stop()
+    assert refused_rc != 0 and "make calibrate" in refused.out, refused.out[-3000:]
+    assert "Traceback" not in refused.out and "EOFError" not in refused.out
+    assert all(m["registers"]["Torque_Enable"] == 0 for m in bare.state["motors"])
     if rc != 0:
         skip_if_transport_late(sim, client.out)
     assert rc == 0, client.out[-4000:]
@@ -62,26 +80,3 @@ def test_koch_over_simulator_through_server_and_client(
     summary = {k: report.get(k) for k in ("achieved_hz", "round_trip_ms", "actions_performed")}
     reply = sim.state["reply_ms"]
     print(f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {reply}")
-
-
-def test_uncalibrated_koch_refused_before_connecting(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """No calibration file: make robot stops at preflight naming make calibrate, no prompt."""
-    ckpt = dc.checkpoint(tmp_path_factory)
-    ds = dc.dataset(tmp_path_factory)
-    with simulator(tmp_path) as sim:
-        client = dc.Proc(
-            [
-                "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}", "SERVER=127.0.0.1:9",
-                f"ROBOT_PORT={sim.port}", "CAMERAS=replay", f"DATASET={ds}",
-                f"DEPLOY_DIR={tmp_path / 'robot'}",
-            ],
-            env=sim_env(tmp_path / "no-calibration"),
-            cwd=REPO,
-        )  # fmt: skip
-        rc = client.wait(timeout=240)
-    regs = {m["name"]: m["registers"] for m in sim.state["motors"]}
-    assert rc != 0 and "make calibrate" in client.out, client.out[-3000:]
-    assert "Traceback" not in client.out and "EOFError" not in client.out
-    assert all(r["Torque_Enable"] == 0 for r in regs.values())  # never connected, never armed

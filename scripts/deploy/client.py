@@ -289,9 +289,6 @@ def preflight(cfg: Any, ckpt_cfg: dict[str, Any], ops: dict[str, Any]) -> list[s
             f"ACTIONS_PER_CHUNK={cfg.actions_per_chunk} > the checkpoint's chunk_size {chunk}: "
             f"make robot ACTIONS_PER_CHUNK={chunk} (or fewer)"
         )
-    bus_problems = motor_bus_problems(cfg.robot)
-    if bus_problems:
-        raise PreflightError(bus_problems[0])
     robot = make_robot_from_config(cfg.robot)  # constructs only; connect() comes later
     problem = ck.mismatch(
         ckpt_cfg, map_robot_keys_to_lerobot_features(robot), len(robot.action_features)
@@ -462,6 +459,10 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
             "(make serve) or fix SERVER=; the robot was not connected",
             file=sys.stderr,
         )
+        return EXIT_PREFLIGHT
+    bus_problems = motor_bus_problems(cfg.robot)  # last check before the arm is powered
+    if bus_problems:
+        print(f"robot: error: {bus_problems[0]}; the robot was not connected", file=sys.stderr)
         return EXIT_PREFLIGHT
     try:
         client = client_cls(
