@@ -83,6 +83,7 @@ def simulator(tmp: Path, *args: str) -> Iterator[Sim]:
 TRANSPORT_SIGNS = (
     "There is no status packet",
     "Missing motor IDs",
+    "motor check failed",  # LeRobot's first line of the same ping timeout (IDs on the next)
     "does not answer",
     "no motor answers",
 )
