@@ -213,10 +213,11 @@ lock: ## re-resolve envs/*/uv.lock deliberately (needs the package index)
 video-backend: env-act ## show which video decoder LeRobot will use here, and why
 	envs/act/.venv/bin/python -m scripts.video_backend
 
-nightly: env-tools ## convert each new or changed v2.x dataset in INBOX into OUTBOX (flock-guarded; SETTLE_MIN=10 NOTIFY=cmd)
+nightly: env-tools ## convert each new or changed v2.x dataset in INBOX into OUTBOX (flock-guarded; SETTLE_MIN=10 NOTIFY=cmd; SLURM=1 fans out as convert-many)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))
+	$(if $(SLURM),,scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY)))
+	$(if $(SLURM),$(MAKE) convert-many)
 
 cron-line: env-tools ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2 * * *")
 	$(call require,INBOX)

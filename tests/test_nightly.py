@@ -303,3 +303,15 @@ def test_real_cron_runs_the_installed_line(
     log = repo / "logs" / "nightly-cron.log"
     out = log.read_text() if log.exists() else "(no log)"
     assert all(p.is_file() for p in done), f"cron did not convert within 150 s:\n{out[-3000:]}"
+
+
+def test_nightly_slurm_fans_out_like_convert_many() -> None:
+    """make nightly SLURM=1 submits the Slurm fan-out (one array task per dataset), else runs
+    the local flock-guarded conversion; `make -n` shows which without running either."""
+    local = run(["make", "-n", "nightly", "INBOX=/in box", "OUTBOX=/out"], cwd=REPO)
+    assert "scripts/nightly.sh '/in box' '/out'" in local.stdout, local.stdout + local.stderr
+    assert "slurm.fanout" not in local.stdout
+    fanned = run(["make", "-n", "nightly", "INBOX=/in box", "OUTBOX=/out", "SLURM=1"], cwd=REPO)
+    assert fanned.returncode == 0, fanned.stderr
+    assert "-m scripts.slurm.fanout --inbox '/in box' --outbox '/out'" in fanned.stdout
+    assert "nightly.sh" not in fanned.stdout
