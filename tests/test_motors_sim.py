@@ -14,7 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.motors_sim import RawPort, run_koch_loop, simulator, skip_if_transport_late
+from helpers.motors_sim import (
+    RawPort,
+    normal_priority,
+    run_koch_loop,
+    simulator,
+    skip_if_transport_late,
+)
 
 from scripts.motors import protocol as p
 
@@ -135,7 +141,11 @@ def _koch(
     with simulator(
         tmp_path, "--write-calibration", str(calib / "robots/koch_follower/koch.json"), *fault_args
     ) as sim:
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if burner else None
+        hog = (
+            subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=normal_priority)
+            if burner
+            else None
+        )
         try:
             report, stderr = run_koch_loop(sim.port, calib, *loop_args)
         finally:

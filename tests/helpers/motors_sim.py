@@ -169,13 +169,30 @@ class RawPort:
         return self.receive(n)
 
 
+def normal_priority() -> None:
+    """preexec_fn: run the child at normal priority whatever the test process has.
+
+    Why: a child inherits its parent's scheduling policy. Seen here: the pytest process of a
+    full run ended up SCHED_FIFO 99 (set from outside the suite), so the CPU burner of the
+    under-load test inherited FIFO 99 and starved LeRobot's loop for minutes. A burner and
+    LeRobot's control loop are normal processes in real use.
+    """
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def run_koch_loop(
     port: str, calib_root: Path, *args: str, timeout: float = 120
 ) -> tuple[dict, str]:
     """Run tests/helpers/motors_koch_loop.py in envs/act; (its JSON report, stderr)."""
     cmd = [str(ACT_PY), str(REPO / "tests" / "helpers" / "motors_koch_loop.py"), port, *args]
     res = subprocess.run(
-        cmd, cwd=REPO, env=sim_env(calib_root), capture_output=True, text=True, timeout=timeout
+        cmd,
+        cwd=REPO,
+        env=sim_env(calib_root),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=normal_priority,
     )
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     report = json.loads(lines[-1]) if lines else {"error": f"no report (exit {res.returncode})"}
