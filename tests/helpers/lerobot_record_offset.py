@@ -25,15 +25,8 @@ from pathlib import Path
 
 import numpy as np
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from lerobot_record_v30 import JOINTS  # the Koch joint names (run as a script: same folder)
 
-JOINTS = [
-    "shoulder_pan.pos",
-    "shoulder_lift.pos",
-    "elbow_flex.pos",
-    "wrist_flex.pos",
-    "wrist_roll.pos",
-    "gripper.pos",
-]
 OFFSETS = {0: (2048.0, 0.05), 1: (95.0, 0.01)}  # joint -> (centre, noise std)
 CONSTANT_JOINT, CONSTANT_VALUE = 5, 12.5
 CAMERA, SIZE = "observation.images.laptop", (32, 40)
