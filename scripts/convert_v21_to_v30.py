@@ -16,10 +16,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scripts.convert.errors import ConversionError
 from scripts.convert.nopandas import block_pandas
-from scripts.convert.pipeline import Options, Summary, convert
+
+if TYPE_CHECKING:  # imported in main(), after the workers are started
+    from scripts.convert.pipeline import Summary
+    from scripts.convert.workers import CameraPool
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_SAMPLE = REPO / "tests" / "fixtures" / "koch_v21_real"
@@ -127,10 +131,20 @@ def _quiet_libav() -> None:
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 (used by --reencode) prints a banner
 
 
+def _start_workers(dst: Path, jobs: int) -> CameraPool | None:
+    """Spawn the camera workers before this process imports the converter (PyAV, numpy,
+    pyarrow: ~0.3 s), so both imports run at once. Only for a new DST: an existing one may
+    be up to date, with nothing for workers to do."""
+    if jobs < 2 or dst.exists() or dst.is_symlink():
+        return None
+    from scripts.convert.workers import CameraPool
+
+    return CameraPool(jobs - 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     block_pandas()
-    _quiet_libav()
     src = args.src
     dst = args.dst
     if src is None:
@@ -138,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         dst = dst or REPO / "data" / f"{EMBEDDED_SAMPLE.name}_v30"
     src = Path(os.path.abspath(src))
     dst = Path(os.path.abspath(dst)) if dst else src.parent / f"{src.name}_v30"
+    pool = _start_workers(dst, args.jobs)
+    from scripts.convert.pipeline import Options, convert
+
+    _quiet_libav()
     opts = Options(
         src=src,
         dst=dst,
@@ -150,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
     )
     try:
-        summary = convert(opts)
+        summary = convert(opts, pool)
     except ConversionError as exc:
         print(f"convert: error: {exc}", file=sys.stderr)
         return 1

@@ -81,6 +81,17 @@ def _readable(path: Path) -> None:
         raise os_error(exc, path) from exc
 
 
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """:func:`stat_tree`, with every file opened once: what a fingerprint hashed later must
+    match, and an unreadable file named now, as :func:`compute` would (no read of the bytes)."""
+    if not root.is_dir():
+        raise ConversionError(root, "no such directory")
+    table = stat_tree(root)
+    for rel in table:
+        _readable(root / rel)
+    return table
+
+
 def _digest(files: FileTable) -> str:
     h = hashlib.sha256()
     for rel in sorted(files):

@@ -34,7 +34,7 @@ from scripts.convert.video import (
     DepthParams,
     video_info,
 )
-from scripts.convert.workers import COPY, STATS, CameraPool, Task, run_task, task_loop
+from scripts.convert.workers import COPY, HASH, STATS, CameraPool, Task, run_task, task_loop
 
 KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
 WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
@@ -168,7 +168,6 @@ def _source_state(opts: Options, summary: Summary) -> fingerprint.Fingerprint | 
     An existing DST must be a previous output of this converter (else refused, whatever
     ``--force`` says); if SRC changed since, it is replaced only with ``--force``.
     """
-    load_source(opts.src)  # a clear error for a source that is not a v2.x dataset, first
     previous = publish.previous_output(opts.dst)
     t = time.monotonic()
     fp = fingerprint.compute(opts.src, known=previous.files if previous else None)
@@ -209,27 +208,39 @@ def _source_state(opts: Options, summary: Summary) -> fingerprint.Fingerprint | 
     return fp
 
 
-def convert(opts: Options) -> Summary:
+def convert(opts: Options, pool: CameraPool | None = None) -> Summary:
     """Convert ``opts.src`` into ``opts.dst``; raise ConversionError on any problem.
 
     Returns with ``summary.up_to_date`` set, converting nothing, when DST is already a
-    complete output of this converter for SRC's current content.
+    complete output of this converter for SRC's current content. ``pool``: workers already
+    started by the caller for a new DST (closed here, whatever happens).
     """
     t0 = time.monotonic()
-    opts.dst = publish.real_dst(opts.dst)
-    summary = Summary(src=opts.src, dst=opts.dst)
-    summary.notes += publish.recover(opts.dst)
-    _check_dst(opts)
-    fp = _source_state(opts, summary)
-    if fp is None:
-        summary.seconds = time.monotonic() - t0
-        return summary
-    pool = CameraPool(opts.jobs - 1) if opts.jobs > 1 else None
     try:
+        opts.dst = publish.real_dst(opts.dst)
+        summary = Summary(src=opts.src, dst=opts.dst)
+        summary.notes += publish.recover(opts.dst)
+        _check_dst(opts)
+        load_source(opts.src)  # a clear error for a source that is not a v2.x dataset, first
+        # A new DST needs SRC's fingerprint only for the marker: whichever core is free
+        # hashes SRC while the conversion runs (see _plan_and_convert for why that is safe).
+        # An existing one (perhaps just restored by recover) may be up to date: hash first.
+        fresh = not (opts.dst.exists() or opts.dst.is_symlink())
+        fp = None if fresh and opts.jobs > 1 else _source_state(opts, summary)
+        if fp is None and not fresh:
+            summary.seconds = time.monotonic() - t0
+            if pool:
+                pool.close()
+            return summary
+        if opts.jobs > 1 and pool is None:
+            pool = CameraPool(opts.jobs - 1)
         _plan_and_convert(opts, summary, pool, fp)
-    finally:
+    except BaseException:
         if pool:  # waits for workers still starting up (<1 s), so they exit cleanly
             pool.close()
+        raise
+    if pool:  # every task is done
+        pool.close(wait=False)
     summary.src_bytes = _tree_bytes(opts.src)
     summary.dst_bytes = _tree_bytes(opts.dst)
     summary.seconds = time.monotonic() - t0
@@ -237,16 +248,33 @@ def convert(opts: Options) -> Summary:
 
 
 def _plan_and_convert(
-    opts: Options, summary: Summary, pool: CameraPool | None, fp: fingerprint.Fingerprint
+    opts: Options,
+    summary: Summary,
+    pool: CameraPool | None,
+    fp: fingerprint.Fingerprint | None,
 ) -> None:
+    """Convert into a temp tree and publish it; with ``fp`` None, SRC is hashed meanwhile.
+
+    A fingerprint hashed during the conversion describes what was converted because SRC's
+    sizes and mtimes are taken before anything is read and must be the same in the
+    fingerprint and after the last read; otherwise nothing is published.
+    """
     t = time.monotonic()
+    before = fingerprint.snapshot(opts.src) if fp is None else None
     plan = make_plan(opts.src)
     summary.lap("plan", t)
     hook("after-plan")
     tmp = publish.make_temp(opts.dst)
     try:
-        _convert_into(plan, tmp, opts, summary, pool)
+        hashed = _convert_into(plan, tmp, opts, summary, pool, hash_src=fp is None)
+        fp = fp or hashed
+        assert fp is not None
+        seen = {rel: (size, mtime) for rel, (size, mtime, _) in fp.files.items()}
         moved = fingerprint.unchanged_since(opts.src, fp)
+        if moved is None and before is not None and seen != before:
+            moved = next(iter(sorted(seen.keys() ^ before.keys())), None) or next(
+                rel for rel in sorted(seen) if seen[rel] != before[rel]
+            )
         if moved is not None:
             raise ConversionError(
                 opts.src / moved, "changed while it was being converted; nothing was published"
@@ -269,8 +297,14 @@ def _plan_and_convert(
 
 
 def _convert_into(
-    plan: Plan, tmp: Path, opts: Options, summary: Summary, pool: CameraPool | None
-) -> None:
+    plan: Plan,
+    tmp: Path,
+    opts: Options,
+    summary: Summary,
+    pool: CameraPool | None,
+    hash_src: bool = False,
+) -> fingerprint.Fingerprint | None:
+    """Write everything into ``tmp`` and verify it; return SRC's fingerprint if asked to."""
     layout = plan.layout
     n = len(plan.episodes)
     cams = layout.video_keys
@@ -299,6 +333,8 @@ def _convert_into(
     if pool:
         pool.on_progress = on_progress
     tasks: list[Task] = [(COPY, _camera_args(plan, tmp, opts, k)) for k in cams]
+    if hash_src:  # after the copies (they decide the wall time), before the stats shards
+        tasks.append((HASH, (opts.src,)))
     tasks += [(STATS, sh) for sh in all_shards]
     try:
         loops: list[Future] = []
@@ -343,6 +379,7 @@ def _convert_into(
         else:
             done = {i: run_task(task, on_progress) for i, task in enumerate(tasks)}
         results = {k: done[i] for i, k in enumerate(cams)}
+        hashed = done[len(cams)] if hash_src else None
     except BaseException:
         if pool:  # stop the workers before the caller removes the temp directory
             pool.close(abort=True)
@@ -352,6 +389,13 @@ def _convert_into(
             bar.close()
     t = summary.lap("data+videos", t)
     hook("after-video")
+    # Sampled frames are decoded in a worker while this process writes the metadata and runs
+    # the validator (on two cameras that is most of a second nobody waited for before).
+    video_place = verify.camera_placements({k: results[k].spool for k in cams})
+    reencoded = {k for k, r in results.items() if r.reencoded}
+    video_check = (
+        pool.submit(verify.check_videos, plan, tmp, video_place, reencoded) if pool else None
+    )
 
     infos = {k: video_info(results[k].files[0]) for k in cams}
     info, dropped = metadata.build_info(
@@ -392,12 +436,14 @@ def _convert_into(
     hook("before-verify")
 
     placements = verify.placements(tmp)
-    verify.same_placements(placements, data_place, tmp / "meta" / "episodes")
-    reencoded = {k for k, r in results.items() if r.reencoded}
-    summary.frames_compared = verify.check_videos(plan, tmp, placements, reencoded)
-    t = summary.lap("verify", t)
+    verify.same_placements(placements, data_place | video_place, tmp / "meta" / "episodes")
     summary.notes.append(verify.run_validator(tmp, opts.dst))
-    summary.lap("validator", t)
+    t = summary.lap("validator", t)
+    if video_check is None:
+        summary.frames_compared = verify.check_videos(plan, tmp, video_place, reencoded)
+    else:
+        summary.frames_compared = video_check.result()
+    summary.lap("verify", t)
 
     summary.episodes = n
     summary.frames = plan.total_frames
@@ -416,3 +462,4 @@ def _convert_into(
         )
     if not plan.has_episode_stats:
         summary.notes.append("source has no episodes_stats.jsonl (v2.0): stats computed")
+    return hashed

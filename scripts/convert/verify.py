@@ -96,11 +96,29 @@ def spool_placements(spool: Path) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
+VIDEO_PLACEMENT_COLUMNS = ("chunk_index", "file_index", "from_timestamp", "to_timestamp")
+
+
+def camera_placements(spools: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Where each camera's copy put each episode, from its spool (before meta/episodes exists).
+
+    The video check runs on these while the parent writes the metadata;
+    :func:`same_placements` then holds meta/episodes to exactly what was checked.
+    """
+    out: dict[str, np.ndarray] = {}
+    for key, spool in spools.items():
+        names = [f"videos/{key}/{c}" for c in VIDEO_PLACEMENT_COLUMNS]
+        with pa.ipc.open_file(pa.OSFile(str(spool))) as reader:
+            table = reader.read_all().select(names)
+        out.update({name: table.column(name).to_numpy() for name in names})
+    return out
+
+
 def same_placements(
     meta: dict[str, np.ndarray], checked: dict[str, np.ndarray], where: Path
 ) -> None:
-    """meta/episodes must place every episode's rows where the data check found them."""
-    for name in PLACEMENT_COLUMNS:
+    """meta/episodes must place every episode where the data and video checks found it."""
+    for name in checked:
         if name not in meta or not np.array_equal(meta[name], checked[name]):
             raise ConversionError(where, f"column {name!r} disagrees with the written data (bug)")
 

@@ -18,16 +18,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from scripts.convert import fingerprint
 from scripts.convert.nopandas import block_pandas
-from scripts.convert.video import (
-    CameraEpisode,
-    CameraResult,
-    DepthParams,
-    camera_stats,
-    convert_camera,
-)
+
+if TYPE_CHECKING:  # imported by the tasks themselves: a pool starts before PyAV is loaded
+    from scripts.convert.video import CameraEpisode, CameraResult, DepthParams
 
 _QUEUE: Any = None
 _NEXT_SHARD: Any = None  # shared counter: the next stats shard to claim
@@ -98,6 +95,7 @@ def camera_task(
 ) -> CameraResult:
     """Copy one camera's episodes into its v3.0 files (in a worker, or in the parent)."""
     from scripts.convert.pipeline import hook
+    from scripts.convert.video import convert_camera
 
     result = convert_camera(
         key,
@@ -122,13 +120,16 @@ def stats_task(
     progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Image stats of one shard of a camera's episodes (in a worker, or in the parent)."""
+    from scripts.convert.video import camera_stats
+
     return camera_stats(
         key, episodes, depth, spool, progress=progress or (lambda n: _report("stats", n))
     )
 
 
 def warm() -> None:
-    """Nothing: unpickling this task in a fresh worker imports this module and its deps."""
+    """Import what the tasks need, while the parent is still busy with its own start."""
+    import scripts.convert.pipeline  # noqa: F401  (imports video, data, verify)
 
 
 def claim(counter: Any) -> int:
@@ -140,15 +141,19 @@ def claim(counter: Any) -> int:
 
 
 COPY, STATS = "videos", "stats"  # task kinds (also the progress bar each one advances)
+HASH = "hash"  # SRC's fingerprint, when nothing needs it before the end (a new DST)
 Task = tuple[str, tuple]
 
 
 def run_task(task: Task, progress: Callable[[str, int], None] | None = None) -> Any:
-    """One claimable task: a camera's copy (returns its CameraResult) or a stats shard."""
+    """One claimable task: a camera's copy (returns its CameraResult), a stats shard, or
+    SRC's fingerprint."""
     kind, args = task
     tick = (lambda n: progress(kind, n)) if progress else None
     if kind == COPY:
         return camera_task(*args, progress=tick)
+    if kind == HASH:
+        return fingerprint.compute(*args)
     return stats_task(*args, progress=tick)
 
 
@@ -210,11 +215,13 @@ class CameraPool:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
 
-    def close(self, abort: bool = False) -> None:
+    def close(self, abort: bool = False, wait: bool = True) -> None:
         """Stop the workers; with ``abort`` they stop at their next episode (on errors, so
-        nothing writes into a temp directory that is about to be removed)."""
+        nothing writes into a temp directory that is about to be removed). ``wait=False``
+        once every task is done: the workers' exit then overlaps the summary (the
+        interpreter still joins them before it exits)."""
         if abort:
             self.abort.value = 1
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=wait, cancel_futures=True)
         self.queue.put(None)
         self._listener.join(timeout=5)
