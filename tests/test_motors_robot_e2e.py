@@ -59,8 +59,39 @@ def test_koch_over_simulator_through_server_and_client(
                 cwd=REPO,
             )  # fmt: skip
             rc = client.wait(timeout=240)
+        with simulator(  # wrist_flex (ID 4) stops answering 1 s after the first action
+            tmp_path,
+            "--write-calibration",
+            str(calib / "robots/koch_follower/koch.json"),
+            "--fault",
+            "die=4:1.0",
+        ) as dying:
+            died = dc.Proc(
+                [
+                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
+                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={dying.port}", "CAMERAS=replay",
+                    f"DATASET={ds}", "DURATION=30", "STALL_S=20",
+                    f"DEPLOY_DIR={tmp_path / 'died'}",
+                ],
+                env=sim_env(calib),
+                cwd=REPO,
+            )  # fmt: skip
+            died_rc = died.wait(timeout=240)
     finally:
         server.stop()
+    # A motor that stops answering mid-run: make robot stops at once (not after STALL_S or
+    # DURATION), names the motor, and switches torque off on every motor that still answers.
+    assert died_rc != 0, died.out[-3000:]
+    line = next((ln for ln in died.out.splitlines() if "stopped answering" in ln), "")
+    assert "motor 'wrist_flex' (ID 4) stopped answering mid-run" in line, died.out[-3000:]
+    assert "make motors" in line and "Traceback" not in died.out, died.out[-3000:]
+    assert "torque off except on wrist_flex (not answering)" in died.out, died.out[-3000:]
+    dregs = {m["id"]: m["registers"] for m in dying.state["motors"]}
+    assert dregs[4]["Torque_Enable"] == 1  # the dead motor kept its last state
+    assert all(dregs[i]["Torque_Enable"] == 0 for i in (1, 2, 3, 5, 6)), dregs
+    (ddir,) = [d for d in (tmp_path / "died").iterdir() if d.name.startswith("koch-")]
+    died_report = json.loads((ddir / "report.json").read_text())
+    assert died_report["failed"] and "wrist_flex" in died_report["stop_reason"], died_report
     assert refused_rc != 0 and "make calibrate" in refused.out, refused.out[-3000:]
     assert "Traceback" not in refused.out and "EOFError" not in refused.out
     assert all(m["registers"]["Torque_Enable"] == 0 for m in bare.state["motors"])
@@ -80,3 +111,4 @@ def test_koch_over_simulator_through_server_and_client(
     summary = {k: report.get(k) for k in ("achieved_hz", "round_trip_ms", "actions_performed")}
     reply = sim.state["reply_ms"]
     print(f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {reply}")
+    print(f"koch e2e, motor 4 dies: {line}")

@@ -29,6 +29,7 @@ aggregation of overlapping chunks are LeRobot's own. What 0.6.1 does wrong, and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pickle
 import signal
@@ -42,6 +43,9 @@ from typing import Any
 T_PROCESS = time.monotonic()
 
 EXIT_OK, EXIT_FAIL, EXIT_PREFLIGHT = 0, 1, 2
+# Observation reads that fail in a row, every motor still answering a ping, before the run
+# stops (one lost status packet is noise; a motor that no longer answers stops it at once).
+ROBOT_ERRORS_STOP = 3
 
 
 class PreflightError(RuntimeError):
@@ -76,7 +80,22 @@ def build_client_class(rc: Any) -> type:
             self.server_error = ""
             self.t_started = time.monotonic()
             self.inflight_since: float | None = None
+            self.robot_error: BaseException | None = None
+            self.robot_errors_in_a_row = 0
+            self.silent_motors: list[tuple[str, int]] = []
+            self.disconnect_note = ""
             super().__init__(config)  # creates and connects the robot, opens the channel
+            read = self.robot.get_observation
+
+            def get_observation() -> Any:
+                """Remember the error: LeRobot's observation sender logs it and goes on."""
+                try:
+                    return read()
+                except Exception as e:
+                    self.robot_error = e
+                    raise
+
+            self.robot.get_observation = get_observation
             if tls_dir is not None:  # LeRobot only knows insecure channels: replace it
                 from lerobot.transport import services_pb2_grpc
                 from lerobot.transport.utils import grpc_channel_options
@@ -93,14 +112,54 @@ def build_client_class(rc: Any) -> type:
             self.shutdown_event.set()
 
         def stop(self) -> None:
-            """LeRobot's stop (robot.disconnect, channel close), robust to a failing robot."""
+            """LeRobot's stop (robot.disconnect, channel close), robust to a failing robot.
+
+            LeRobot's disconnect stops at the first motor that does not answer, leaving the
+            motors after it with torque on: then torque goes off motor by motor.
+            """
             self.shutdown_event.set()
             try:
                 self.robot.disconnect()
-            except Exception as e:  # report, then still close the channel
-                print(f"robot: error: disconnect failed: {e}", file=sys.stderr)
+            except Exception as e:  # disconnect what can be, report, still close the channel
                 self.failed = True
+                self.disconnect_note = self._disconnect_what_it_can(e)
             self.channel.close()
+
+        def _motor_bus(self) -> Any:
+            bus = getattr(self.robot, "bus", None)
+            return bus if hasattr(bus, "motors") and hasattr(bus, "ping") else None
+
+        def _disconnect_what_it_can(self, error: BaseException) -> str:
+            from scripts.motors import diagnose
+
+            bus = self._motor_bus()
+            if bus is None:
+                return f"disconnect failed ({diagnose.first_line(error)})"
+            skip = [name for name, _ in self.silent_motors]
+            failed = diagnose.torque_off_each(bus, skip) + skip
+            for close in [bus.port_handler.closePort] + [
+                cam.disconnect for cam in getattr(self.robot, "cameras", {}).values()
+            ]:
+                with contextlib.suppress(Exception):
+                    close()
+            if not failed:
+                return "torque off motor by motor"
+            return f"torque off except on {', '.join(failed)} (not answering)"
+
+        # ---- robot errors -----------------------------------------------------------------
+        def robot_failed(self, error: BaseException, *, at_once: bool) -> None:
+            """Stop on a motor that stopped answering (named), or on errors that repeat."""
+            from scripts.motors import diagnose
+
+            self.robot_errors_in_a_row += 1
+            bus = self._motor_bus()
+            self.silent_motors = diagnose.silent_motors(bus) if bus is not None else []
+            port = getattr(getattr(self.robot, "config", None), "port", None)
+            line = diagnose.describe(self.silent_motors, error, port)
+            if self.silent_motors or at_once or self.robot_errors_in_a_row >= ROBOT_ERRORS_STOP:
+                self.request_stop(line, True)
+            else:
+                print(f"robot: WARNING {line}; going on", file=sys.stderr, flush=True)
 
         # ---- handshake ---------------------------------------------------------------------
         def start(self) -> bool:
@@ -214,8 +273,21 @@ def build_client_class(rc: Any) -> type:
             self.metrics.tick(available)
             return available
 
+        def control_loop_observation(self, task: str, verbose: bool = False) -> Any:
+            self.robot_error = None
+            observation = super().control_loop_observation(task, verbose)
+            if self.robot_error is not None:
+                self.robot_failed(self.robot_error, at_once=False)
+            else:
+                self.robot_errors_in_a_row = 0
+            return observation
+
         def control_loop_action(self, verbose: bool = False) -> Any:
-            performed = super().control_loop_action(verbose)
+            try:
+                performed = super().control_loop_action(verbose)
+            except Exception as e:  # LeRobot lets it end the loop with a traceback
+                self.robot_failed(e, at_once=True)
+                return None
             first = not self.metrics.action_times
             self.metrics.action(self.action_queue.qsize())
             if first:
@@ -490,7 +562,7 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
     for t in threads:
         t.join(timeout=5)
     torque = getattr(cfg.robot, "disable_torque_on_disconnect", None)
-    how = "torque off" if torque else "disconnected"
+    how = client.disconnect_note or ("torque off" if torque else "disconnected")
     reason = client.stop_reason or "stopped"
     replay = client.robot.summary() if hasattr(client.robot, "summary") else None
     extra: dict[str, Any] = {
