@@ -4,19 +4,18 @@ A profile is a short commented story (which robot, cameras, fps, chunking, what 
 whose ``robot:`` and ``client:`` keys are exactly LeRobot's own (``--robot.*`` and
 ``RobotClientConfig`` fields), so ``draccus`` decodes them with LeRobot's config classes and an
 unknown key fails. ``ops:`` holds our own knobs (``stall_s``). Make knobs override single keys
-(``KNOBS``). Loading and overriding are plain YAML (tools env); decoding imports LeRobot.
+(``KNOBS``). Loading (``scripts/robot_profiles.py``, shared with ``make motors``) and
+overriding are plain YAML (tools env); decoding imports LeRobot.
 """
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scripts.robot_profiles import REPO, ProfileError, load, names
 
-REPO = Path(__file__).resolve().parents[2]
-PROFILES = REPO / "recipes" / "robots"
+__all__ = ["KNOBS", "ProfileError", "apply", "client_config", "load", "names"]
 
 # make knob -> (section, key). Applied only when the profile's section has the key, except
 # the client section, whose keys are LeRobot's defaults anyway.
@@ -30,39 +29,6 @@ KNOBS: dict[str, tuple[str, str]] = {
     "task": ("client", "task"),
     "stall_s": ("ops", "stall_s"),
 }
-
-
-class ProfileError(ValueError):
-    """A missing or malformed profile (one line, naming the file or knob)."""
-
-
-def names() -> list[str]:
-    return sorted(p.stem for p in PROFILES.glob("*.yaml"))
-
-
-def load(name: str) -> dict[str, Any]:
-    """The profile as a dict; an unknown name lists what exists and the closest match."""
-    path = PROFILES / f"{name}.yaml"
-    if not path.is_file():
-        have = names()
-        close = difflib.get_close_matches(name, have, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ProfileError(
-            f"unknown robot '{name}' (have: {', '.join(have)}){hint}: make robot ROBOT=<name>"
-        )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ProfileError(f"{path}: not YAML ({e})") from e
-    if not isinstance(data, dict) or not isinstance(data.get("robot"), dict):
-        raise ProfileError(f"{path}: needs a 'robot:' mapping with a 'type'")
-    extra = set(data) - {"robot", "client", "ops"}
-    if extra:
-        raise ProfileError(f"{path}: unknown sections {sorted(extra)} (robot, client, ops)")
-    data.setdefault("client", {})
-    data.setdefault("ops", {})
-    data["_path"] = str(path)
-    return data
 
 
 def apply(profile: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -9,14 +9,12 @@ torch); tests/test_motors_profile.py checks the copy against LeRobot's own KochF
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
+from scripts import robot_profiles
+from scripts.robot_profiles import ProfileError
 
-REPO = Path(__file__).resolve().parents[2]
-ROBOTS_DIR = REPO / "recipes" / "robots"
+__all__ = ["BUSES", "MotorSpec", "Profile", "ProfileError", "load", "with_bus"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,6 @@ BUSES: dict[str, tuple[list[MotorSpec], int]] = {
 }
 
 
-class ProfileError(ValueError):
-    """An unknown profile, or one without a Dynamixel bus; the message lists the choices."""
-
-
 @dataclass(frozen=True)
 class Profile:
     """A robot with a Dynamixel bus: what should be on it, where its calibration lives."""
@@ -65,43 +59,21 @@ class Profile:
         return {m.id: m for m in self.motors}
 
 
-def available() -> list[str]:
-    """Names of the profiles under recipes/robots/ (any robot, with a bus or not)."""
-    return sorted(p.stem for p in ROBOTS_DIR.glob("*.yaml"))
-
-
 def with_bus() -> list[str]:
     """Profiles whose robot type has a Dynamixel bus (what `make motors` can check)."""
-    out = []
-    for name in available():
-        try:
-            load(name)
-            out.append(name)
-        except ProfileError:
-            pass
-    return out
+    return [name for name in robot_profiles.names() if robot_profiles.robot_type(name) in BUSES]
 
 
 def load(name: str) -> Profile:
     """Load `recipes/robots/<name>.yaml`; ProfileError names the profiles that exist."""
-    path = ROBOTS_DIR / f"{name}.yaml"
-    if not path.is_file():
-        names = available()
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ProfileError(
-            f"unknown robot {name!r}{hint}: use ROBOT= one of {', '.join(names) or 'none'}"
-        )
-    try:
-        raw = yaml.safe_load(path.read_text())
-        robot = raw["robot"]
-        rtype = str(robot["type"])
-    except (KeyError, TypeError, yaml.YAMLError) as e:
-        raise ProfileError(f"{path}: malformed profile ({e}): needs robot: {{type: ...}}") from None
+    raw = robot_profiles.load(name, command="make motors")
+    robot = raw["robot"]
+    rtype = str(robot["type"])
     if rtype not in BUSES:
+        others = [n for n in with_bus() if n != name]
         raise ProfileError(
-            f"robot {name!r} (type {rtype}) has no Dynamixel bus to check: use ROBOT= one of "
-            f"{', '.join(n for n in available() if n != name and _type_of(n) in BUSES) or 'none'}"
+            f"robot '{name}' (type {rtype}) has no Dynamixel bus to check: use ROBOT= one of "
+            f"{', '.join(others) or 'none'}"
         )
     motors, baud = BUSES[rtype]
     return Profile(
@@ -113,10 +85,3 @@ def load(name: str) -> Profile:
         motors=list(motors),
         cameras=dict(robot.get("cameras") or {}),
     )
-
-
-def _type_of(name: str) -> str | None:
-    try:
-        return yaml.safe_load((ROBOTS_DIR / f"{name}.yaml").read_text())["robot"]["type"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return None
