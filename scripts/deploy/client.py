@@ -147,8 +147,12 @@ def build_client_class(rc: Any) -> type:
             return f"torque off except on {', '.join(failed)} (not answering)"
 
         # ---- robot errors -----------------------------------------------------------------
-        def robot_failed(self, error: BaseException, *, at_once: bool) -> None:
-            """Stop on a motor that stopped answering (named), or on errors that repeat."""
+        def robot_failed(self, error: BaseException) -> None:
+            """Stop on a motor that stopped answering (named), or on errors that repeat.
+
+            A single failed read with every motor still answering is a lost status packet
+            (a real bus loses one now and then; a loaded pty too): a warning, the loop goes on.
+            """
             from scripts.motors import diagnose
 
             self.robot_errors_in_a_row += 1
@@ -156,7 +160,7 @@ def build_client_class(rc: Any) -> type:
             self.silent_motors = diagnose.silent_motors(bus) if bus is not None else []
             port = getattr(getattr(self.robot, "config", None), "port", None)
             line = diagnose.describe(self.silent_motors, error, port)
-            if self.silent_motors or at_once or self.robot_errors_in_a_row >= ROBOT_ERRORS_STOP:
+            if self.silent_motors or self.robot_errors_in_a_row >= ROBOT_ERRORS_STOP:
                 self.request_stop(line, True)
             else:
                 print(f"robot: WARNING {line}; going on", file=sys.stderr, flush=True)
@@ -277,7 +281,7 @@ def build_client_class(rc: Any) -> type:
             self.robot_error = None
             observation = super().control_loop_observation(task, verbose)
             if self.robot_error is not None:
-                self.robot_failed(self.robot_error, at_once=False)
+                self.robot_failed(self.robot_error)
             else:
                 self.robot_errors_in_a_row = 0
             return observation
@@ -286,8 +290,9 @@ def build_client_class(rc: Any) -> type:
             try:
                 performed = super().control_loop_action(verbose)
             except Exception as e:  # LeRobot lets it end the loop with a traceback
-                self.robot_failed(e, at_once=True)
+                self.robot_failed(e)  # (KochFollower reads positions to clip the goal)
                 return None
+            self.robot_errors_in_a_row = 0
             first = not self.metrics.action_times
             self.metrics.action(self.action_queue.qsize())
             if first:
