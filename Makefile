@@ -91,7 +91,7 @@ demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs 
 ##@ Train
 .PHONY: smoke train plot weights-import
 smoke: env-tools $(DATASET_DEPS) ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
-	$(TOOLS_PY) -m scripts.smoke --dataset $(call q,DATASET) --recipe $(or $(RECIPE),act_cpu)$(if $(STEPS), --steps $(call q,STEPS))
+	$(TOOLS_PY) -m scripts.train.smoke --dataset $(call q,DATASET) --recipe $(or $(RECIPE),act_cpu)$(if $(STEPS), --steps $(call q,STEPS))
 
 train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS; NODES=N SLURM=1: see Scale-out)
 	$(call require,RECIPE)
@@ -104,7 +104,7 @@ plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 
 weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
 	$(call require,FROM)
-	$(TOOLS_PY) -m scripts.weights_import $(call q,FROM)$(if $(FORCE), --force)
+	$(TOOLS_PY) -m scripts.train.weights_import $(call q,FROM)$(if $(FORCE), --force)
 
 ##@ Fit
 .PHONY: fit fit-all

@@ -13,7 +13,7 @@ import sys
 import pytest
 from conftest import env_python, run
 
-from scripts import gpu as gpu_mod
+from scripts.train import gpu as gpu_mod
 
 GIB = 1024**3
 

@@ -1,7 +1,7 @@
 """make fit on SmolVLA and PI0: real-vs-fake on a tiny SmolVLM2, frozen parts, checkpointing.
 
 Runs in envs/smolvla as a subprocess (the test process is envs/tools). The default suite uses
-the tiny random SmolVLM2 of ``scripts.make_tiny_smolvla`` (seconds) and PI0 at batch 2 on the
+the tiny random SmolVLM2 of ``scripts.train.make_tiny_smolvla`` (seconds) and PI0 at batch 2 on the
 sample's small images (the fake step of 3.5 B parameters costs ~10-20 s). Full-size parameter
 counts against LeRobot's own build need ~2 GB of real weights and minutes: they run only with
 ``FIT_FULL=1`` (marked slow).

@@ -92,7 +92,8 @@ def test_repaired_stats_exact_and_original_untouched(recorded: dict) -> None:
 def test_repaired_dataset_trains(recorded: dict, tmp_path: Path) -> None:
     """A few ACT steps on CPU through make smoke's own code: finite, decreasing loss."""
     out = tmp_path / "smoke"
-    cmd = [sys.executable, "-m", "scripts.smoke", "--dataset", recorded["fixed"], "--out", out]
+    cmd = [sys.executable, "-m", "scripts.train.smoke", "--dataset", recorded["fixed"]]
+    cmd += ["--out", out]
     proc = run(cmd, env=tool_env(), timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "smoke.json").read_text())

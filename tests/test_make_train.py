@@ -122,7 +122,7 @@ def test_train_log_is_clean_and_the_terminal_skips_the_config_dump(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The real pump around a real child using tqdm and LeRobot's log format (item 12)."""
-    from scripts import train_run
+    from scripts.train import run as train_run
 
     script = tmp_path / "ot_train.py"  # LeRobot's file name: its config dump is recognised
     script.write_text(FAKE_TRAIN)
@@ -177,7 +177,7 @@ def test_plot_reads_lerobots_abbreviated_steps_exactly(tmp_path: Path) -> None:
 LAUNCH = """
 import sys
 from pathlib import Path
-from scripts import train_run
+from scripts.train import run as train_run
 body = "import time; print('INFO step:1 loss:1.0', flush=True); time.sleep(60)"
 child = [sys.executable, "-c", body]
 sys.exit(train_run.run_logged(child, Path(sys.argv[1]), {}, "[train] child\\n"))

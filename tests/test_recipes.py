@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, env_python, run
 
-from scripts import gpu as gpu_mod
-from scripts.recipes import (
+from scripts.train import gpu as gpu_mod
+from scripts.train.recipes import (
     CPU_KNOBS,
     MEMORY_KNOBS,
     NAME_RE,

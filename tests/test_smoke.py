@@ -16,12 +16,12 @@ from conftest import run
 from helpers.train_common import tool_env
 
 from scripts.plot_loss import parse_log
-from scripts.smoke import loss_went_down
-from scripts.smoke_check import failures
+from scripts.train.smoke import loss_went_down
+from scripts.train.smoke_check import failures
 
 
 def smoke(dataset: Path, out: Path, *args: str, **env: str):
-    cmd = [sys.executable, "-m", "scripts.smoke", "--dataset", dataset, "--out", out, *args]
+    cmd = [sys.executable, "-m", "scripts.train.smoke", "--dataset", dataset, "--out", out, *args]
     proc = run(cmd, env=tool_env(**env), timeout=1200)
     report = json.loads((out / "smoke.json").read_text()) if (out / "smoke.json").is_file() else {}
     return proc, report
@@ -75,7 +75,7 @@ def test_loss_checks_can_fail() -> None:
 def test_non_finite_loss_fails_the_smoke(tmp_path: Path, bad: str) -> None:
     """make smoke's own log check (issue 16): a NaN/inf loss among falling ones is named as
     such, not passed and not mistaken for a loss that did not go down."""
-    from scripts.smoke import check_log
+    from scripts.train.smoke import check_log
 
     losses = ["5.0", "4.0", bad, "2.0", "1.0"]
     log = tmp_path / "train.log"

@@ -14,8 +14,8 @@ import pytest
 from conftest import FIXTURE_V21, env_python, run
 from helpers.train_common import make_v30, tool_env, train_cmd
 
-from scripts import gpu as gpu_mod
-from scripts.train_preflight import RESNET18_FILE
+from scripts.train import gpu as gpu_mod
+from scripts.train.preflight import RESNET18_FILE
 
 
 def launch(*args: object, **env: str):
@@ -85,7 +85,7 @@ def test_act_backbone_weights_missing_then_imported(koch: Path, tmp_path: Path) 
     assert run([env_python("act"), "-c", code, pth]).returncode == 0
     env = tool_env(TORCH_HOME=str(torch_home))
     # Not the real file (its hash differs from the name's): imported deliberately.
-    imp = run([*train_cmd()[:2], "scripts.weights_import", pth, "--no-verify"], env=env)
+    imp = run([*train_cmd()[:2], "scripts.train.weights_import", pth, "--no-verify"], env=env)
     assert imp.returncode == 0, imp.stderr
     assert (torch_home / "hub" / "checkpoints" / RESNET18_FILE).is_file()
     proc, err = launch(*args, knob, TORCH_HOME=str(torch_home))

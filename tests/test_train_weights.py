@@ -17,7 +17,7 @@ from helpers.train_common import tool_env, train_cmd
 
 
 def weights_import(*args: object, env: dict[str, str]):
-    return run([sys.executable, "-m", "scripts.weights_import", *args], env=env)
+    return run([sys.executable, "-m", "scripts.train.weights_import", *args], env=env)
 
 
 def test_pi0_offline_weights_flow(koch: Path, tmp_path: Path) -> None:

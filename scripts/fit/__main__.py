@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.fit import report
-from scripts.recipes import REPO, RecipeError, list_recipes, load_recipe
+from scripts.train.recipes import REPO, RecipeError, list_recipes, load_recipe
 
 
 def env_python(env: str) -> Path:

@@ -18,7 +18,7 @@ import sys
 from scripts.fit import predict
 from scripts.fit import shapes as shapes_mod
 from scripts.fit.run import parse_overrides
-from scripts.recipes import load_recipe
+from scripts.train.recipes import load_recipe
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ CUDA_CONTEXT_GIB = 0.75
 # 10 % of the allocated peak is the margin we add; a GPU measurement should replace it.
 ALLOCATOR_MARGIN = 0.10
 # "fits" leaves 10 % of the card free, the same rule as make train's free-memory preflight
-# (scripts/gpu.py: check_budget asks for 90 % of the budget free).
+# (scripts/train/gpu.py: check_budget asks for 90 % of the budget free).
 FIT_FRACTION = 0.90
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from scripts.fit import predict
 from scripts.fit import shapes as shapes_mod
-from scripts.recipes import load_recipe
+from scripts.train.recipes import load_recipe
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Why: LeRobot ships no Slurm launcher; users hand-write sbatch + srun + ``accelerate launch
 --num_machines ... --machine_rank $SLURM_NODEID --main_process_ip ...`` and get it subtly
-wrong. This writes that script for them, readable, from the same ``scripts.train.plan`` a local
+wrong. This writes that script for them, readable, from the same ``scripts.train.cli.plan`` a local
 ``make train`` runs (recipe, derived arguments, dataset validation, weights, OUT rules), so a
 run behaves the same on one box or eight.
 
@@ -33,11 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-from scripts import train as local_train
-from scripts import train_preflight as pf
-from scripts import train_run as run
-from scripts.recipes import REPO, load_recipe, parse_cli_overrides
 from scripts.slurm import client
+from scripts.train import cli as local_train
+from scripts.train import preflight as pf
+from scripts.train import run
+from scripts.train.recipes import REPO, load_recipe, parse_cli_overrides
 
 ENV_KEYS = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "TORCH_HOME", "WEIGHTS_DIR",
             "PYTORCH_CUDA_ALLOC_CONF", "VIDEO_BACKEND", "ENVS_DIR")  # fmt: skip

@@ -30,8 +30,8 @@ def make_v30(dest: Path, kind: str = "koch", **kw: object) -> Path:
 
 
 def make_tiny_vlm(dest: Path) -> Path:
-    """The tiny random SmolVLM2 directory (scripts.make_tiny_smolvla in envs/smolvla)."""
-    proc = run([env_python("smolvla"), "-m", "scripts.make_tiny_smolvla", "--out", dest])
+    """The tiny random SmolVLM2 directory (scripts.train.make_tiny_smolvla in envs/smolvla)."""
+    proc = run([env_python("smolvla"), "-m", "scripts.train.make_tiny_smolvla", "--out", dest])
     if proc.returncode != 0:
         raise AssertionError(f"make_tiny_smolvla failed: {proc.stderr[-2000:]}")
     return dest

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts import gpu as gpu_mod
-from scripts.recipes import REPO, Recipe
+from scripts.train import gpu as gpu_mod
+from scripts.train.recipes import REPO, Recipe
 
 EXIT_USAGE = 2
 EXIT_DATASET = 3

@@ -9,7 +9,7 @@ LeRobot reads (``fake_image_token_id``, ``global_image_token_id``). With
 ``--policy.load_vlm_weights=false`` LeRobot builds the model from config.json; ``--weights``
 also saves random weights so ``load_vlm_weights=true`` works too.
 
-Runs in envs/smolvla.  Usage: python -m scripts.make_tiny_smolvla --out DIR [--image-size 64]
+Runs in envs/smolvla.  Usage: python -m scripts.train.make_tiny_smolvla --out DIR [--image-size 64]
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Reload a checkpoint with the pinned LeRobot and run select_action on a real dataset frame.
 
-Runs inside the recipe's environment (envs/act or envs/smolvla), called by ``scripts.smoke``.
+Runs inside the recipe's environment (envs/act or envs/smolvla), called by ``scripts.train.smoke``.
 Why: a checkpoint that trains but cannot be reloaded, or that wants other camera names than
 the dataset has, fails at deployment time on the robot; this finds it on the training box.
 Prints one JSON object (the facts checked) on the last line; exit 1 when a check fails.
 
-Usage: python -m scripts.smoke_check CKPT_DIR DATASET_ROOT [--video-backend pyav]
+Usage: python -m scripts.train.smoke_check CKPT_DIR DATASET_ROOT [--video-backend pyav]
 """
 
 from __future__ import annotations

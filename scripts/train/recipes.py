@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RECIPES_DIR = REPO / "recipes"
 NAME_RE = re.compile(r"^(?P<policy>[a-z0-9]+)_(?P<size>\d+g|cpu)$")
 

@@ -8,7 +8,7 @@ such a directory (toolkit files only), keeps its log and starts afresh.
 
 What goes where (``OutputFilter``): the log gets clean lines, without progress-bar redraws
 (``\r``) or terminal codes; the terminal gets the bars but not LeRobot's ~150-line config
-dump, which stays in the log (one line says so). When stdout is not a terminal, ``train.py``
+dump, which stays in the log (one line says so). When stdout is not a terminal, ``cli.py``
 turns the bars off altogether (``TQDM_DISABLE=1``).
 """
 

@@ -11,7 +11,7 @@ Archives (.tar, .tar.gz, .tgz, .zip) are unpacked to a temp dir first. Copies go
 name beside the destination and are renamed at the end; an existing destination is kept
 (use --force to replace it; the old one is renamed to <name>.prev-<time>, not deleted).
 
-Usage: python -m scripts.weights_import FROM [--name NAME] [--force]
+Usage: python -m scripts.train.weights_import FROM [--name NAME] [--force]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from scripts.train_preflight import hf_hub_cache, torch_home, weights_dir
+from scripts.train.preflight import hf_hub_cache, torch_home, weights_dir
 
 TORCHVISION_FILE = re.compile(r"^[a-z0-9_]+-[0-9a-f]{8}\.pth$")
 POLICY_NAMES = {"smolvla": "smolvla_base", "pi0": "pi0_base", "pi05": "pi05_base"}

@@ -5,7 +5,7 @@ already booked. The option names come from LeRobot's own parser (draccus over
 ``TrainPipelineConfig``, every registered policy config), listed once per environment
 (~10 s) and cached beside its venv until the environment is rebuilt.
 
-    python -m scripts.train_options   (in envs/act or envs/smolvla: prints the option names)
+    python -m scripts.train.options   (in envs/act or envs/smolvla: prints the option names)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def options(venv: Path) -> set[str]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "scripts.train_options"],
+        [str(venv / "bin" / "python"), "-m", "scripts.train.options"],
         capture_output=True,
         text=True,
         check=False,

@@ -4,10 +4,11 @@ Fails unless every logged loss is finite and the loss went down; checkpoints/las
 pretrained_model exists; it reloads with the pinned LeRobot (policy + pre/post processors);
 select_action on a real dataset frame returns the dataset's action shape, finite; and the
 checkpoint's image keys equal the dataset's. Runs in the tools env; training goes through
-``scripts.train`` (same preflight, same command) and the reload through ``scripts.smoke_check``
+``scripts.train`` (same preflight, same command) and the reload through
+``scripts.train.smoke_check``
 in the recipe's environment.
 
-Usage: python -m scripts.smoke [--dataset D] [--recipe act_cpu] [--steps N] [--out O]
+Usage: python -m scripts.train.smoke [--dataset D] [--recipe act_cpu] [--steps N] [--out O]
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from scripts import plot_loss, train
-from scripts import train_preflight as pf
-from scripts.recipes import REPO, RecipeError, load_recipe
+from scripts import plot_loss
+from scripts.train import cli as train
+from scripts.train import preflight as pf
+from scripts.train.recipes import REPO, RecipeError, load_recipe
 
 # What `make convert` writes from `make sample` (Makefile: DST = $(SAMPLE)_v30).
 DEFAULT_DATASET = REPO / "data" / "sample_koch_v21_v30"
@@ -53,7 +55,7 @@ def ensure_tiny_vlm(recipe_vlm: str | None) -> None:
         return
     say(f"writing the tiny random SmolVLM2 model to {dest}")
     py = pf.env_dir("smolvla") / "bin" / "python"
-    cmd = [str(py), "-m", "scripts.make_tiny_smolvla", "--out", str(dest)]
+    cmd = [str(py), "-m", "scripts.train.make_tiny_smolvla", "--out", str(dest)]
     subprocess.run(cmd, check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         say(f"reloading {ckpt} in envs/{recipe.env}")
         py = pf.env_dir(recipe.env) / "bin" / "python"
-        cmd = [str(py), "-m", "scripts.smoke_check", str(ckpt), str(args.dataset.resolve())]
+        cmd = [str(py), "-m", "scripts.train.smoke_check", str(ckpt), str(args.dataset.resolve())]
         if os.environ.get("VIDEO_BACKEND"):
             cmd += ["--video-backend", os.environ["VIDEO_BACKEND"]]
         env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scripts.train_preflight import EXIT_DATASET, DatasetFacts, PreflightError
+from scripts.train.preflight import EXIT_DATASET, DatasetFacts, PreflightError
 
 PADDED_POLICIES = ("smolvla", "pi0", "pi05")  # pad state/action to max_*_dim
 DEFAULT_MAX_DIM = 32

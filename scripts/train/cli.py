@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts import gpu as gpu_mod
-from scripts import train_derive as derive
-from scripts import train_options
-from scripts import train_preflight as pf
-from scripts import train_run as run
-from scripts.recipes import (
+from scripts.train import derive, run
+from scripts.train import gpu as gpu_mod
+from scripts.train import options as train_options
+from scripts.train import preflight as pf
+from scripts.train.recipes import (
     NAME_RE,
     REPO,
     RecipeError,
@@ -57,7 +56,7 @@ def say(msg: str) -> None:
 
 def resolve_recipe_name(name: str) -> str:
     """``smolvla`` (no size) -> the largest recipe fitting the detected GPU; says which."""
-    from scripts.recipes import list_recipes
+    from scripts.train.recipes import list_recipes
 
     if NAME_RE.match(name) or not any(r.startswith(f"{name}_") for r in list_recipes()):
         return name  # a full name, or unknown: load_recipe says "did you mean"
