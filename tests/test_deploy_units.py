@@ -132,3 +132,26 @@ def test_tunnel_forwards_loopback_to_loopback() -> None:
     )
     bare = subprocess.run(["make", "tunnel"], cwd=REPO, capture_output=True, text=True, check=False)
     assert bare.returncode != 0 and "make tunnel GPU_HOST=" in bare.stderr
+
+
+def test_report_goal_vs_present(tmp_path: Path) -> None:
+    """The report's following numbers are |goal - present| per joint and observation; the PNG
+    gets a goal-vs-present panel (a motor that lags shows as the worst joint)."""
+    from scripts.deploy import report
+
+    m = report.Metrics(t_process=0.0)
+    goal = {"shoulder_pan.pos": 10.0, "gripper.pos": 50.0, "ignored": 1.0}
+    m.followed(goal, {"shoulder_pan.pos": 9.5, "gripper.pos": 50.0, "laptop": "frame"})
+    m.followed(goal, {"shoulder_pan.pos": 10.0, "gripper.pos": 47.0})
+    m.followed(goal, {"shoulder_pan.pos": 10.0})  # a joint missing: not a comparable sample
+    assert m.follow_names == ["gripper.pos", "shoulder_pan.pos"]
+    got = report.following(m)
+    assert got is not None
+    assert (got["n"], got["max"], got["worst_joint"]) == (4, 3.0, "gripper.pos")
+    assert got["p50"] == 0.25  # errors 0, 0.5, 3, 0
+    out = report.summarise(m, fps=30, actions_per_chunk=10, extra={})
+    assert out["goal_present_error"] == got
+    assert "goal-present error p95" in report.one_line(out)
+    assert report.following(report.Metrics(t_process=0.0)) is None
+    report.plot(m, tmp_path / "r.png", None)
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -108,7 +108,13 @@ def test_koch_over_simulator_through_server_and_client(
     assert any(r["Goal_Position"] != 2047 for r in regs.values()), regs
     assert sim.state["packets"] > 100
     follow = max(abs(r["Goal_Position"] - r["Present_Position"]) for r in regs.values())
-    summary = {k: report.get(k) for k in ("achieved_hz", "round_trip_ms", "actions_performed")}
+    # the report shows the motors followed: present positions read back against the goals
+    following = report["goal_present_error"]
+    assert following and following["n"] >= 6 and following["worst_joint"].endswith(".pos")
+    assert following["p50"] < 1.0, following  # the simulator reaches a goal within a tick
+    assert (rdir / "report.png").stat().st_size > 0
+    keys = ("achieved_hz", "round_trip_ms", "actions_performed", "goal_present_error")
+    summary = {k: report.get(k) for k in keys}
     reply = sim.state["reply_ms"]
     print(f"\nkoch e2e: {json.dumps(summary)} goal-present max {follow} ticks, sim {reply}")
     print(f"koch e2e, motor 4 dies: {line}")

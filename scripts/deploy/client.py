@@ -84,16 +84,20 @@ def build_client_class(rc: Any) -> type:
             self.robot_errors_in_a_row = 0
             self.silent_motors: list[tuple[str, int]] = []
             self.disconnect_note = ""
+            self.last_goal: dict[str, Any] | None = None
             super().__init__(config)  # creates and connects the robot, opens the channel
             read = self.robot.get_observation
 
             def get_observation() -> Any:
                 """Remember the error: LeRobot's observation sender logs it and goes on."""
                 try:
-                    return read()
+                    observation = read()
                 except Exception as e:
                     self.robot_error = e
                     raise
+                if self.last_goal is not None:
+                    self.metrics.followed(self.last_goal, observation)
+                return observation
 
             self.robot.get_observation = get_observation
             if tls_dir is not None:  # LeRobot only knows insecure channels: replace it
@@ -293,6 +297,8 @@ def build_client_class(rc: Any) -> type:
                 self.robot_failed(e)  # (KochFollower reads positions to clip the goal)
                 return None
             self.robot_errors_in_a_row = 0
+            if isinstance(performed, dict):  # what the robot was asked to do (after clipping)
+                self.last_goal = performed
             first = not self.metrics.action_times
             self.metrics.action(self.action_queue.qsize())
             if first:

@@ -6,6 +6,9 @@ What is measured, all on the client's clock (so no clock sync between machines i
 - stalls: control ticks that found the action queue empty after the first action (count,
   total time), and chunks that arrived after the queue had run dry ("late");
 - cold start: client process start -> first action performed;
+- following: at each observation, every joint's present position against the goal last sent
+  to it (``<joint>.pos`` keys in both; the policy's units), so a report shows the motors went
+  where the policy asked (one control period of motion lag included);
 - for the replay robot: the plugin's error between received and recorded actions per joint.
 """
 
@@ -38,6 +41,22 @@ class Metrics:
     dry_since: float | None = None  # monotonic time the queue ran dry (after first action)
     handshake_ms: float | None = None
     last_warning: float = 0.0
+    follow_names: list[str] = field(default_factory=list)  # joints compared, fixed at first
+    follow: list[tuple[float, list[float], list[float]]] = field(default_factory=list)
+
+    def followed(self, goal: dict[str, Any], present: dict[str, Any]) -> None:
+        """An observation after a goal: (time, goal, present) for the joints in both."""
+        names = self.follow_names or sorted(k for k in goal if k.endswith(".pos") and k in present)
+        if not names or not all(k in goal and k in present for k in names):
+            return
+        row = (
+            time.monotonic(),
+            [float(goal[k]) for k in names],
+            [float(present[k]) for k in names],
+        )
+        with self.lock:
+            self.follow_names = names
+            self.follow.append(row)
 
     def chunk(self, rtt: float, queue_was_empty: bool) -> float | None:
         """Record a chunk; returns how long the queue had been dry if it arrived late."""
@@ -71,16 +90,32 @@ class Metrics:
             self.queue_sizes.append((now, queue_size))
 
 
-def pct(values: list[float], scale: float = 1000.0) -> dict[str, float] | None:
+def following(m: Metrics) -> dict[str, Any] | None:
+    """|goal - present| over every joint and observation, and the joint that lagged most."""
+    if not m.follow:
+        return None
+    goal = np.array([g for _, g, _ in m.follow])
+    present = np.array([p for _, _, p in m.follow])
+    err = np.abs(goal - present)
+    worst = int(np.argmax(err.max(axis=0)))
+    out = pct(err.ravel().tolist(), scale=1.0, digits=3) or {}
+    return {
+        **out,
+        "worst_joint": m.follow_names[worst],
+        "units": "the action's own (LeRobot's normalised joint positions)",
+    }
+
+
+def pct(values: list[float], scale: float = 1000.0, digits: int = 1) -> dict[str, float] | None:
     if not values:
         return None
     a = np.asarray(values) * scale
     return {
         "n": len(values),
-        "p50": round(float(np.percentile(a, 50)), 1),
-        "p95": round(float(np.percentile(a, 95)), 1),
-        "p99": round(float(np.percentile(a, 99)), 1),
-        "max": round(float(a.max()), 1),
+        "p50": round(float(np.percentile(a, 50)), digits),
+        "p95": round(float(np.percentile(a, 95)), digits),
+        "p99": round(float(np.percentile(a, 99)), digits),
+        "max": round(float(a.max()), digits),
     }
 
 
@@ -103,6 +138,7 @@ def summarise(m: Metrics, *, fps: float, actions_per_chunk: int, extra: dict[str
         "chunk_duration_ms": round(1000 * actions_per_chunk / fps, 1),
         "handshake_ms": m.handshake_ms,
         "first_action_after_start_s": round(acts[0] - m.t_process, 2) if acts else None,
+        "goal_present_error": following(m),
         **extra,
     }
 
@@ -127,8 +163,9 @@ def plot(m: Metrics, out: Path, replay: dict | None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = 3 if replay and replay.get("actions") else 2
-    fig, axes = plt.subplots(n, 1, figsize=(8, 3 * n))
+    panels = ["rtt", "queue"] + (["follow"] if m.follow else [])
+    panels += ["replay"] if replay and replay.get("actions") else []
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)))
     ax = axes[0]
     ax.hist(np.asarray(m.rtt_s) * 1000, bins=30)
     ax.set_xlabel("round trip observation -> chunk (ms)")
@@ -139,8 +176,21 @@ def plot(m: Metrics, out: Path, replay: dict | None) -> None:
         ax.plot([t - t0 for t, _ in m.queue_sizes], [q for _, q in m.queue_sizes])
     ax.set_xlabel("time (s)")
     ax.set_ylabel("action queue size")
-    if n == 3:
-        ax = axes[2]
+    if m.follow:
+        ax = axes[panels.index("follow")]
+        t0 = m.follow[0][0]
+        t = [r[0] - t0 for r in m.follow]
+        goal = np.array([g for _, g, _ in m.follow])
+        present = np.array([p for _, _, p in m.follow])
+        moved = np.argsort(np.ptp(goal, axis=0))[::-1][:3]  # the joints that moved most
+        for j in moved:
+            line = ax.plot(t, goal[:, j], label=f"{m.follow_names[j]} goal")[0]
+            ax.plot(t, present[:, j], ".", color=line.get_color(), label="present")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("goal vs present")
+        ax.legend(fontsize=6)
+    if replay and replay.get("actions"):
+        ax = axes[panels.index("replay")]
         acts = replay["actions"]
         got = np.array([a["action"] for a in acts])
         t = [a["t"] for a in acts]
@@ -165,4 +215,9 @@ def one_line(r: dict) -> str:
         f"{r['chunks_late']} of {r['chunks_received']} chunks late; "
         f"{r['stalls']['count']} stalls ({r['stalls']['total_s']} s); "
         f"first action {r['first_action_after_start_s']} s after start"
+        + (
+            f"; goal-present error p95 {f['p95']} max {f['max']} ({f['worst_joint']})"
+            if (f := r.get("goal_present_error"))
+            else ""
+        )
     )
