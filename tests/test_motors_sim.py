@@ -176,12 +176,14 @@ def _check_runs(report: dict, state: dict, runs: int) -> None:
 
 
 def test_koch_follower_connects_steps_disconnects(tmp_path: Path) -> None:
-    """Unchanged KochFollower: no prompt (calibration agrees), 3 x 100 steps, torque off after."""
-    report, state = _koch(tmp_path, "--runs", "3", "--steps", "100", "--paced-steps", "45")
+    """Unchanged KochFollower: no prompt (calibration agrees), 3 x 100 steps as fast as it goes,
+    then 30 s paced at 30 Hz (issue 12: >= 27 Hz for 30 s), torque off after."""
+    report, state = _koch(tmp_path, "--runs", "3", "--steps", "100", "--paced-steps", "900")
     _check_runs(report, state, 4)
     paced = report["runs"][-1]
     assert 27 <= paced["hz"] <= 31, paced
     assert paced["track_err_max"] < 3.0, paced  # at 30 Hz the motors follow the goals
+    print(f"\nkoch 30 s paced: {paced}")
 
 
 def test_koch_follower_under_cpu_load(tmp_path: Path) -> None:
