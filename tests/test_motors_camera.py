@@ -13,8 +13,6 @@ from pathlib import Path
 from conftest import run
 from helpers.motors_sim import ACT_PY, REPO, sim_env, simulator, skip_if_transport_late
 
-PLUGIN_SRC = REPO / "plugins" / "lerobot_camera_replay" / "src"
-
 
 def test_koch_follower_with_replayed_cameras(tmp_path: Path, koch: Path) -> None:
     """Observations carry the dataset's frames (advancing in time) next to the six joints.
@@ -23,8 +21,7 @@ def test_koch_follower_with_replayed_cameras(tmp_path: Path, koch: Path) -> None
     """
     dataset = koch
     calib = tmp_path / "calib"
-    env = sim_env(calib)
-    env["PYTHONPATH"] = f"{REPO}:{PLUGIN_SRC}"
+    env = sim_env(calib)  # the plugin comes from envs/act's lock, not from PYTHONPATH
     with simulator(
         tmp_path, "--write-calibration", str(calib / "robots/koch_follower/koch.json")
     ) as sim:
