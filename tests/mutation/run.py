@@ -36,6 +36,7 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 MODULES: dict[str, list[str]] = {
     "scripts/convert/stats.py": [
         "tests/test_convert_stats.py",
+        "tests/test_convert_stats_bits.py",
         "tests/test_convert_holes.py",
         "tests/test_convert_video_fast.py",
     ],
@@ -45,6 +46,7 @@ MODULES: dict[str, list[str]] = {
     "scripts/convert/data.py": ["tests/test_convert_verify.py", "tests/test_convert_batch.py"],
     "scripts/convert/metadata.py": [
         "tests/test_convert_metadata.py",
+        "tests/test_convert_metadata_lerobot.py",
         "tests/test_convert_stats.py",
     ],
     "validators/data.py": ["tests/test_validate_corpus.py"],
