@@ -110,17 +110,30 @@ class PtySimulator:
         self.seq = 0
         self.last_due = 0.0
         # poll() returned -> replies written, seconds: the simulator's own share of a round trip
+        # (waits for the kernel to take bytes off a full pty are counted apart, in pty_full)
         self.latency: deque[float] = deque(maxlen=100_000)
+        self.pty_full: list[float] = []  # seconds, per write that found the pty full
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> float:
+        """Write all of ``data``; return the seconds spent waiting for room in the pty.
+
+        The pty's buffers are emptied by a kernel worker at normal priority: on a box loaded
+        by other jobs it can run late, and the write then waits for it (EAGAIN).
+        """
         view = memoryview(data)
+        waited = 0.0
         while view:
             try:
                 n = os.write(self.master, view)
             except BlockingIOError:
+                t = time.monotonic()
                 select.select([], [self.master], [], 0.05)
+                waited += time.monotonic() - t
                 continue
             view = view[n:]
+        if waited:
+            self.pty_full.append(waited)
+        return waited
 
     def serve_forever(self) -> None:
         """The loop: wait for bytes, answer every complete packet in one write."""
@@ -153,9 +166,9 @@ class PtySimulator:
                                 self.last_due = max(due, self.last_due)
                                 heapq.heappush(pending, (self.last_due, self.seq, pkt))
             if out:
-                self._send(bytes(out))
+                waited = self._send(bytes(out))
                 if events:
-                    self.latency.append(time.monotonic() - now)
+                    self.latency.append(time.monotonic() - now - waited)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,7 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                 k: round(1e3 * lat[min(len(lat) - 1, int(q * len(lat)))], 3)
                 for k, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))
             }
-            state = {"port": sim.path, "packets": bus.packets, "reply_ms": reply_ms}
+            full = sim.pty_full
+            pty_full = {"writes": len(full), "max_ms": round(1e3 * max(full, default=0.0), 1)}
+            state = {
+                "port": sim.path,
+                "packets": bus.packets,
+                "reply_ms": reply_ms,
+                "pty_full": pty_full,
+            }
             write_json(args.state, {**state, "motors": bus.state()})
 
     def stop(*_: object) -> None:

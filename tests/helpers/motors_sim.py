@@ -102,8 +102,10 @@ def skip_if_transport_late(sim: Sim, text: str) -> None:
     reply = sim.state.get("reply_ms", {})
     if any(s in text for s in TRANSPORT_SIGNS) and reply and reply["max"] < 5:
         first = next(ln for ln in text.splitlines() if any(s in ln for s in TRANSPORT_SIGNS))
+        full = sim.state.get("pty_full", {})
         pytest.skip(
-            f"pty transport late under box load; simulator replies {reply} ms: {first.strip()}"
+            f"pty transport late under box load; simulator replies {reply} ms, waits for the "
+            f"kernel to drain the pty {full}: {first.strip()}"
         )
 
 
