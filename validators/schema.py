@@ -177,7 +177,7 @@ def load_tasks_v3(ctx: Context) -> None:
     if text_col is None:
         return
     try:
-        table = pf.read(columns=["task_index", text_col])
+        table = pf.read()  # every column, as LeRobot's load_tasks (pd.read_parquet) reads them
     except Exception as exc:
         ctx.add("schema.unreadable", "error", f"cannot read rows: {exc}", "re-convert", file=path)
         return
@@ -288,7 +288,9 @@ def load_episodes_v3(ctx: Context) -> None:
             continue
         cols = [c for c in schema.names if not c.startswith("stats/")]
         try:
-            table = pf.read(columns=cols)
+            # every column, as LeRobot's load_episodes (Dataset.from_parquet) reads them before
+            # dropping stats/: an unreadable stats column fails LeRobot too
+            table = pf.read().select(cols)
         except Exception as exc:
             ctx.add(
                 "schema.unreadable", "error", f"cannot read rows: {exc}", "re-convert", file=path
