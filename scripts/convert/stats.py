@@ -238,6 +238,10 @@ def numeric_stats_many(arrays: dict[str, np.ndarray]) -> dict[str, Stats]:
         mins = columns.min(axis=1)
         maxs = columns.max(axis=1)
         edges = _edges(mins - 1e-10, maxs + 1e-10, NUM_QUANTILE_BINS + 1)
+        if not np.isfinite(edges).all():  # max - min overflows: as RunningQuantileStats does
+            for key, _ in members:
+                out[key] = numeric_feature_stats(arrays[key])
+            continue
         bins = _sorted_bins(columns, edges)
         targets = [q * count for q in QUANTILES]
         edge, value, at_edge, _ = _quantile_parts(bins, edges, targets)
