@@ -29,6 +29,7 @@ main() {
     exit 0
   fi
   cd "${root}"
+  : >>"${log}"  # exists before the run prunes old logs (tee may open it after, under load)
   PYTHONPATH="${root}" envs/tools/.venv/bin/python -m scripts.nightly \
     --inbox "${inbox}" --outbox "${outbox}" --log-dir "${log_dir}" "$@" 2>&1 | tee -a "${log}"
 }
