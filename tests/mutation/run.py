@@ -52,7 +52,7 @@ MODULES: dict[str, list[str]] = {
     "validators/data.py": ["tests/test_validate_corpus.py"],
     "validators/video.py": ["tests/test_validate_corpus.py"],
     "validators/stats.py": ["tests/test_validate_corpus.py", "tests/test_validate_stats_exact.py"],
-    "validators/structure.py": ["tests/test_validate_corpus.py"],
+    "validators/structure.py": ["tests/test_validate_structure_fast.py"],
     # the corpus test starts LeRobot's recorder (~5 s) in every mutant's pytest: in-process
     # tests on LeRobot-written metadata instead
     "validators/schema.py": [
