@@ -118,11 +118,19 @@ def compute(root: Path, known: FileTable | None = None) -> Fingerprint:
     return Fingerprint(_digest(files), files, hashed)
 
 
-def unchanged_since(root: Path, fp: Fingerprint) -> str | None:
-    """None when every file still has the size and mtime ``fp`` saw; else the first that moved."""
-    now = stat_tree(root)
-    then = {k: (v[0], v[1]) for k, v in fp.files.items()}
-    for rel in sorted(now.keys() | then.keys()):
-        if now.get(rel) != then.get(rel):
+def stats_of(fp: Fingerprint) -> dict[str, tuple[int, int]]:
+    """rel path -> (size, mtime_ns) as ``fp`` saw them (the shape of :func:`stat_tree`)."""
+    return {k: (v[0], v[1]) for k, v in fp.files.items()}
+
+
+def first_difference(a: dict[str, tuple[int, int]], b: dict[str, tuple[int, int]]) -> str | None:
+    """The first path (sorted) added, removed or with another size/mtime; None if equal."""
+    for rel in sorted(a.keys() | b.keys()):
+        if a.get(rel) != b.get(rel):
             return rel
     return None
+
+
+def unchanged_since(root: Path, fp: Fingerprint) -> str | None:
+    """None when every file still has the size and mtime ``fp`` saw; else the first that moved."""
+    return first_difference(stat_tree(root), stats_of(fp))

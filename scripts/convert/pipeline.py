@@ -269,12 +269,9 @@ def _plan_and_convert(
         hashed = _convert_into(plan, tmp, opts, summary, pool, hash_src=fp is None)
         fp = fp or hashed
         assert fp is not None
-        seen = {rel: (size, mtime) for rel, (size, mtime, _) in fp.files.items()}
         moved = fingerprint.unchanged_since(opts.src, fp)
-        if moved is None and before is not None and seen != before:
-            moved = next(iter(sorted(seen.keys() ^ before.keys())), None) or next(
-                rel for rel in sorted(seen) if seen[rel] != before[rel]
-            )
+        if moved is None and before is not None:
+            moved = fingerprint.first_difference(before, fingerprint.stats_of(fp))
         if moved is not None:
             raise ConversionError(
                 opts.src / moved, "changed while it was being converted; nothing was published"
