@@ -100,9 +100,30 @@ def scratch(module: str) -> Path:
     return root
 
 
+def record_clean_v30() -> Path:
+    """LeRobot's recorder writes the corpus's clean v3.0 dataset once per run, not per mutant.
+
+    Why: it is external truth (LeRobot 0.6.1's own output, no mutated code in it) and costs
+    ~5 s, which every mutant's pytest session would otherwise pay again.
+    """
+    out = WORK / "clean_v30"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(WORK / "clean_v30_hf", ignore_errors=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [REPO / "envs/act/.venv/bin/python", REPO / "tests/helpers/lerobot_record_v30.py", out],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(WORK / "clean_v30_hf")},
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
 def run_module(module: str, jobs: int) -> dict[str, list[str]]:
     root = scratch(module)
     env = {**os.environ, "PYTHONPATH": "", "HF_HUB_OFFLINE": "1", "SVT_LOG": "1"}
+    if "tests/test_validate_corpus.py" in MODULES[module]:
+        env["CLEAN_V30_BUILT"] = str(record_clean_v30())
     log = root / "mutmut.log"
     with log.open("w") as fh:
         subprocess.run(
