@@ -32,32 +32,32 @@ def test_koch_over_simulator_through_server_and_client(
     calib = tmp_path / "calib"
     port = dc.free_port()
     server = dc.start_server(ckpt, port, tmp_path / "serve-logs")
+
+    def make_robot(robot_port: str, deploy_dir: Path, *knobs: str) -> list[str]:
+        """`make robot` on the Koch profile against this server, cameras replayed from ds."""
+        return [
+            "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}", f"SERVER=127.0.0.1:{port}",
+            f"ROBOT_PORT={robot_port}", "CAMERAS=replay", f"DATASET={ds}",
+            f"DEPLOY_DIR={deploy_dir}", *knobs,
+        ]  # fmt: skip
+
     try:
         server.wait_for("serve: SERVING", timeout=240)
         with simulator(tmp_path) as bare:
             refused = dc.Proc(
-                [
-                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
-                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={bare.port}", "CAMERAS=replay",
-                    f"DATASET={ds}", f"DEPLOY_DIR={tmp_path / 'refused'}",
-                ],
+                make_robot(bare.port, tmp_path / "refused"),
                 env=sim_env(tmp_path / "no-calibration"),
                 cwd=REPO,
-            )  # fmt: skip
+            )
             refused_rc = refused.wait(timeout=240)
         with simulator(
             tmp_path, "--write-calibration", str(calib / "robots/koch_follower/koch.json")
         ) as sim:
             client = dc.Proc(
-                [
-                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
-                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={sim.port}", "CAMERAS=replay",
-                    f"DATASET={ds}", "DURATION=4", "STALL_S=5",
-                    f"DEPLOY_DIR={tmp_path / 'robot'}",
-                ],
+                make_robot(sim.port, tmp_path / "robot", "DURATION=4", "STALL_S=5"),
                 env=sim_env(calib),
                 cwd=REPO,
-            )  # fmt: skip
+            )
             rc = client.wait(timeout=240)
         with simulator(  # wrist_flex (ID 4) stops answering 1 s after the first action
             tmp_path,
@@ -67,15 +67,10 @@ def test_koch_over_simulator_through_server_and_client(
             "die=4:1.0",
         ) as dying:
             died = dc.Proc(
-                [
-                    "make", "robot", "ROBOT=koch", f"CHECKPOINT={ckpt}",
-                    f"SERVER=127.0.0.1:{port}", f"ROBOT_PORT={dying.port}", "CAMERAS=replay",
-                    f"DATASET={ds}", "DURATION=30", "STALL_S=20",
-                    f"DEPLOY_DIR={tmp_path / 'died'}",
-                ],
+                make_robot(dying.port, tmp_path / "died", "DURATION=30", "STALL_S=20"),
                 env=sim_env(calib),
                 cwd=REPO,
-            )  # fmt: skip
+            )
             died_rc = died.wait(timeout=240)
     finally:
         server.stop()
