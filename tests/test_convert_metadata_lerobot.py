@@ -29,10 +29,7 @@ from scripts.convert.data import MB
 
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
-    try:
-        return lerobot_meta.load()
-    except (FileNotFoundError, LookupError) as exc:
-        pytest.fail(str(exc))
+    return lerobot_meta.or_fail(lerobot_meta.load)
 
 
 # --- info.json --------------------------------------------------------------------------------

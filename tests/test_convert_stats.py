@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import lerobot_compute_stats
+from helpers import lerobot_compute_stats, lerobot_meta
 
 from scripts.convert import stats as ours
 from scripts.convert.aggregate import aggregate_episode_files
@@ -32,10 +32,7 @@ from scripts.convert.metadata import (
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
     """RunningQuantileStats / aggregate_feature_stats / get_feature_stats from the pinned file."""
-    try:
-        return lerobot_compute_stats.load()
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc))
+    return lerobot_meta.or_fail(lerobot_compute_stats.load)
 
 
 EXACT_RTOL = 1e-9  # the issue's bar for mean/std against NumPy float64 over the rows

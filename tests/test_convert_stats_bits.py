@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import lerobot_compute_stats
+from helpers import lerobot_compute_stats, lerobot_meta
 
 from scripts.convert import stats as ours
 
@@ -35,10 +35,7 @@ NUM = 5001  # LeRobot's edges: np.linspace(min - 1e-10, max + 1e-10, 5000 + 1)
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
     """get_feature_stats / RunningQuantileStats lifted from the pinned LeRobot's source."""
-    try:
-        return lerobot_compute_stats.load()
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc))
+    return lerobot_meta.or_fail(lerobot_compute_stats.load)
 
 
 def _same_as_lerobot(got: dict, ref: dict, rows: np.ndarray, what: str) -> None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import FIXTURE_V21
-from helpers import lerobot_v30
+from helpers import lerobot_meta, lerobot_v30
 from helpers.lerobot_v30 import (
     TASKS,
     VIDEO_KEYS,
@@ -44,10 +44,7 @@ SCHEMAS = Path(schema.__file__).parent / "schemas"
 
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
-    try:
-        return lerobot_v30.load()
-    except (FileNotFoundError, LookupError) as exc:
-        pytest.fail(str(exc))
+    return lerobot_meta.or_fail(lerobot_v30.load)
 
 
 def run(root: Path, **info_changes) -> Context:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import FIXTURE_V21
-from helpers import lerobot_v30
+from helpers import lerobot_meta, lerobot_v30
 from helpers.lerobot_v30 import VIDEO_KEYS, flush, make_v30, recorder_rows
 
 from validators import dataset_format as fmt
@@ -29,10 +29,7 @@ from validators.context import Context
 
 @pytest.fixture(scope="module")
 def lerobot() -> dict:
-    try:
-        return lerobot_v30.load()
-    except (FileNotFoundError, LookupError) as exc:
-        pytest.fail(str(exc))
+    return lerobot_meta.or_fail(lerobot_v30.load)
 
 
 def write_data(root: Path, rel: str, start: int, stop: int, episode: int = 0) -> None:
