@@ -249,7 +249,8 @@ def read_source_file(ep: EpisodePlan, schema: pa.Schema) -> pa.Table:
         return table
     try:
         return table.cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        # ArrowTypeError: e.g. a fixed-size list of another length than the first file's
         raise ConversionError(path, f"column types differ from the first episode ({exc})") from exc
 
 
