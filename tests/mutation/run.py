@@ -43,7 +43,11 @@ MODULES: dict[str, list[str]] = {
     "scripts/convert/aggregate.py": ["tests/test_convert_stats.py", "tests/test_convert_holes.py"],
     "scripts/convert/video.py": ["tests/test_convert_video_fast.py", "tests/test_convert_holes.py"],
     "scripts/convert/verify.py": ["tests/test_convert_verify.py", "tests/test_convert_holes.py"],
-    "scripts/convert/data.py": ["tests/test_convert_verify.py", "tests/test_convert_batch.py"],
+    "scripts/convert/data.py": [
+        "tests/test_convert_data_units.py",
+        "tests/test_convert_verify.py",
+        "tests/test_convert_batch.py",
+    ],
     "scripts/convert/metadata.py": [
         "tests/test_convert_metadata.py",
         "tests/test_convert_metadata_lerobot.py",
