@@ -33,7 +33,7 @@ class Probe:
     pix_fmt: str | None
     fps: float
     header_frames: int
-    duration_s: float
+    duration_s: float  # where the last frame ends (its pts + one frame period)
     pts_s: np.ndarray | None  # sorted frame timestamps (standard/deep), None in quick mode
 
 
@@ -167,7 +167,12 @@ def probe_file(ctx: Context, vk: str, rel: str, eps: list[EpisodeMeta]) -> Probe
         codec = getattr(getattr(s, "codec", None), "canonical_name", None) or s.codec_context.name
         rate = s.base_rate or s.average_rate or s.guessed_rate
         tb = float(s.time_base) if s.time_base else 0.0
-        duration = float(s.duration * tb) if s.duration else float(container.duration or 0) / 1e6
+        # where the last frame ends: pts keep the stream's start offset (an empty edit before
+        # the first frame), as LeRobot compares them, so the duration counts from start_time
+        start = s.start_time or 0
+        duration = (
+            float((start + s.duration) * tb) if s.duration else float(container.duration or 0) / 1e6
+        )
         probe = Probe(
             codec=codec,
             width=int(s.codec_context.width or s.width or 0),
