@@ -567,8 +567,10 @@ def _reencode_episode(
     """Decode one episode and encode it into ``ostream``; return frames written."""
     written = 0
     try:
-        with av.open(str(ep.path)) as container:
-            for frame in container.decode(video=0):
+        with open_input(ep.path) as container:
+            if not container.streams.video:
+                raise ConversionError(ep.path, "has no video stream")
+            for frame in container.decode(container.streams.video[0]):
                 frame = frame.reformat(
                     width=ostream.width, height=ostream.height, format=ostream.pix_fmt
                 )
