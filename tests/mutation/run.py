@@ -41,7 +41,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_convert_video_fast.py",
     ],
     "scripts/convert/aggregate.py": ["tests/test_convert_stats.py", "tests/test_convert_holes.py"],
-    "scripts/convert/video.py": ["tests/test_convert_video_fast.py", "tests/test_convert_holes.py"],
+    "scripts/convert/video.py": [
+        "tests/test_convert_video_units.py",
+        "tests/test_convert_video_fast.py",
+        "tests/test_convert_holes.py",
+    ],
     "scripts/convert/verify.py": ["tests/test_convert_verify.py", "tests/test_convert_holes.py"],
     "scripts/convert/data.py": [
         "tests/test_convert_data_units.py",
