@@ -262,7 +262,9 @@ def check_aggregate(ctx: Context, agg: dict[str, Any], per_episode: dict[int, di
         got = agg[key]
         off = []
         for stat, w in want.items():
-            g = _arr(got.get(stat))
+            if stat not in got:
+                continue  # a v2.x stats.json may lack count; check_stats_dict judges the rest
+            g = _arr(got[stat])
             if g is None or g.shape != w.shape or not np.isfinite(w).all():
                 continue
             scale = np.maximum(1e-6, np.abs(want["max"] - want["min"])) if stat != "count" else 1
