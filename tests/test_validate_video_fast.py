@@ -560,6 +560,9 @@ def test_stream_fps(vids: dict[str, Path]) -> None:
         fps_finding(30, 24)
     ]
     assert stream(vids, "mkv", {**info(), "fps": 15}) == [fps_finding(30, 15, "v.mkv")]
+    # the fps finding does not end the stream's checks
+    got = stream(vids, "av1", {**info(info={"video.codec": "h264"}), "fps": 25})
+    assert [f[0] for f in got] == ["video.fps_mismatch", "video.codec_mismatch"]
 
 
 @pytest.mark.parametrize(
@@ -880,8 +883,18 @@ def test_run_shares_a_file_between_episodes(vids: dict[str, Path]) -> None:
     assert [f[:4] for f in findings(ctx)] == [("video.frame_count", "error", "av1.mp4", 1)]
 
 
-def test_run_progress_bar(vids: dict[str, Path], tmp_path: Path, capsys) -> None:
+def test_run_progress_bar(vids: dict[str, Path], tmp_path: Path, capsys, monkeypatch) -> None:
     """More than 20 files and ctx.progress: a tqdm bar on stderr; otherwise silent."""
+    import threading
+
+    import tqdm
+
+    # tqdm's class-wide lock is a multiprocessing semaphore, shared by every process forked
+    # after its creation: a process killed while holding it (mutation testing forks a child
+    # per mutant, and kills the ones that time out) would block all later ones. A lock and
+    # no monitor thread of this process's own.
+    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock(), raising=False)
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
     for i in range(21):
         (tmp_path / f"v{i:02d}.mp4").write_bytes(vids["av1"].read_bytes())
 
