@@ -58,8 +58,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_convert_stats.py",
     ],
     "validators/data.py": ["tests/test_validate_corpus.py"],
-    "validators/video.py": ["tests/test_validate_corpus.py"],
-    "validators/stats.py": ["tests/test_validate_corpus.py", "tests/test_validate_stats_exact.py"],
+    "validators/video.py": ["tests/test_validate_video_fast.py"],
+    "validators/stats.py": ["tests/test_validate_stats_fast.py"],
     "validators/structure.py": ["tests/test_validate_structure_fast.py"],
     # the corpus test starts LeRobot's recorder (~5 s) in every mutant's pytest: in-process
     # tests on LeRobot-written metadata instead
