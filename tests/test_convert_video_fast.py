@@ -83,6 +83,12 @@ def _packets(path: Path) -> tuple[list[av.Packet], av.VideoStream, av.container.
     return [p for p in container.demux(s) if p.pts is not None], s, container
 
 
+def _to_ndarray(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+    """``frame.to_ndarray(format=fmt)`` on one swscale thread (the same pixels): PyAV's
+    default thread pool, once created, blocks a forked process (mutmut's children) forever."""
+    return frame.to_ndarray(format=fmt, threads=1)
+
+
 def _reference(
     path: Path, wanted: list[int], depth: DepthParams | None, downsample=None
 ) -> list[np.ndarray]:
@@ -91,9 +97,9 @@ def _reference(
     with av.open(str(path)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if depth is not None:
-                img = depth.dequantize(frame.to_ndarray(format=DEPTH_PIX_FMT))[np.newaxis]
+                img = depth.dequantize(_to_ndarray(frame, DEPTH_PIX_FMT))[np.newaxis]
             else:
-                img = np.transpose(frame.to_ndarray(format="rgb24"), (2, 0, 1))
+                img = np.transpose(_to_ndarray(frame, "rgb24"), (2, 0, 1))
             picked[i] = (downsample or auto_downsample_height_width)(img)
     return [picked[i] for i in wanted]
 
@@ -104,9 +110,9 @@ def test_reformatter_pixels_equal_to_ndarray(videos) -> None:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
                 if depth is not None:
-                    want = depth.dequantize(frame.to_ndarray(format=DEPTH_PIX_FMT))[np.newaxis]
+                    want = depth.dequantize(_to_ndarray(frame, DEPTH_PIX_FMT))[np.newaxis]
                 else:
-                    want = np.transpose(frame.to_ndarray(format="rgb24"), (2, 0, 1))
+                    want = np.transpose(_to_ndarray(frame, "rgb24"), (2, 0, 1))
                 got = frame_array(frame, depth)
                 assert got.dtype == want.dtype and np.array_equal(got, want), path
                 checked += 1

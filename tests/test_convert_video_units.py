@@ -538,6 +538,20 @@ def test_episode_rows_flush_at_batch_bytes() -> None:
     assert len(sink.rows) == 2
 
 
+def test_episode_rows_one_byte_short_of_the_batch_waits() -> None:
+    """2**25 - 1 bytes of planes (31 channels of 601 x 1801) wait, first and after a flush."""
+    frame = np.zeros((31, 601, 1801), dtype=np.uint8)
+    assert frame.nbytes == vd.STATS_BATCH_BYTES - 1
+    sink = _Sink()
+    rows = _EpisodeRows("cam", sink, None)
+    rows.add({"i": 0}, [frame])
+    assert sink.rows == []
+    rows.flush()
+    assert len(sink.rows) == 1
+    rows.add({"i": 1}, [frame])
+    assert len(sink.rows) == 1
+
+
 # --- file plan, mux -------------------------------------------------------------------------
 
 
@@ -557,6 +571,11 @@ def test_plan_files_rolls_over_like_lerobot(tmp_path: Path) -> None:
     assert vd._plan_files(eps, 100, 2) == [(0, 0)] * 7
     assert vd._plan_files(eps[4:5], 1, 2) == [(0, 0)]  # first episode never rolls over
     assert vd._plan_files(eps[:3], 7.5, 1000) == [(0, 0), (0, 1), (0, 1)]  # 4 + 3 < 7.5
+    assert vd._plan_files(eps[:3], 8, 1000) == [(0, 0), (0, 1), (0, 1)]  # 4 + 3 < 8
+    assert vd._plan_files([eps[0], eps[2]], 8, 1000) == [(0, 0), (0, 0)]
+    (tmp_path / "t").mkdir()
+    three = _sized(tmp_path / "t", [3, 3, 3])  # sizes add up: 3 + 3 + 3 >= 8
+    assert vd._plan_files(three, 8, 1000) == [(0, 0), (0, 0), (0, 1)]
 
 
 def test_mux_failure_names_the_destination(tmp_path: Path) -> None:

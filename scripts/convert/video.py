@@ -571,8 +571,11 @@ def _reencode_episode(
             if not container.streams.video:
                 raise ConversionError(ep.path, "has no video stream")
             for frame in container.decode(container.streams.video[0]):
+                # One swscale thread, as frame_array: PyAV's default-threaded conversion
+                # shares a thread pool that a forked process (mutmut's children) waits on
+                # forever; the encoder costs far more than the conversion anyway.
                 frame = frame.reformat(
-                    width=ostream.width, height=ostream.height, format=ostream.pix_fmt
+                    width=ostream.width, height=ostream.height, format=ostream.pix_fmt, threads=1
                 )
                 frame.pts = first_pts + written
                 frame.time_base = ostream.codec_context.time_base

@@ -41,10 +41,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_convert_video_fast.py",
     ],
     "scripts/convert/aggregate.py": ["tests/test_convert_stats.py", "tests/test_convert_holes.py"],
+    # not test_convert_holes.py: in-process it reaches video.py only through verify's picture
+    # check, whose default-threaded to_ndarray blocks mutmut's forked children (a timeout)
     "scripts/convert/video.py": [
         "tests/test_convert_video_units.py",
         "tests/test_convert_video_fast.py",
-        "tests/test_convert_holes.py",
     ],
     "scripts/convert/verify.py": ["tests/test_convert_verify.py", "tests/test_convert_holes.py"],
     "scripts/convert/data.py": [
