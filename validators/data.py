@@ -30,7 +30,8 @@ def run(ctx: Context) -> None:
     read_columns(ctx, files, float_cols)
     if ctx.data is None:
         return
-    if not ctx.unreadable_data:  # rows are missing: positions are meaningless
+    missing = any(ep.data_path in ctx.missing_files for ep in ctx.episodes)
+    if not ctx.unreadable_data and not missing:  # rows are missing: positions are meaningless
         check_index(ctx)
     check_episodes(ctx)
 
