@@ -58,7 +58,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_convert_metadata_lerobot.py",
         "tests/test_convert_stats.py",
     ],
-    "validators/data.py": ["tests/test_validate_corpus.py"],
+    "validators/data.py": ["tests/test_validate_data_fast.py"],
     "validators/video.py": ["tests/test_validate_video_fast.py"],
     "validators/stats.py": ["tests/test_validate_stats_fast.py"],
     "validators/structure.py": ["tests/test_validate_structure_fast.py"],
