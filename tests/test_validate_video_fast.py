@@ -14,6 +14,7 @@ test at the end, which is what the tolerance check claims to predict.
 from __future__ import annotations
 
 import struct
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -77,6 +78,30 @@ def audio_only(path: Path) -> Path:
     return path
 
 
+def with_audio(path: Path) -> Path:
+    """n frames of video interleaved with AAC audio (an mkv: PyAV reads it)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=FPS)
+        v.width, v.height, v.pix_fmt = 32, 24, "yuv420p"
+        a = out.add_stream("aac", rate=8000)
+        base = np.random.default_rng(1).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        for i in range(N):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")
+            frame.pts = i
+            for packet in v.encode(frame):
+                out.mux(packet)
+            sound = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            sound.sample_rate, sound.pts = 8000, i * 1024
+            for packet in a.encode(sound):
+                out.mux(packet)
+        for s in (v, a):
+            for packet in s.encode(None):
+                out.mux(packet)
+    return path
+
+
 def boxes(data: bytes) -> list[tuple[bytes, int, int]]:
     """(kind, offset, size) of the top-level MP4 boxes (32-bit sizes only: our files)."""
     out, off = [], 0
@@ -111,10 +136,29 @@ def vids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bframes": encode(d / "bframes.mp4", start=3, opts={"bf": "3", "g": "12"}),
         "vfr": encode(d / "vfr.mkv", gaps=(2, 5, 6)),
         "single": encode(d / "single.mp4", n=1),
+        "two": encode(d / "two.mp4", n=2),
+        "single_late": encode(d / "single_late.mp4", n=1, start=3),  # PyAV reads it
+        "vfr_mp4": encode(d / "vfr.mp4", gaps=(2, 5, 6)),
+        "av1_mkv": encode(d / "av1.mkv", "libsvtav1"),
+        "with_audio": with_audio(d / "audio_too.mkv"),
+        "long_late": encode(d / "long_late.mp4", n=30, start=3, movflags="faststart"),
         "audio": audio_only(d / "audio.mp4"),
     }
     out["cut_fast"] = cut_faststart(out["faststart"], d / "cut_fast.mp4", 300)
     out["cut_offset"] = cut_faststart(out["offset_fast"], d / "cut_offset.mp4", 300)
+    with av.open(str(out["long_late"])) as c:
+        sizes = [p.size for p in c.demux(video=0) if p.size]
+    # cut exactly after packet 12: every packet left is whole, the decoder meets no error
+    out["cut_clean"] = cut_faststart(out["long_late"], d / "cut_clean.mp4", sum(sizes[:12]))
+    raw = bytearray(out["av1_mkv"].read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 16] = b"\xff" * 16  # inside a frame: dav1d refuses it
+    (d / "corrupt.mkv").write_bytes(bytes(raw))
+    out["corrupt_mkv"] = d / "corrupt.mkv"
+    raw = bytearray(out["offset"].read_bytes())
+    at = raw.find(b"minf")
+    raw[at - 1 : at + 7] = b"\xff" * 8  # the track's media information box: gone
+    (d / "no_codec.mp4").write_bytes(bytes(raw))
+    out["no_codec"] = d / "no_codec.mp4"
     (d / "garbage.mp4").write_bytes(struct.pack(">I4s", 40, b"free") + b"\x17" * 32)
     out["garbage"] = d / "garbage.mp4"
     return out
@@ -202,6 +246,15 @@ def box(kind: bytes, payload: bytes = b"", size: int | None = None) -> bytes:
             "box 'mdat' at byte 0 needs 8589934592 bytes but the file ends 8589934576 bytes early",
         ),
         (struct.pack(">I4sI", 1, b"mdat", 0), "box at byte 0 has an invalid size 1"),  # 12 bytes
+        (  # sizes are unsigned: 2**31 and up are sizes, not negative numbers
+            box(b"ftyp", b"isom") + box(b"mdat", b"", 2**31 + 16),
+            "box 'mdat' at byte 12 needs 2147483664 bytes but the file ends 2147483656 bytes early",
+        ),
+        (
+            struct.pack(">I4sQ", 1, b"mdat", 2**63 + 16),
+            "box 'mdat' at byte 0 needs 9223372036854775824 bytes but the file ends "
+            "9223372036854775808 bytes early",
+        ),
         (
             box(b"ftyp", b"isom") + struct.pack(">I4s", 1, b"\xe9xyz"),
             "box at byte 12 has an invalid size 1",
@@ -295,6 +348,90 @@ def test_probe_pyav_demux(vids: dict[str, Path]) -> None:
     expect_probe(p, "h264", "yuv420p", N, (3 + N) / FPS, None)
     p, f = probe(vids, "vfr")  # frames skipped: the declared rate, not the average one
     expect_probe(p, "h264", "yuv420p", 0, 0.433, np.array([0, 1, 2, 4, 5, 6, 8, 10, 11, 12]) / 30)
+
+
+def test_probe_rate_is_the_declared_one(vids: dict[str, Path]) -> None:
+    """Frames skipped (pts 0 1 2 4 5 6 8 10 11 12 / 30): the stream's rate is the common frame
+    duration's (LeRobot's get_video_info: int(base_rate)), not frames / duration."""
+    with av.open(str(vids["vfr_mp4"])) as c:
+        s = c.streams.video[0]
+        assert (s.base_rate, s.average_rate) == (30, Fraction(300, 13))
+    pts = np.array([0, 1, 2, 4, 5, 6, 8, 10, 11, 12]) / FPS
+    for deep in (False, True):
+        p, f = probe(vids, "vfr_mp4", deep=deep)
+        assert f == []
+        expect_probe(p, "h264", None if not deep else "yuv420p", N, 13 / FPS, pts)
+
+
+def test_probe_reads_only_the_video_stream(vids: dict[str, Path]) -> None:
+    """An audio track beside the video: its packets and frames are not video frames."""
+    for deep in (False, True):
+        p, f = probe(vids, "with_audio", deep=deep)
+        assert f == []
+        expect_probe(p, "h264", "yuv420p", 0, p.duration_s, np.arange(N) / FPS)
+
+
+def test_probe_no_decoder(vids: dict[str, Path]) -> None:
+    """A damaged media information box: PyAV opens a video stream without a codec."""
+    with av.open(str(vids["no_codec"])) as c:
+        assert c.streams.video[0].codec_context is None
+    eps = [episode(6, "no_codec.mp4", 0, 1, 30, 0)]
+    for deep in (False, True):
+        p, f = probe(vids, "no_codec", deep=deep, eps=eps)
+        assert p is None
+        assert f == [
+            (
+                "video.unreadable",
+                "error",
+                "no_codec.mp4",
+                6,
+                "the video stream has no codec FFmpeg can decode (damaged sample description?)",
+                "the mp4 is corrupt; re-encode it from the source frames",
+            )
+        ]
+
+
+def test_probe_deep_decode_errors(vids: dict[str, Path]) -> None:
+    """Deep mode: fewer frames than the header announces (no decoder error: the cut is at a
+    packet boundary), and a decoder error in a file whose header counts no frames (mkv)."""
+    eps = [episode(2, "x", 0, 1, 30, 0)]
+    hint = "the media data is corrupt; re-encode the video from the source frames"
+    p, f = probe(vids, "cut_clean", deep=True, eps=eps)
+    assert p is None
+    assert f == [
+        ("video.decode_error", "error", "cut_clean.mp4", 2, "decoded 12 of 30 frames", hint)
+    ]
+    p, f = probe(vids, "cut_clean", eps=eps)  # standard mode: the packets are counted
+    assert p is None
+    assert f == [
+        (
+            "video.truncated",
+            "error",
+            "cut_clean.mp4",
+            2,
+            "the header announces 30 frames but only 12 are present",
+            TRUNC_HINT,
+        )
+    ]
+    with av.open(str(vids["corrupt_mkv"])) as c:
+        decoded = 0
+        with pytest.raises(av.error.FFmpegError) as exc:
+            for _ in c.decode(video=0):
+                decoded += 1
+    p, f = probe(vids, "corrupt_mkv", deep=True, eps=eps)
+    assert p is None
+    assert f == [
+        (
+            "video.decode_error",
+            "error",
+            "corrupt.mkv",
+            2,
+            f"decoded {decoded} of ? frames: {exc.value}",
+            hint,
+        )
+    ]
+    p, f = probe(vids, "corrupt_mkv", eps=eps)  # the packets themselves are all there
+    assert f == [] and len(p.pts_s) == N
 
 
 def test_probe_deep_decodes(vids: dict[str, Path]) -> None:
@@ -723,6 +860,68 @@ def test_episodes_frame_count(vids: dict[str, Path]) -> None:
     assert [(f[0], f[3]) for f in got] == [("video.timestamp_tolerance", 1)]
 
 
+def test_episodes_end_is_the_last_frame_plus_a_period(vids: dict[str, Path]) -> None:
+    """The file ends one dataset frame period after its last frame (a stream at 30 fps in a
+    25 fps dataset: 9/30 + 1/25 s), not at the stream's own duration."""
+    inf = {**info(), "fps": 25}
+    for name, n in (("av1", N), ("single", 1)):
+        path = vids[name]
+        end = (n - 1) / FPS + 1 / 25
+        for to, bad in ((end, False), (end + 2 * TOL, True)):
+            ctx = context(path.parent, inf)
+            eps = [episode(0, path.name, 0.0, to, n, 0)]
+            ctx.episodes, ctx.data = eps, data_columns([n])
+            p = video.probe_file(ctx, VK, path.name, eps)
+            video.check_episodes(ctx, VK, path.name, p, eps)
+            want = [range_finding(0, 0.0, to, end, path.name)] if bad else []
+            assert findings(ctx) == want, (name, to)
+
+
+def test_episodes_range_edges(vids: dict[str, Path]) -> None:
+    path = vids["av1"]
+    end = float(read_video_index(path).pts_s[-1]) + 1.0 / FPS
+    # to_timestamp exactly at the end plus the tolerance: still inside
+    got = episodes(vids, "av1", spans=[(0.0, 4 / FPS), (4 / FPS, end + TOL)])
+    assert got == []
+    # an empty span (to == from) of an empty episode: nothing wrong
+    ctx = context(path.parent)
+    eps = two_episodes(ctx, path.name, lengths=(4, 6))
+    eps.append(episode(2, path.name, 0.2, 0.2, 0, 10))
+    p = video.probe_file(ctx, VK, path.name, eps)
+    video.check_episodes(ctx, VK, path.name, p, eps)
+    assert findings(ctx) == []
+    # a range finding does not stop the next episode's checks
+    got = episodes(vids, "av1", lengths=(4, 5), spans=[(0.2, 0.1), (4 / FPS, 10 / FPS)])
+    assert got == [range_finding(0, 0.2, 0.1, N / FPS), count_finding(1, 6, 5, False)]
+
+
+def test_episodes_no_frames_or_no_rate(tmp_path: Path) -> None:
+    """Degenerate streams: no frame at all (an empty episode checks out, one with rows does
+    not), and no frame rate anywhere (the file ends at its last frame)."""
+    ctx = context(tmp_path)
+    eps = [episode(0, "v.mp4", 0.0, 0.0, 0, 0), episode(1, "v.mp4", 0.0, 0.2, 3, 0)]
+    ctx.data = data_columns([3])
+    empty = video.Probe("h264", 32, 24, None, 30.0, 0, 0.25, np.zeros(0))
+    video.check_episodes(ctx, VK, "v.mp4", empty, eps)
+    assert findings(ctx) == [
+        (
+            "video.frame_count",
+            "error",
+            "v.mp4",
+            1,
+            f"{VK}: episode 1 has 0 video frames but 3 data rows",
+            "video and data disagree (dropped or extra frames); re-encode the episode",
+        )
+    ]
+    ctx = context(tmp_path, {**info(), "fps": None})
+    still = video.Probe("h264", 32, 24, None, 0.0, 3, 0.3, np.array([0.0, 0.1, 0.2]))
+    eps = [episode(0, "v.mp4", 0.0, 0.2, 2, 0), episode(1, "v.mp4", 0.0, 0.2 + 2 * TOL, 3, 0)]
+    ctx.data = DataColumns(*[np.array([0.0, 0.1, 0.2])] * 5, [("d", 0, 3)])
+    video.check_episodes(ctx, VK, "v.mp4", still, eps)
+    assert [f[:4] for f in findings(ctx)] == [("video.episode_range", "error", "v.mp4", 1)]
+    assert findings(ctx)[0][4].endswith("but the file holds [0, 0.2000] s")
+
+
 def test_episodes_frame_count_quick_without_fps(vids: dict[str, Path]) -> None:
     """No dataset fps: the stream's rate counts the span; no rate at all: not counted."""
     path = vids["mkv"]
@@ -788,6 +987,31 @@ def test_timestamp_tolerance(vids: dict[str, Path]) -> None:
     assert got == [tol_finding(0, 0, q, -q, 1)]
 
 
+def test_timestamp_tolerance_two_and_late_frames(vids: dict[str, Path]) -> None:
+    for name, t0, n in (("two", 0.0, 2), ("single_late", 3 / FPS, 1)):
+        path = vids[name]
+        for d, bad in ((TOL / 2, False), (2 * TOL, True)):
+            ctx = context(path.parent)
+            eps = [episode(0, path.name, t0, t0 + n / FPS, n, 0)]
+            ctx.episodes, ctx.data = eps, data_columns([n], {n - 1: d})
+            p = video.probe_file(ctx, VK, path.name, eps)
+            video.check_episodes(ctx, VK, path.name, p, eps)
+            q = float(np.float32((n - 1) / FPS + d)) + t0
+            want = [tol_finding(0, n - 1, q, abs(q - t0 - (n - 1) / FPS), 1, path.name)]
+            assert findings(ctx) == (want if bad else []), (name, d)
+
+
+def test_timestamp_tolerance_is_strict(vids: dict[str, Path]) -> None:
+    """A frame exactly tolerance_s away is too far (LeRobot: ``min_ < tolerance_s``)."""
+    path = vids["single"]
+    ctx = context(path.parent)
+    eps = [episode(0, path.name, TOL, 1 / FPS + TOL, 1, 0)]
+    ctx.episodes, ctx.data = eps, data_columns([1])
+    p = video.probe_file(ctx, VK, path.name, eps)
+    video.check_episodes(ctx, VK, path.name, p, eps)
+    assert findings(ctx) == [tol_finding(0, 0, TOL, TOL, 1, path.name)]
+
+
 def test_timestamp_tolerance_one_frame(vids: dict[str, Path]) -> None:
     path = vids["single"]
     for d, bad in ((TOL / 2, False), (-TOL / 2, False), (2 * TOL, True), (-2 * TOL, True)):
@@ -847,6 +1071,18 @@ def dataset(vids, names: list[str], inf=None, **kw) -> Context:
 
 
 def test_run(vids: dict[str, Path]) -> None:
+    ctx = dataset(vids, ["h264"], info(info={"video.pix_fmt": "yuv444p"}))
+    video.run(ctx)  # the pixel format is looked up for the camera's own info
+    assert findings(ctx) == [
+        (
+            "video.pix_fmt_mismatch",
+            "warning",
+            "h264.mp4",
+            None,
+            f"{VK}: stream pixel format is yuv420p but info says yuv444p",
+            "fix video.pix_fmt in meta/info.json or re-encode",
+        )
+    ]
     ctx = dataset(vids, ["av1", "h264", "faststart"])
     ctx.data.timestamp[N + 3] += 3 * TOL  # episode 1 (h264.mp4), row 3
     ctx.episodes[2].length = 9
@@ -869,6 +1105,7 @@ def test_run(vids: dict[str, Path]) -> None:
     ctx = dataset(vids, ["garbage", "cut_fast", "av1", "av1"])
     ctx.info["fps"] = 25
     video.run(ctx)
+    assert findings(ctx)[0] == fps_finding(30, 25)
     assert [f[:4] for f in findings(ctx)] == [
         ("video.fps_mismatch", "error", "av1.mp4", None),
         ("video.truncated", "error", "cut_fast.mp4", 1),

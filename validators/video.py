@@ -164,6 +164,16 @@ def probe_file(ctx: Context, vk: str, rel: str, eps: list[EpisodeMeta]) -> Probe
             )
             return None
         s = container.streams.video[0]
+        if s.codec_context is None:  # a damaged sample description, or no decoder for it
+            ctx.add(
+                "video.unreadable",
+                "error",
+                "the video stream has no codec FFmpeg can decode (damaged sample description?)",
+                "the mp4 is corrupt; re-encode it from the source frames",
+                file=rel,
+                episode=first_ep,
+            )
+            return None
         codec = getattr(getattr(s, "codec", None), "canonical_name", None) or s.codec_context.name
         rate = s.base_rate or s.average_rate or s.guessed_rate
         tb = float(s.time_base) if s.time_base else 0.0
