@@ -242,7 +242,7 @@ def _take(
     ep_col = parts["episode_index"][-1]
     for c in float_cols:
         if c in table.column_names:
-            _scan_non_finite(ctx, rel, c, table.column(c), n, ep_col)
+            _scan_non_finite(ctx, rel, c, table.column(c), ep_col)
     starts.append((rel, row, row + n))
     return row + n
 
@@ -255,15 +255,33 @@ def _progress(ctx: Context, items: Any, what: str, total: int) -> Any:
     return items
 
 
-def _scan_non_finite(
-    ctx: Context, rel: str, key: str, col: Any, n: int, ep_col: np.ndarray
-) -> None:
+def _value_rows(col: Any) -> np.ndarray:
+    """The row of each leaf value of a (nested) list column, in ``to_numpy``'s order.
+
+    From the list offsets, not a reshape: variable-length lists of the declared depth pass
+    the schema check, and their rows need not hold the same number of values.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    rows = np.arange(len(arr))
+    while (
+        pa.types.is_fixed_size_list(arr.type)
+        or pa.types.is_list(arr.type)
+        or pa.types.is_large_list(arr.type)
+    ):
+        rows = rows[to_numpy(pc.list_parent_indices(arr))]
+        arr = arr.flatten()
+    return rows
+
+
+def _scan_non_finite(ctx: Context, rel: str, key: str, col: Any, ep_col: np.ndarray) -> None:
     values = to_numpy(col).astype(np.float64, copy=False)
     bad = ~np.isfinite(values)
-    if n == 0 or not bad.any():
+    if not bad.any():
         return
-    per_row = values.size // n
-    rows = np.nonzero(bad.reshape(n, per_row).any(axis=1))[0] if per_row else np.array([], int)
+    rows = np.unique(_value_rows(col)[bad])
     eps = sorted({int(ep_col[r]) for r in rows})
     for e in eps:
         ep_rows = rows[ep_col[rows] == e]
