@@ -369,10 +369,14 @@ def test_column_types(
     for rel in rels:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table({"x": pa.array(values * 2, typ)}), tmp_path / rel)
-    info = {"codebase_version": "v3.0", "fps": 30, "features": {"x": feature}}
-    ctx = Context(tmp_path, info, deep=False, quick=False)
+    feats = {"x": feature, "y": {"dtype": "int64", "shape": [1]}}  # y: missing, checked after x
+    ctx = Context(
+        tmp_path, {"codebase_version": "v3.0", "features": feats}, deep=False, quick=False
+    )
     floats = data.check_schemas(ctx, rels)
     got = found(ctx)
+    y = f"column 'y' declared in features is missing in {rels[0]} (+1 more files)"
+    assert got.pop() == ("data.missing_column", "error", rels[0], None, y)
     if feature["dtype"] in ("video", "language", "no-such-dtype"):  # declared, no column
         assert got == [] and floats == []
         return
@@ -501,10 +505,19 @@ def test_v21_rows_are_the_files_not_the_metadata_lengths(v21: Path) -> None:
 
 def test_v21_missing_file(v21: Path) -> None:
     (v21 / V21[1]).unlink()
+    edit(v21, V21[2], frame_index=pa.array([0, 0, *range(2, 42)], pa.int64()))
     ctx = run(v21)
-    # structure says it; the other episodes check out, and index is not compared with row
-    # positions (rows are missing)
-    assert found(ctx) == []
+    # structure says it is missing; the episodes after it are still checked, and index is not
+    # compared with row positions (rows are missing)
+    assert found(ctx) == [
+        (
+            "data.frame_index",
+            "error",
+            V21[2],
+            2,
+            "episode 2: frame_index is not 0..41 (row 1 holds 0)",
+        )
+    ]
     assert [(e.from_index, e.to_index) for e in ctx.episodes] == [(0, 36), (36, 86), (36, 78)]
 
 
@@ -573,7 +586,10 @@ def test_non_numeric_task_index(v30: Path) -> None:
 
 def test_missing_timestamp_column(v30: Path) -> None:
     edit(v30, F1, timestamp=None)
-    assert found(run(v30)) == [
+    ctx = run(v30)
+    ts = ctx.data.timestamp  # the video group reads these too
+    assert ts.dtype == np.float64 and np.isnan(ts[36:86]).all() and not np.isnan(ts[:36]).any()
+    assert found(ctx) == [
         (
             "data.missing_column",
             "error",
@@ -719,20 +735,17 @@ def test_non_finite_in_features_not_in_timestamp_or_ints(v30: Path) -> None:
 
 def test_non_finite_grouped_by_episode(tmp_path: Path) -> None:
     ctx = Context(tmp_path, {"codebase_version": "v3.0"}, deep=False, quick=False)
+    two = pa.list_(pa.float64(), 2)
     col = pa.chunked_array(
         [
-            pa.array(
-                [[0.0, 1.0], [np.nan, 1.0], [0.0, np.inf], [1.0, 1.0], [0.0, np.nan]],
-                pa.list_(pa.float64(), 2),
-            )
+            pa.array([[0.0, 1.0], [np.nan, 1.0]], two),
+            pa.array([[0.0, np.inf], [1.0, 1.0], [0.0, np.nan]], two),
         ]
     )
-    data._scan_non_finite(ctx, "f.parquet", "v", col, 5, np.array([3, 3, 4, 4, 4]))
-    data._scan_non_finite(ctx, "g.parquet", "w", pa.array([np.nan]), 1, np.array([7]))
-    data._scan_non_finite(ctx, "h.parquet", "w", pa.array([1.0, 2.0]), 2, np.array([7, 7]))
-    data._scan_non_finite(
-        ctx, "i.parquet", "w", pa.array([], pa.float64()), 0, np.array([], np.int64)
-    )
+    data._scan_non_finite(ctx, "f.parquet", "v", col, np.array([3, 3, 4, 4, 4]))
+    data._scan_non_finite(ctx, "g.parquet", "w", pa.array([np.nan]), np.array([7]))
+    data._scan_non_finite(ctx, "h.parquet", "w", pa.array([1.0, 2.0]), np.array([7, 7]))
+    data._scan_non_finite(ctx, "i.parquet", "w", pa.array([], pa.float64()), np.array([], int))
     assert found(ctx) == [
         (
             "data.non_finite",
@@ -754,6 +767,48 @@ def test_non_finite_grouped_by_episode(tmp_path: Path) -> None:
             "g.parquet",
             7,
             "'w' has NaN/Inf in 1 row(s) of episode 7 (first at row 0 of the file)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("typ", [pa.list_(F32), pa.large_list(F32)])
+def test_non_finite_in_ragged_rows(tmp_path: Path, typ) -> None:
+    """Variable-length lists pass the schema check; their rows hold different numbers of values
+    (this used to crash on a reshape, or miss the NaN when there were fewer values than rows)."""
+    ctx = Context(tmp_path, {"codebase_version": "v3.0"}, deep=False, quick=False)
+    nan = np.nan
+    for rel, rows, eps in [
+        ("a", [[nan], [], []], [0, 0, 1]),
+        ("b", [[1.0, 2.0], [nan]], [0, 1]),
+        ("c", [[1.0], [nan, 1.0, 1.0]], [0, 1]),
+        ("d", [[1.0], None, [2.0, 3.0], [4.0, nan]], [5, 5, 5, 6]),
+    ]:
+        data._scan_non_finite(ctx, rel, "v", pa.array(rows, typ), np.array(eps))
+    inf = np.inf
+    nested = pa.array([[[1.0], [2.0, 3.0]], [[nan]], [[4.0, 5.0, inf]]], pa.list_(typ))
+    data._scan_non_finite(ctx, "e", "v", nested.slice(1), np.array([8, 9]))
+    assert [(f.file, f.episode, f.message) for f in ctx.report.findings] == [
+        ("a", 0, "'v' has NaN/Inf in 1 row(s) of episode 0 (first at row 0 of the file)"),
+        ("b", 1, "'v' has NaN/Inf in 1 row(s) of episode 1 (first at row 1 of the file)"),
+        ("c", 1, "'v' has NaN/Inf in 1 row(s) of episode 1 (first at row 1 of the file)"),
+        ("d", 6, "'v' has NaN/Inf in 1 row(s) of episode 6 (first at row 3 of the file)"),
+        ("e", 8, "'v' has NaN/Inf in 1 row(s) of episode 8 (first at row 0 of the file)"),
+        ("e", 9, "'v' has NaN/Inf in 1 row(s) of episode 9 (first at row 1 of the file)"),
+    ]
+
+
+def test_non_finite_in_a_variable_length_column(v30: Path) -> None:
+    action = real_rows(1).column("action").to_pylist()
+    action[4] = action[4][:3]
+    action[6][1] = float("nan")
+    edit(v30, F1, action=pa.array(action, pa.list_(F32)))
+    assert found(run(v30)) == [
+        (
+            "data.non_finite",
+            "error",
+            F1,
+            1,
+            "'action' has NaN/Inf in 1 row(s) of episode 1 (first at row 6 of the file)",
         ),
     ]
 
@@ -978,10 +1033,13 @@ def test_timestamp_order(tmp_path: Path) -> None:
 
 
 def test_episode_range_outside_the_data_is_not_read(tmp_path: Path) -> None:
-    fi = np.array([0, 1, 2, 0, 0, 0])
-    got = direct(tmp_path, 0, [(0, 0, 3), (1, 3, 9)], [0.0] * 6, fi=fi)
+    """Episode 1 claims rows 3..20 of 8: only its length is said; episode 2 is still checked."""
+    fi = np.array([0, 1, 2, 0, 0, 0, 1, 1])
+    ep_col = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    got = direct(tmp_path, 0, [(0, 0, 3), (1, 3, 20), (2, 5, 8)], [0.0] * 8, fi=fi, ep_col=ep_col)
     assert got == [
-        ("data.episode_length", 1, "episode 1: metadata length is 6 but the data holds 3 rows")
+        ("data.episode_length", 1, "episode 1: metadata length is 17 but the data holds 2 rows"),
+        ("data.frame_index", 2, "episode 2: frame_index is not 0..2 (row 2 holds 1)"),
     ]
 
 
@@ -1023,7 +1081,36 @@ def test_progress_bar_only_for_many_files(tmp_path: Path) -> None:
     assert data._progress(ctx, items, "data", 20) is items
     bar = data._progress(ctx, items, "data", 21)
     assert isinstance(bar, tqdm)
-    assert (bar.desc, bar.unit, bar.total, bar.leave) == ("data", "file", 21, False)
-    assert list(bar) == [0, 1, 2]
+    try:
+        got = (bar.desc, bar.unit, bar.total, bar.leave, list(bar))
+    finally:
+        bar.close()
+    assert got == ("data", "file", 21, False, [0, 1, 2])
     ctx.progress = False
     assert data._progress(ctx, items, "data", 21) is items
+
+
+def test_read_columns_shows_progress_over_many_files(tmp_path: Path, capsys) -> None:
+    """The CLI's progress bar: 21 files (more than 20), one row each, read in load order."""
+    rels = [f"data/chunk-000/file-{i:03d}.parquet" for i in range(21)]
+    (tmp_path / "data/chunk-000").mkdir(parents=True)
+    for i, rel in enumerate(rels):
+        cols = {c: pa.array([i], pa.int64()) for c in data.BOOK_KEEPING if c != "timestamp"}
+        pq.write_table(pa.table({**cols, "timestamp": pa.array([0.0], F32)}), tmp_path / rel)
+    ctx = Context(tmp_path, {"codebase_version": "v3.0", "fps": 30}, deep=False, quick=False)
+    ctx.progress = True
+    data.read_columns(ctx, rels, [])
+    err = capsys.readouterr().err
+    assert "data:   0%|" in err and " 0/21 " in err and "file/s]" in err, err
+    assert ctx.data.index.tolist() == list(range(21))
+    assert ctx.data.file_starts == [(rel, i, i + 1) for i, rel in enumerate(rels)]
+
+
+def test_long_episode_float32_timestamps(tmp_path: Path) -> None:
+    """LeRobot stores timestamp = frame_index / fps as float32; past 2048 s float32 rounding
+    alone is more than tolerance_s away from the exact time, so the grid is float32 too."""
+    n = 61_500  # 34 min at 30 fps
+    ts = (np.arange(n) / 30).astype(np.float32)
+    exact_off = np.abs(ts.astype(np.float64) - np.arange(n) / 30)
+    assert exact_off.max() > fmt.TOLERANCE_S  # the premise
+    assert direct(tmp_path, 30, [(0, 0, n)], ts) == []
