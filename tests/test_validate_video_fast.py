@@ -883,6 +883,11 @@ def test_episodes_range_edges(vids: dict[str, Path]) -> None:
     # to_timestamp exactly at the end plus the tolerance: still inside
     got = episodes(vids, "av1", spans=[(0.0, 4 / FPS), (4 / FPS, end + TOL)])
     assert got == []
+    # from_timestamp exactly -tolerance: inside the file, but frame 0 is then looked up
+    # exactly tolerance_s away
+    got = episodes(vids, "av1", spans=[(-TOL, 4 / FPS), (4 / FPS, 10 / FPS)])
+    assert [f[:4] for f in got] == [("video.timestamp_tolerance", "error", "av1.mp4", 0)]
+    assert got[0][4].startswith(f"{VK}: episode 0 frame 0 is looked up at -0.000100 s; ")
     # an empty span (to == from) of an empty episode: nothing wrong
     ctx = context(path.parent)
     eps = two_episodes(ctx, path.name, lengths=(4, 6))
