@@ -1184,6 +1184,9 @@ def test_lerobot_decoder_agrees(vids: dict[str, Path]) -> None:
             ts[3] = np.float32(ts[3] + d)
             cases.append((str(vids[name]), [float(t) + t0 for t in ts]))  # LeRobot's query
             mine.append(tolerance(vids, name, {3: d}, spans=spans) == [])
+    # a frame exactly tolerance_s away (test_timestamp_tolerance_is_strict): too far for both
+    cases.append((str(vids["single"]), [TOL]))
+    mine.append(False)
     res = subprocess.run(
         [env_python("act"), "-c", LEROBOT_DECODE, json.dumps(cases)],
         capture_output=True,
@@ -1193,4 +1196,4 @@ def test_lerobot_decoder_agrees(vids: dict[str, Path]) -> None:
         timeout=300,
     )
     assert json.loads(res.stdout.strip().splitlines()[-1]) == mine
-    assert mine == [True, True, False, False, True] * 2
+    assert mine == [True, True, False, False, True] * 2 + [False]
