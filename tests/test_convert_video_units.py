@@ -84,11 +84,14 @@ def _mp4(
                 out.mux(p)
         for p in s.encode(None):
             out.mux(p)
-        if a is not None:
-            samples = np.zeros((1, 1024), dtype=np.float32)
-            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, 0
-            for p in [*a.encode(frame), *a.encode(None)]:
+        if a is not None:  # half a second: audio frames interleave with the video's
+            for k in range(8):
+                samples = np.zeros((1, 1024), dtype=np.float32)
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 16000, k * 1024
+                for p in a.encode(frame):
+                    out.mux(p)
+            for p in a.encode(None):
                 out.mux(p)
     return path
 
@@ -207,6 +210,24 @@ def test_probe_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConversionError) as exc:
         probe(missing)
     assert _message(exc, missing).startswith("not a readable mp4 (")
+    odd = _unknown_codec(tmp_path)
+    with pytest.raises(ConversionError) as exc:
+        probe(odd)
+    assert _message(exc, odd) == "has a video codec FFmpeg cannot decode"
+    with open_input(odd) as c, pytest.raises(ConversionError) as exc:
+        _checked_packets(CameraEpisode(0, 0, 2, odd), c, None)
+    assert _message(exc, odd) == "has a video codec FFmpeg cannot decode"
+
+
+def _unknown_codec(tmp_path: Path) -> Path:
+    """A matroska video track whose codec id FFmpeg does not know (PyAV: no codec context)."""
+    data = _mp4(tmp_path / "known.mkv", 2, fmt="matroska").read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    odd = tmp_path / "odd.mp4"
+    odd.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"))
+    with av.open(str(odd)) as c:
+        assert c.streams.video and c.streams.video[0].codec_context is None
+    return odd
 
 
 # --- depth -----------------------------------------------------------------------------------
@@ -255,6 +276,20 @@ def test_dequantize_equals_lerobot(params: DepthParams) -> None:
     assert got.dtype == want.dtype and np.array_equal(got[np.newaxis], want)
 
 
+def test_depth_frame_array_from_a_yuv_stream(tmp_path: Path) -> None:
+    """Depth codes are the frame's 12-bit luma, whatever the stream's pixel format: a
+    yuv420p12le stream is read as gray12le first, as LeRobot's ``dequantize_depth`` does."""
+    path = _mp4(tmp_path / "d.mp4", 2, codec="libx265", pix_fmt="yuv420p12le", options=X265)
+    depth = DepthParams()
+    for frame in _decoded(path):
+        assert frame.format.name == "yuv420p12le"
+        codes = frame.to_ndarray(format="gray12le", threads=1)
+        want = _lerobot()["dequantize_depth"](codes, output_tensor=False)
+        got = frame_array(frame, depth)
+        assert got.shape == (1, 48, 64) and got.dtype == np.uint16
+        assert np.array_equal(got, want)
+
+
 # --- frames near a time ----------------------------------------------------------------------
 
 
@@ -299,8 +334,11 @@ def test_frames_near_fine_time_base(tmp_path: Path) -> None:
 
 
 def test_frames_near_reads_only_the_video(tmp_path: Path) -> None:
-    path = _mp4(tmp_path / "av.mp4", 4, audio=True)
+    path = _mp4(tmp_path / "av.mp4", 8, audio=True)
     assert frames_near(path, [0.0, 0.1], _pts) == {0.0: 0, 0.1: 1536}
+    # audio packets at 1024 * k in their time base: the video's frames 2k share the number
+    wanted = [k / 15 for k in range(4)]
+    assert frames_near(path, wanted, _pts) == {w: 1024 * k for k, w in enumerate(wanted)}
 
 
 # --- sampler and decoder ---------------------------------------------------------------------
@@ -394,6 +432,8 @@ def test_decode_runs_plans() -> None:
     assert decode_runs([P(0, True), P(2, False), P(1, True)], {0}) is None
     assert decode_runs([P(1, True), P(0, False), P(2, True)], {2}) is None
     assert decode_runs([P(0, True), P(1, True), P(3, False), P(2, True)], {0}) is None
+    # a group ending past its range, the next one starting in place but reaching back
+    assert decode_runs([P(0, True), P(3, False), P(2, True), P(1, False), P(4, False)], {0}) is None
 
 
 def _bframes(path: Path, n: int = 12) -> Path:
@@ -434,6 +474,67 @@ def test_sample_frames_plans_runs_and_falls_back(tmp_path: Path) -> None:
         got = sample_frames(packets, [3], d, SMALL_EPISODE_PIXELS // 12 + 1, None, path)
         assert [_id(a) for a in got] == [3]
         assert list(d._contexts) == [True]
+
+
+class _Counting(Decoder):
+    """The real decoder, noting how many packets each run hands it and its pixel count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[int, int]] = []
+
+    def run(self, packets: list[av.Packet], pixels: int) -> list[av.VideoFrame]:
+        self.calls.append((len(packets), pixels))
+        return super().run(packets, pixels)
+
+
+def test_sample_frames_decodes_only_the_groups_it_needs(tmp_path: Path) -> None:
+    path = _mp4(tmp_path / "g2.mp4", 10)  # groups of 2
+    c, s, packets = _demuxed(path)
+    with c:
+        d = _Counting()
+        d.bind(s)
+        got = sample_frames(packets, [3, 8], d, 7, None, path)
+        assert [_id(a) for a in got] == [3, 8]
+        assert d.calls == [(2, 14), (1, 7)]  # frames 2-3, then 8 (9 not needed)
+
+
+def test_sample_frames_depth_by_runs(tmp_path: Path) -> None:
+    path = _mp4(tmp_path / "d.mp4", 6, codec="libx265", pix_fmt="gray12le", options=X265)
+    frames = _decoded(path)
+    depth = DepthParams()
+    c, s, packets = _demuxed(path)
+    with c:
+        assert decode_runs(packets, {1, 4}) is not None  # closed groups: decoded by runs
+        d = Decoder()
+        d.bind(s)
+        got = sample_frames(packets, [1, 4], d, 64 * 48, depth, path)
+    for g, i in zip(got, [1, 4], strict=True):
+        assert g.dtype == np.uint16 and np.array_equal(g, frame_array(frames[i], depth))
+
+
+def _trimmed(src: Path, dst: Path) -> Path:
+    """``src`` one frame early: its first frame shows before 0, so the mp4's edit list trims
+    it (the demuxer flags that packet discard): the file counts it, the decoder gives no
+    frame for it."""
+    with av.open(str(src)) as c, av.open(str(dst), "w") as out:
+        s = c.streams.video[0]
+        o = out.add_stream_from_template(template=s, opaque=True)
+        o.time_base = s.time_base
+        for p in c.demux(s):
+            if p.dts is not None:
+                p.pts, p.dts, p.stream = p.pts - 512, p.dts - 512, o
+                out.mux(p)
+    return dst
+
+
+def test_decoder_dropping_a_frame_is_named(tmp_path: Path) -> None:
+    path = _trimmed(_mp4(tmp_path / "a.mp4", 5), tmp_path / "t.mp4")
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == 5 and len(list(c.decode(video=0))) == 4
+    with pytest.raises(ConversionError) as exc:
+        vd.episode_samples(CameraEpisode(0, 0, 5, path), Decoder(), None)
+    assert _message(exc, path) == "decoded 4 frames, episode needs 5 (truncated?)"
 
 
 def test_sample_frames_downsamples_wide_frames(tmp_path: Path) -> None:
@@ -617,6 +718,10 @@ def test_checked_packets(tmp_path: Path) -> None:
     with open_input(audio) as c, pytest.raises(ConversionError) as exc:
         _checked_packets(CameraEpisode(0, 0, 1, audio), c, None)
     assert _message(exc, audio) == "has no video stream"
+    both = _mp4(tmp_path / "av.mp4", 3, audio=True)
+    with open_input(both) as c:
+        s, packets = _checked_packets(CameraEpisode(0, 0, 3, both), c, None)
+        assert [(p.stream.index, p.pts) for p in packets] == [(0, 0), (0, 512), (0, 1024)]
 
 
 def test_checked_packets_counts_packets_without_frame_count(tmp_path: Path) -> None:
@@ -650,6 +755,38 @@ def test_remux_episode_shifts_timestamps(tmp_path: Path) -> None:
         assert vd._remux_episode(CameraEpisode(1, 1, 2, b), out, o, 1536, ref) == 1024
     assert _packets(out_path) == [(i * 512, (i - 1) * 512) for i in range(5)]
     assert _ids(_decoded(out_path)) == [0, 1, 2, 0, 1]
+
+
+def test_remux_episode_keeps_b_frame_decode_times(tmp_path: Path) -> None:
+    a = _bframes(tmp_path / "a.mp4", 8)
+    src = _packets(a)
+    assert any(pts != dts for pts, dts in src)  # decode order differs from display order
+    # the stream lasts its edit list's 266 ms (movie time scale 1/1000), not 8 * 512 ticks:
+    # LeRobot's duration (and so its next from_timestamp) is the same
+    assert round(_lerobot()["get_video_duration_in_s"](a) * 15360) == 4086
+    ref = probe(a)
+    out_path = tmp_path / "out.mp4"
+    with av.open(str(a)) as tc, av.open(str(out_path), "w") as out:
+        o = out.add_stream_from_template(template=tc.streams.video[0], opaque=True)
+        o.time_base = tc.streams.video[0].time_base
+        assert vd._remux_episode(CameraEpisode(0, 0, 8, a), out, o, 0, ref) == 4086
+        assert vd._remux_episode(CameraEpisode(1, 1, 8, a), out, o, 4086, ref) == 4086
+    assert _packets(out_path) == src + [(p + 4086, d + 4086) for p, d in src]
+    assert _ids(_decoded(out_path)) == list(range(8)) * 2
+
+
+def test_remux_episode_duration_is_the_stream_duration(tmp_path: Path) -> None:
+    """MPEG-TS (opened by probing): frames start at 1/30 s; the episode lasts its stream's
+    duration, as LeRobot's ``get_video_duration_in_s`` reads it, not to its last frame's end."""
+    ts = _mp4(tmp_path / "t.mp4", 3, fmt="mpegts")
+    with av.open(str(ts)) as c:
+        s = c.streams.video[0]
+        assert s.duration == 9000 and [p.pts for p in c.demux(s)][:3] == [3000, 6000, 9000]
+    assert _lerobot()["get_video_duration_in_s"](ts) == 0.1
+    with av.open(str(ts)) as tc, av.open(str(tmp_path / "o.mkv"), "w") as out:
+        o = out.add_stream_from_template(template=tc.streams.video[0], opaque=True)
+        o.time_base = tc.streams.video[0].time_base
+        assert vd._remux_episode(CameraEpisode(0, 0, 3, ts), out, o, 0, probe(ts)) == 9000
 
 
 def test_remux_episode_duration_from_packets_without_stream_duration(tmp_path: Path) -> None:
@@ -692,6 +829,9 @@ def test_episode_samples(tmp_path: Path) -> None:
     # fewer frames wanted than the file holds: LeRobot's samples of the episode's length
     got = vd.episode_samples(CameraEpisode(0, 0, 5, path), Decoder(), None)
     assert [_id(a) for a in got] == sample_indices(5)
+    d = _Counting()  # a frame's pixels are the stream's width times its height
+    vd.episode_samples(CameraEpisode(0, 0, 12, path), d, None)
+    assert {p // n for n, p in d.calls} == {64 * 48}
     bad = _junk(tmp_path / "bad.mp4")
     with pytest.raises(ConversionError) as exc:
         vd.episode_samples(CameraEpisode(0, 0, 12, bad), Decoder(), None)
@@ -737,14 +877,16 @@ def test_reencode_episode(tmp_path: Path) -> None:
     with av.open(str(out_path), "w") as out:
         o = out.add_stream("libx264", rate=30, options={"g": "1", "qp": "0"})
         o.width, o.height, o.pix_fmt = 64, 48, "yuv420p"
-        assert vd._reencode_episode(CameraEpisode(0, 0, 3, small), o, out, 0) == 3
-        assert vd._reencode_episode(CameraEpisode(1, 1, 2, small), o, out, 3) == 3
+        assert vd._reencode_episode(CameraEpisode(0, 0, 3, small), o, out, 2) == 3
+        assert vd._reencode_episode(CameraEpisode(1, 1, 2, small), o, out, 7) == 3
+        both = _mp4(tmp_path / "av.mp4", 2, audio=True)  # its audio is not re-encoded
+        assert vd._reencode_episode(CameraEpisode(2, 2, 2, both), o, out, 10) == 2
         for p in o.encode(None):
             out.mux(p)
     frames = _decoded(out_path)
-    assert [(f.width, f.height, f.format.name) for f in frames] == [(64, 48, "yuv420p")] * 6
-    assert _ids(frames) == [0, 1, 2, 0, 1, 2]
-    assert [float(f.time) for f in frames] == [i / 30 for i in range(6)]
+    assert [(f.width, f.height, f.format.name) for f in frames] == [(64, 48, "yuv420p")] * 8
+    assert _ids(frames) == [0, 1, 2, 0, 1, 2, 0, 1]
+    assert [round(float(f.time) * 30) for f in frames] == [2, 3, 4, 7, 8, 9, 10, 11]
     with av.open(str(tmp_path / "o2.mp4"), "w") as out:
         o = out.add_stream("libx264", rate=30)
         o.width, o.height, o.pix_fmt = 64, 48, "yuv420p"
@@ -808,6 +950,26 @@ def test_convert_camera_stream_copy_equals_lerobot(tmp_path: Path) -> None:
     assert vd.video_info(mp4) == {
         k: v for k, v in _lerobot()["get_video_info"](want_file).items() if k != "is_depth_map"
     }
+
+
+def test_convert_camera_b_frames_where_lerobot_looks(tmp_path: Path) -> None:
+    """Episodes with B-frames (an edit list shifts display times; each lasts its edit's
+    rounded milliseconds): from/to timestamps chained as LeRobot's recorder chains them, and
+    frame k of each episode exactly at ``from_timestamp + k / fps`` (LeRobot's lookup, within
+    1e-4 s). LeRobot's own ``concatenate_video_files`` re-rounds the joined file's duration
+    instead, which moves later episodes by a few ticks: not compared here."""
+    lengths = (8, 13, 5)
+    paths = [_bframes(tmp_path / f"e{i}.mp4", n) for i, n in enumerate(lengths)]
+    eps = [CameraEpisode(i, i, n, paths[i]) for i, n in enumerate(lengths)]
+    r = vd.convert_camera("cam", eps, tmp_path / "dst", 100, 1000, 30, False)
+    _, spans = _lerobot_record(paths, tmp_path)
+    rows = _rows(r.spool)
+    assert [(r["videos/cam/from_timestamp"], r["videos/cam/to_timestamp"]) for r in rows] == spans
+    frames = sorted(_decoded(r.files[0]), key=lambda f: f.pts)
+    want = [(t0 + k / 30, k) for (t0, _), n in zip(spans, lengths, strict=True) for k in range(n)]
+    assert len(frames) == len(want)
+    for f, (t, k) in zip(frames, want, strict=True):
+        assert abs(float(f.time) - t) < vd.TOLERANCE_S and _ids([f]) == [k % 14], (t, k)
 
 
 def test_convert_camera_rolls_files_over(tmp_path: Path) -> None:
@@ -876,17 +1038,41 @@ def test_convert_camera_reencodes_on_request(tmp_path: Path, codec: str, want: s
     p = probe(mp4)
     assert (p.codec, p.width, p.height, p.pix_fmt) == (want, 64, 48, "yuv420p")
     assert [round(float(f.time) * 30) for f in frames] == list(range(7))
+    if want == "h264":  # LeRobot's settings (x264 writes its options into the stream)
+        assert b" keyint=2 " in mp4.read_bytes() and b" crf=23.0 " in mp4.read_bytes()
     rows = _rows(r.spool)
     spans = [(r["videos/cam/from_timestamp"], r["videos/cam/to_timestamp"]) for r in rows]
-    want, t = [], 0.0
+    chained, t = [], 0.0
     for n in (3, 2, 2):  # chained as LeRobot's recorder does: from = the previous to
-        want.append((t, t + n / 30))
+        chained.append((t, t + n / 30))
         t += n / 30
-    assert spans == want
+    assert spans == chained
     assert vd.video_info(mp4)["video.fps"] == 30
     spool = tmp_path / "mine.arrow"
     r = vd.convert_camera("cam", eps, tmp_path / "dst2", 100, 1000, 30, True, spool=spool)
     assert r.spool == tmp_path / "mine.reencode.arrow"
+
+
+def test_reencode_keeps_pixel_format_and_rolls_files_over(tmp_path: Path) -> None:
+    a = _mp4(tmp_path / "a.mp4", 3, pix_fmt="yuv444p")
+    b = _mp4(tmp_path / "b.mp4", 2, size=(24, 32), pix_fmt="yuv444p")
+    eps = [CameraEpisode(0, 0, 3, a), CameraEpisode(1, 1, 2, b), CameraEpisode(2, 2, 3, a)]
+    dst = tmp_path / "dst"
+    r = vd.convert_camera("cam", eps, dst, 1e-6, 1, 30, True)
+    assert r.reencoded and r.files == [
+        dst / f"videos/cam/chunk-00{i}/file-000.mp4" for i in range(3)
+    ]
+    for f, n in zip(r.files, (3, 2, 3), strict=True):
+        frames = _decoded(f)
+        assert [(x.width, x.height, x.format.name) for x in frames] == [(64, 48, "yuv444p")] * n
+        assert _ids(frames) == list(range(n))
+    rows = _rows(r.spool)
+    assert [(r["videos/cam/chunk_index"], r["videos/cam/from_timestamp"]) for r in rows] == [
+        (0, 0.0),
+        (1, 0.0),
+        (2, 0.0),
+    ]
+    assert [r["videos/cam/to_timestamp"] for r in rows] == [3 / 30, 2 / 30, 3 / 30]
 
 
 def test_video_info_equals_lerobot(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ def as_fraction(value: Any) -> Fraction:
 def stream_props(s: av.VideoStream) -> StreamProps:
     extradata = s.codec_context.extradata or b""
     return StreamProps(
-        codec=s.codec_context.codec.canonical_name if s.codec_context.codec else "?",
+        codec=s.codec_context.codec.canonical_name,
         width=int(s.codec_context.width),
         height=int(s.codec_context.height),
         pix_fmt=s.codec_context.pix_fmt,
@@ -133,13 +133,21 @@ def open_input(path: Path) -> av.container.InputContainer:
         return av.open(str(path))
 
 
+def video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    """The episode's (first) video stream, or an error naming the file."""
+    if not container.streams.video:
+        raise ConversionError(path, "has no video stream")
+    s = container.streams.video[0]
+    if s.codec_context is None:  # PyAV opens no codec for one FFmpeg does not know
+        raise ConversionError(path, "has a video codec FFmpeg cannot decode")
+    return s
+
+
 def probe(path: Path) -> StreamProps:
     """The stream properties of an episode's mp4, naming the file when it cannot be read."""
     try:
         with open_input(path) as container:
-            if not container.streams.video:
-                raise ConversionError(path, "has no video stream")
-            return stream_props(container.streams.video[0])
+            return stream_props(video_stream(container, path))
     except ConversionError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -461,9 +469,7 @@ def _checked_packets(
     ep: CameraEpisode, container: av.container.InputContainer, ref: StreamProps | None
 ) -> tuple[av.VideoStream, list[av.Packet]]:
     """The episode's video packets, after the checks both passes make (ref: stream copy's)."""
-    if not container.streams.video:
-        raise ConversionError(ep.path, "has no video stream")
-    s = container.streams.video[0]
+    s = video_stream(container, ep.path)
     if ref is not None:
         diff = ref.differences(stream_props(s))
         if diff:
@@ -568,15 +574,8 @@ def _reencode_episode(
     written = 0
     try:
         with open_input(ep.path) as container:
-            if not container.streams.video:
-                raise ConversionError(ep.path, "has no video stream")
-            for frame in container.decode(container.streams.video[0]):
-                # One swscale thread, as frame_array: PyAV's default-threaded conversion
-                # shares a thread pool that a forked process (mutmut's children) waits on
-                # forever; the encoder costs far more than the conversion anyway.
-                frame = frame.reformat(
-                    width=ostream.width, height=ostream.height, format=ostream.pix_fmt, threads=1
-                )
+            # encode() converts each frame to the encoder's size and pixel format itself
+            for frame in container.decode(video_stream(container, ep.path)):
                 frame.pts = first_pts + written
                 frame.time_base = ostream.codec_context.time_base
                 for packet in ostream.encode(frame):
