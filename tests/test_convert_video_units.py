@@ -256,6 +256,7 @@ def test_depth_params_from_info() -> None:
         DepthParams(use_log=False),
         DepthParams(use_log=False, unit="m"),
         DepthParams(0.0, 100.0, 3.5, False, "mm"),  # past 65.535 m: clipped to uint16
+        DepthParams(-1.0, 10.0, 3.5, False, "mm"),  # below 0 mm: clipped to 0
         DepthParams(0.2, 70.0, 1.0, True, "mm"),
         DepthParams(0.3, 5.0, 0.5, True, "m"),
     ],
