@@ -561,9 +561,11 @@ def test_check_aggregate_tolerance(lerobot: dict, tmp_path: Path) -> None:
     for factor, bad in ((2.0, True), (0.5, False), (-2.0, True), (-0.5, False)):
         for s in ("min", "max", "mean", "std"):
             t = 1e-4 * span + 1e-4 * np.abs(w[s])
-            off = copy.deepcopy(agg)
-            off["action"][s] = w[s] + factor * t * (np.arange(6) == 3)
-            assert agg_check(tmp_path, off) == ([mismatch("action", s)] if bad else []), (s, factor)
+            for dim in range(6):  # |value| from 0.4 to 26 x the span: rtol and atol both count
+                off = copy.deepcopy(agg)
+                off["action"][s] = w[s] + factor * t * (np.arange(6) == dim)
+                want = [mismatch("action", s)] if bad else []
+                assert agg_check(tmp_path, off) == want, (s, factor, dim)
     assert tol.shape == (6,)
     total = 128
     for d, bad in ((1.0, True), (-1.0, True), (0.25, False), (-0.25, False)):
@@ -593,6 +595,36 @@ def test_check_aggregate_constant_dimension(tmp_path: Path) -> None:
     for d, bad in ((2e-10, True), (0.5e-10, False)):
         off = {"action": {**one, "mean": [0.5, d], "count": [128]}}
         assert agg_check(tmp_path, off, per) == ([mismatch("action", "mean")] if bad else [])
+
+
+def test_check_aggregate_symmetric_range(tmp_path: Path) -> None:
+    """The tolerance scales with max - min (2 here), not with |max + min| (0 here)."""
+    one = {"min": [-1.0], "max": [1.0], "mean": [0.0], "std": [0.5]}
+    per = {e: {"action": {**one, "count": [n]}} for e, n in LENGTHS.items()}
+    for d, bad in ((4e-4, True), (1e-4, False)):  # atol 1e-4 x 2
+        off = {"action": {**one, "mean": [d], "count": [128]}}
+        assert agg_check(tmp_path, off, per) == ([mismatch("action", "mean")] if bad else [])
+
+
+def test_check_aggregate_skip_goes_on(lerobot: dict, tmp_path: Path) -> None:
+    """A feature or stat that cannot be compared is skipped, the next ones still are."""
+    per = episode_stats()
+    agg = lerobot_aggregate(lerobot, per)
+    state_off = copy.deepcopy(agg)
+    state_off["observation.state"]["mean"] = agg["observation.state"]["mean"] + 1
+    want = [mismatch("observation.state", "mean")]
+    off = copy.deepcopy(state_off)
+    off["action"] = "not a dict"
+    assert agg_check(tmp_path, off) == want
+    per2 = copy.deepcopy(per)
+    del per2[1]["action"]["count"]
+    assert agg_check(tmp_path, state_off, per2) == want
+    off = copy.deepcopy(state_off)
+    del off["observation.state"]["min"]  # the first stat: absent
+    assert agg_check(tmp_path, off) == want
+    off = copy.deepcopy(state_off)
+    off["observation.state"]["min"] = [0.0, 1.0]  # the first stat: wrong shape
+    assert agg_check(tmp_path, off) == want
 
 
 def test_check_aggregate_skips(lerobot: dict, tmp_path: Path) -> None:
@@ -724,6 +756,122 @@ def test_varying_dims(lerobot: dict, tmp_path: Path) -> None:
     got = stats.varying_dims(ctx, agg2, const, rows)
     assert got["action"].tolist() == [True, False]
     assert got["observation.state"].tolist() == [True] * 6
+
+
+def test_run_files_findings_where_they_are(lerobot: dict, v21: Path, tmp_path: Path) -> None:
+    """stats.json findings name stats.json; per-episode ones the per-episode file and episode;
+    counts are compared with the episode lengths."""
+    per = episode_stats()
+    agg = lerobot_aggregate(lerobot, per)
+    agg["action"]["mean"] = agg["action"]["mean"][:5]
+    write_stats_json(lerobot, v21, agg)
+    lines = (v21 / fmt.LEGACY_EPISODES_STATS_PATH).read_text().splitlines()
+    r = json.loads(lines[1])
+    r["stats"]["observation.state"]["count"] = [49]
+    lines[1] = json.dumps(r)
+    (v21 / fmt.LEGACY_EPISODES_STATS_PATH).write_text("\n".join(lines) + "\n")
+    got = findings(validate(v21, quick=True))
+    assert got[:2] == [
+        shape("stats.json: action/mean has shape (5,), expected (6,)", None, fmt.STATS_PATH),
+        (
+            "stats.count_mismatch",
+            "error",
+            fmt.LEGACY_EPISODES_STATS_PATH,
+            1,
+            "episode 1 stats: observation.state/count is 49 but the episode has 50 frames",
+            "the stats were computed on other data; recompute them",
+        ),
+    ]
+    per[1]["action"]["count"] = [51]
+    root = make_v30(lerobot, tmp_path / "v30", per)
+    write_stats_json(lerobot, root, lerobot_aggregate(lerobot, episode_stats()))
+    got = findings(validate(root, quick=True))
+    assert [f[:4] for f in got][:1] == [("stats.count_mismatch", "error", "meta/episodes", 1)]
+
+
+def _scale_std(path: Path, factor: float, episode: int | None) -> None:
+    """Multiply action's std by ``factor``: in stats.json (episode None) or one episode."""
+    if episode is None:
+        d = json.loads(path.read_text())
+        d["action"]["std"] = [v * factor for v in d["action"]["std"]]
+        path.write_text(json.dumps(d))
+        return
+    lines = path.read_text().splitlines()
+    r = json.loads(lines[episode])
+    r["stats"]["action"]["std"] = [v * factor for v in r["stats"]["action"]["std"]]
+    lines[episode] = json.dumps(r)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_run_judges_every_source(lerobot: dict, v21: Path) -> None:
+    """The exact checks (stats_exact) see the per-episode stats and stats.json, with the
+    recomputed rows in standard mode."""
+    write_stats_json(lerobot, v21, lerobot_aggregate(lerobot, episode_stats()))
+    _scale_std(v21 / fmt.LEGACY_EPISODES_STATS_PATH, 1.5, 2)
+    where = {
+        (f[0], f[2], f[3]) for f in findings(validate(v21)) if f[0] != "stats.aggregate_mismatch"
+    }
+    assert where == {("stats.std_mismatch", fmt.LEGACY_EPISODES_STATS_PATH, 2)}
+    _scale_std(v21 / fmt.LEGACY_EPISODES_STATS_PATH, 1 / 1.5, 2)
+    _scale_std(v21 / fmt.STATS_PATH, 1.5, None)
+    where = {
+        (f[0], f[2], f[3]) for f in findings(validate(v21)) if f[0] != "stats.aggregate_mismatch"
+    }
+    assert where == {("stats.std_mismatch", fmt.STATS_PATH, None)}
+
+
+def _constant_in_stats(v21: Path, moving_rows: bool) -> None:
+    """gripper.pos of action recorded as constant (min = max = mean, std 0) in every
+    episode's stats; in the rows it is constant too, or it still moves."""
+    if not moving_rows:
+        for p in sorted((v21 / "data").glob("*/*.parquet")):
+            t = pq.read_table(p)
+            col = np.stack(t["action"].to_numpy(zero_copy_only=False))
+            col[:, 5] = 4.0
+            arr = pa.FixedSizeListArray.from_arrays(pa.array(col.reshape(-1), pa.float32()), 6)
+            pq.write_table(t.set_column(t.schema.get_field_index("action"), "action", arr), p)
+    lines = []
+    for r in map(json.loads, (v21 / fmt.LEGACY_EPISODES_STATS_PATH).read_text().splitlines()):
+        a = r["stats"]["action"]
+        a["min"][5] = a["max"][5] = a["mean"][5] = 4.0
+        a["std"][5] = 0.0
+        lines.append(json.dumps(r))
+    (v21 / fmt.LEGACY_EPISODES_STATS_PATH).write_text("\n".join(lines) + "\n")
+
+
+def test_run_rows_decide_what_varies(v21: Path) -> None:
+    """Stats that call a moving joint constant: the recomputed rows (standard mode) show it
+    moves, so it is a collapsed std (stats_exact), not a constant joint; quick mode has only
+    the stats to go by."""
+    _constant_in_stats(v21, moving_rows=True)
+    ids = {f[0] for f in findings(validate(v21))}
+    assert "stats.zero_variance" not in ids and "stats.std_collapsed" in ids, ids
+    assert findings(validate(v21, quick=True)) == [zero("action", ["gripper.pos"], None)]
+
+
+def test_run_zero_variance_any_source_varies(lerobot: dict, v21: Path) -> None:
+    """Quick mode: a dimension is known to vary when any recorded stats (stats.json or an
+    episode's) has min < max there."""
+    per = episode_stats()
+    agg = lerobot_aggregate(lerobot, per)
+    agg["action"]["std"][5] = 0.0  # stats.json: std 0, min < max
+    write_stats_json(lerobot, v21, agg)
+    got = [f[0] for f in findings(validate(v21, quick=True))]
+    assert got == ["stats.aggregate_mismatch", "stats.std_collapsed"], got  # not zero_variance
+    _constant_in_stats(v21, moving_rows=True)  # the episodes: constant; stats.json: varies
+    got = [f[0] for f in findings(validate(v21, quick=True))]
+    assert "stats.zero_variance" not in got, got
+    # stats.json constant too, the episodes vary
+    v = v21.parent / "v21b"
+    shutil.copytree(FIXTURE_V21, v, ignore=shutil.ignore_patterns("videos"))
+    agg["action"]["min"][5] = agg["action"]["max"][5] = agg["action"]["mean"][5] = 4.0
+    write_stats_json(lerobot, v, agg)
+    got = [f[0] for f in findings(validate(v, quick=True))]
+    assert "stats.zero_variance" not in got, got
+    # both constant: a constant joint, filed under stats.json
+    _constant_in_stats(v, moving_rows=True)
+    got = findings(validate(v, quick=True))
+    assert zero("action", ["gripper.pos"]) in got, got
 
 
 def test_run_zero_variance_from_rows(lerobot: dict, v21: Path) -> None:
