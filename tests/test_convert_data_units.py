@@ -248,6 +248,8 @@ def test_column_array_shapes() -> None:
             "var": pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),
             "nested": pa.array([[[1, 2]], [[3, 4]], [[5, 6]]]),
             "flat": pa.array([1.5, 2.5, 3.5]),
+            "flags": pa.array([True, False, True]),  # bool: arrow cannot hand out a view
+            "pairs": pa.array([[True, False]] * 3, pa.list_(pa.bool_(), 2)),
         }
     )
     chunked = pa.concat_tables([t.slice(0, 1), t.slice(1, 2)])  # two chunks per column
@@ -257,6 +259,10 @@ def test_column_array_shapes() -> None:
     assert var.dtype == np.float64 and var.tolist() == [[1, 2], [3, 4], [5, 6]]
     flat = data_mod._column_array(chunked, "flat", {"shape": [1]})
     assert flat.shape == (3,) and flat.tolist() == [1.5, 2.5, 3.5]
+    flags = data_mod._column_array(chunked, "flags", {"shape": [1]})
+    assert flags.dtype == bool and flags.tolist() == [True, False, True]
+    pairs = data_mod._column_array(chunked, "pairs", {"shape": [2]})
+    assert pairs.dtype == bool and pairs.tolist() == [[True, False]] * 3
     with pytest.raises(ValueError):  # one level flattened: 3 lists of 2 do not make 3 x 1 x 2
         data_mod._column_array(chunked, "nested", {"shape": [2, 2]})
 
@@ -381,6 +387,16 @@ def test_episode_stats_features_and_values(tmp_path: Path) -> None:
     want = numeric_stats_many({k: numeric[k] for k in COLUMNS})
     _assert_stats_equal(got, want)
     assert got["timestamp"]["max"].dtype == np.float64 and got["timestamp"]["max"] == 5 / FPS
+    # an image-dtype column with a frame that will not decode: the error names the file
+    broken = t.append_column("img", pa.array([None] * 6, data_mod_image_type()))
+    features["img"] = {"dtype": "image", "shape": [4, 6, 3]}
+    with pytest.raises(ConversionError) as exc:
+        data_mod.episode_stats(broken, features, tmp_path / "e.parquet", FPS)
+    _err(
+        exc,
+        tmp_path / "e.parquet",
+        "column 'img': unreadable image (image cell without embedded bytes)",
+    )
 
 
 def test_batch_stats_with_images_keeps_feature_order(tmp_path: Path) -> None:
@@ -415,10 +431,17 @@ def test_batch_stats_without_images_in_feature_order(tmp_path: Path) -> None:
         EpisodePlan(1, 1, 1, [], tmp_path / "b.parquet", 1),
     ]
     t = pa.concat_tables([_table(0, 2), _table(1, 1)]).select(COLUMNS)
-    got = data_mod.batch_stats(t, FEATURES, eps, FPS)
+    t = t.append_column("note", pa.array(["a", "b", "c"]))
+    t = t.append_column("lang", pa.array(["x", "y", "z"]))
+    features = {
+        "note": {"dtype": "string", "shape": [1]},
+        **FEATURES,
+        "lang": {"dtype": "language", "shape": [1]},
+    }
+    got = data_mod.batch_stats(t, features, eps, FPS)
     for e, (lo, k) in enumerate(((0, 2), (2, 1))):
-        assert list(got[e]) == COLUMNS
-        _assert_stats_equal(got[e], data_mod.episode_stats(t.slice(lo, k), FEATURES, None, FPS))
+        assert list(got[e]) == COLUMNS  # no stats of text columns (nor of videos)
+        _assert_stats_equal(got[e], data_mod.episode_stats(t.slice(lo, k), features, None, FPS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,6 +619,10 @@ def test_read_source_batch_task_index_errors(tmp_path: Path) -> None:
     with pytest.raises(ConversionError) as exc:
         data_mod.read_source_batch(eps, schema, {0, 1, 2, 7})
     _err(exc, eps[3].data_file, "task_index None is not in meta/tasks.jsonl")
+    # ... even when tasks.jsonl lists a task_index -1 (the placeholder of unreadable values)
+    with pytest.raises(ConversionError) as exc:
+        data_mod.read_source_batch(eps, schema, [-1, 0, 1, 2, 7])
+    _err(exc, eps[3].data_file, "task_index None is not in meta/tasks.jsonl")
     # without task indices the values are not checked
     assert data_mod.read_source_batch(eps, schema).num_rows == 10
 
@@ -651,6 +678,38 @@ def test_rewrite_batch_renumbers(tmp_path: Path) -> None:
     assert got.column("task_index").to_pylist() == [1, 0, 0, 1, 1]
     for name in ("action", "observation.state", "timestamp", "frame_index"):
         assert got.column(name).equals(source.column(name)), name
+
+
+def test_rewrite_batch_remap_without_fixed_point(tmp_path: Path) -> None:
+    eps = [_episode(tmp_path, 0, 0, _table(0, 4, tasks=[3, 5, 5, 3]))]
+    plan = _plan(tmp_path, eps, remap={3: 0, 5: 1})
+    schema = data_mod.target_schema(plan)
+    source = data_mod.read_source_batch(eps, schema, plan.task_remap)
+    got = data_mod.rewrite_batch(source, eps, 0, plan, schema)
+    assert got.column("task_index").to_pylist() == [0, 1, 1, 0]
+
+
+def test_rewrite_batch_narrow_columns_name_the_file(tmp_path: Path) -> None:
+    """New values a narrow source type cannot hold: the error names the batch's first file."""
+    t = _table(0, 2, tasks=[0, 1])
+    for name in ("episode_index", "task_index"):
+        i = t.column_names.index(name)
+        t = t.set_column(i, name, t.column(name).cast(pa.int8()))
+    eps = [_episode(tmp_path, 0, 300, t), _episode(tmp_path, 1, 301, _table(1, 1))]
+    plan = _plan(tmp_path, eps)
+    schema = data_mod.target_schema(plan)
+    source = data_mod.read_source_batch(eps, schema)
+    with pytest.raises(ConversionError) as exc:
+        data_mod.rewrite_batch(source, eps, 0, plan, schema)
+    assert exc.value.file == str(eps[0].data_file)
+    assert exc.value.message.startswith("column 'episode_index': cannot hold ")
+    for ep, new in zip(eps, (0, 1), strict=True):
+        ep.new_index = new
+    plan = _plan(tmp_path, eps, remap={0: 0, 1: 200})
+    with pytest.raises(ConversionError) as exc:
+        data_mod.rewrite_batch(source, eps, 0, plan, schema)
+    assert exc.value.file == str(eps[0].data_file)
+    assert exc.value.message.startswith("column 'task_index': cannot hold ")
 
 
 def test_rewrite_batch_keeps_task_index_when_remap_is_identity(tmp_path: Path) -> None:
@@ -737,6 +796,11 @@ def test_plan_batches_roll_over_at_the_limit() -> None:
         (True, [3]),
         (True, [4]),
         (True, [5]),
+    ]
+    # a new file's size starts from nothing: 30 + 30 = 60 < 61 stays in one file
+    assert _shape(data_mod.plan_batches(_fake([1] * 3, [50, 30, 30]), 61)) == [
+        (True, [0]),
+        (True, [1, 2]),
     ]
     # the first episode never rolls, even above the limit
     assert _shape(data_mod.plan_batches(_fake([1, 1], [500, 1]), 100)) == [
@@ -910,3 +974,20 @@ def test_write_data_closes_the_file_on_error(tmp_path: Path, monkeypatch) -> Non
     path = tmp_path / "out" / "data" / "chunk-000" / "file-000.parquet"
     assert closed == []  # nothing reported as complete
     assert pq.read_table(path).column("index").to_pylist() == [0, 1, 2, 3, 4]  # footer written
+
+
+def test_write_data_one_row_group_per_batch_above_arrows_default(tmp_path: Path) -> None:
+    """An episode longer than arrow's default row group (1Mi rows) is still one row group."""
+    n = 1024 * 1024 + 1
+    t = pa.table(
+        {
+            "episode_index": pa.array(np.zeros(n, dtype=np.int64)),
+            "index": pa.array(np.arange(n, dtype=np.int64)),
+            "task_index": pa.array(np.zeros(n, dtype=np.int64)),
+        }
+    )
+    features = {k: {"dtype": "int64", "shape": [1]} for k in t.column_names}
+    plan = _plan(tmp_path, [_episode(tmp_path, 0, 0, t)], features, remap={0: 0})
+    data_mod.write_data(plan, tmp_path / "out", 100, tmp_path / "s.arrow")
+    meta = pq.read_metadata(tmp_path / "out" / "data" / "chunk-000" / "file-000.parquet")
+    assert (meta.num_row_groups, meta.num_rows) == (1, n)
