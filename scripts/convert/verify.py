@@ -386,8 +386,14 @@ def check_data(
 
 
 def _frames_at(path: Path, wanted: list[float], fmt: str) -> dict[float, np.ndarray]:
-    """Decode ``path`` and keep the frames nearest each wanted time (within tolerance)."""
-    return frames_near(path, wanted, lambda frame: frame.to_ndarray(format=fmt))
+    """Decode ``path`` and keep the frames nearest each wanted time (within tolerance).
+
+    Converted on one swscale thread (same pixels as ``frame.to_ndarray(format=fmt)``): the
+    default thread pool costs more than it saves on one frame, and blocks a forked process.
+    """
+    return frames_near(
+        path, wanted, lambda frame: frame.reformat(format=fmt, threads=1).to_ndarray()
+    )
 
 
 def check_videos(plan: Plan, tmp: Path, place: dict[str, np.ndarray], reencoded: set[str]) -> int:
