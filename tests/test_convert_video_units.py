@@ -1,10 +1,14 @@
 """scripts/convert/video.py function by function, on tiny real mp4s (issue 16, mutation testing).
 
-Every file here is a few frames of 64x48 video written with PyAV in ``tmp_path``: frame ``i``
-is a flat picture of grey level ``20 + 20 * i``, so a decoded frame says which one it is.
-Where the converter promises LeRobot's behaviour (how the recorder concatenates episodes,
-the from/to timestamps it records, the ``video.*`` info keys, depth dequantisation) the
-reference is LeRobot 0.6.1's own code, lifted by tests/helpers/lerobot_video.py.
+Every file here is a few frames of (mostly) 64x48 video written with PyAV in ``tmp_path``:
+frame ``i`` is a flat picture of grey level ``16 + 16 * (i % 14)``, so a decoded frame says
+which one it is. Where the converter promises LeRobot's behaviour (how the recorder
+concatenates episodes, the from/to timestamps it records, the ``video.*`` info keys, depth
+dequantisation) the reference is LeRobot 0.6.1's own code, lifted by
+tests/helpers/lerobot_video.py.
+
+Pixel conversions here run on one swscale thread (``threads=1``): PyAV's default thread
+pool, once created, blocks a forked process, and mutmut runs each mutant in a fork.
 """
 
 from __future__ import annotations
