@@ -42,7 +42,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "scripts/convert/aggregate.py": ["tests/test_convert_stats.py", "tests/test_convert_holes.py"],
     # not test_convert_holes.py: in-process it reaches video.py only through verify's picture
-    # check, whose default-threaded to_ndarray blocks mutmut's forked children (a timeout)
+    # check, after a whole conversion in a subprocess; the unit tests call those functions
     "scripts/convert/video.py": [
         "tests/test_convert_video_units.py",
         "tests/test_convert_video_fast.py",
