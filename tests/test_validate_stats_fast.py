@@ -257,6 +257,9 @@ def test_load_episode_stats_v30(lerobot: dict, tmp_path: Path) -> None:
     flush(lerobot, root, [episode_row(7, 164, 5, None)], 1, 0)
     (root / "meta/episodes/chunk-001/file-001.parquet").write_bytes(b"PAR1 not parquet")
     shutil.copy(root / "meta/episodes/chunk-000/file-001.parquet", root / "meta/episodes/x.pq")
+    # sorted before the others: an unreadable file and one without stats columns
+    (root / "meta/episodes/chunk-000/0-broken.parquet").write_bytes(b"PAR1 not parquet")
+    pq.write_table(pa.table({"episode_index": [8]}), root / "meta/episodes/chunk-000/a.parquet")
     got = stats.load_episode_stats(ctx)
     assert sorted(got) == [0, 1, 2, 3]
     assert got[3]["action"]["count"] == [36] and got[3]["a/b"] == {"min": [1.5]}
@@ -274,7 +277,10 @@ def test_load_episode_stats_none(lerobot: dict, tmp_path: Path) -> None:
 
 # --- required_features, _arr --------------------------------------------------------------------
 def test_required_features(tmp_path: Path) -> None:
-    feats = {
+    feats = {  # the skipped ones first: skipping one does not end the loop
+        "broken": "not a dict",
+        "timestamp": {"dtype": "float32", "shape": [1]},
+        "task": {"dtype": "string", "shape": [1]},
         "action": {"dtype": "float32", "shape": [6]},
         "grid": {"dtype": "float32", "shape": [2, 3]},
         "scalar": {"dtype": "float64", "shape": []},
@@ -290,11 +296,8 @@ def test_required_features(tmp_path: Path) -> None:
         "five": {"dtype": "image", "shape": [96, 128, 5]},
         "flat": {"dtype": "image", "shape": [96, 4], "names": ["channels", "x"]},
         "dict_names": {"dtype": "image", "shape": [4, 96, 1], "names": {"channels": 0}},
-        "task": {"dtype": "string", "shape": [1]},
         "lang": {"dtype": "language", "shape": [1]},
-        "timestamp": {"dtype": "float32", "shape": [1]},
         "index": {"dtype": "int64", "shape": [1]},
-        "broken": "not a dict",
     }
     ctx = Context(
         tmp_path, {"codebase_version": "v3.0", "features": feats}, deep=False, quick=False
@@ -389,6 +392,24 @@ def test_check_stats_dict_missing(tmp_path: Path) -> None:
 def shape(msg: str, episode: int | None = 1, file: str = "W") -> tuple:
     hint = "stats must match the feature shape (images: (channels, 1, 1))"
     return ("stats.shape_mismatch", "error", file, episode, msg, hint)
+
+
+def test_check_stats_dict_order(tmp_path: Path) -> None:
+    st = ep1()
+    st["observation.state"]["min"], st["observation.state"]["max"] = (
+        st["observation.state"]["max"],
+        st["observation.state"]["min"],
+    )
+    assert check(tmp_path, st) == [
+        (
+            "stats.order",
+            "error",
+            "W",
+            1,
+            "episode 1 stats: observation.state: min > max; mean outside [min, max]",
+            "the stats are inconsistent; recompute them",
+        )
+    ]
 
 
 def test_check_stats_dict_shapes(tmp_path: Path) -> None:
@@ -493,6 +514,13 @@ def test_order_min_above_max(tmp_path: Path) -> None:
     assert got == msg("min > max")
     big = {"min": [1001.0], "max": [1.0], "mean": [1001.0], "std": [1.0]}
     assert order(tmp_path, **big) == msg("min > max", "mean outside [min, max]")
+
+
+def test_order_exact_edges(tmp_path: Path) -> None:
+    """Exactly the tolerance over is not over (max + atol and hi + atol are exact here)."""
+    assert order(tmp_path, min=[0.0], max=[-1e-6], mean=[-0.5e-6], std=[0.0]) == []
+    q = {"q01": [-0.4], "q10": [0.0], "q50": [-1e-6]}
+    assert order(tmp_path, min=[-0.5], max=[0.5], mean=[0.0], std=[0.1], **q) == []
 
 
 def test_order_std_and_combined(tmp_path: Path) -> None:
@@ -709,19 +737,21 @@ def test_zero_variance(lerobot: dict, tmp_path: Path) -> None:
 
 
 def test_zero_variance_names_and_features(tmp_path: Path) -> None:
-    feats = {
+    feats = {  # skipped ones first: skipping does not end the loop
+        "txt": {"dtype": "string", "shape": [1]},
+        "nan": {"dtype": "float32", "shape": [3]},
         "a": {"dtype": "float32", "shape": [3], "names": ["x", "y"]},
         "b": {"dtype": "float32", "shape": [2], "names": {"motors": ["p", "q"]}},
         "grid": {"dtype": "float32", "shape": [2, 2]},
         "img": {"dtype": "image", "shape": [8, 8, 3]},
         "cam": {"dtype": "video", "shape": [8, 8, 3]},
-        "txt": {"dtype": "string", "shape": [1]},
         "lang": {"dtype": "language", "shape": [1]},
         "timestamp": {"dtype": "float32", "shape": [1]},
         "junk": 3,
     }
     z = {"std": [0.0, 0.0, 0.0]}
     agg = {k: {"std": [[0.0, 1.0], [1.0, 0.0]] if k == "grid" else z["std"]} for k in feats}
+    agg["nan"]["std"] = [0.0, float("nan"), 0.0]  # non-finite: stats.non_finite's
     assert zv(tmp_path, agg, None, features=feats) == [
         zero("a", ["x", "y", "2"]),
         zero("b", ["0", "1", "2"]),
