@@ -123,6 +123,23 @@ def cut_faststart(src: Path, dst: Path, keep: int) -> Path:
     return dst
 
 
+def patch_tables(src: Path, dst: Path, *, no_samples: bool) -> Path:
+    """Degenerate sample tables in a real mp4 (mpeg4: no ctts): no sample at all, or every
+    sample lasting 0 ticks (all at pts 0). The sample-table reader still indexes both."""
+    b = bytearray(src.read_bytes())
+    i = b.find(b"stts")  # 'stts', version/flags, entry count, (count, delta) entries
+    if no_samples:
+        struct.pack_into(">I", b, i + 8, 0)
+        struct.pack_into(">II", b, b.find(b"stsz") + 8, 0, 0)
+        for kind in (b"stsc", b"stco"):
+            struct.pack_into(">I", b, b.find(kind) + 8, 0)
+    else:
+        for k in range(struct.unpack_from(">I", b, i + 8)[0]):
+            struct.pack_into(">I", b, i + 16 + 8 * k, 0)
+    dst.write_bytes(bytes(b))
+    return dst
+
+
 @pytest.fixture(scope="module")
 def vids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("vids")
@@ -146,6 +163,9 @@ def vids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
     out["cut_fast"] = cut_faststart(out["faststart"], d / "cut_fast.mp4", 300)
     out["cut_offset"] = cut_faststart(out["offset_fast"], d / "cut_offset.mp4", 300)
+    mpeg4 = encode(d / "mpeg4.mp4", "mpeg4")
+    out["no_samples"] = patch_tables(mpeg4, d / "no_samples.mp4", no_samples=True)
+    out["zero_durations"] = patch_tables(mpeg4, d / "zero_durations.mp4", no_samples=False)
     with av.open(str(out["long_late"])) as c:
         sizes = [p.size for p in c.demux(video=0) if p.size]
     # cut exactly after packet 12: every packet left is whole, the decoder meets no error
@@ -325,6 +345,24 @@ def test_probe_sample_table(vids: dict[str, Path]) -> None:
     p, f = probe(vids, "faststart")  # samples end exactly at the end of the file
     assert f == []
     expect_probe(p, "h264", None, N, N / FPS, frames)
+
+
+def test_probe_degenerate_sample_tables(vids: dict[str, Path]) -> None:
+    """No sample: nothing ends anywhere; samples of duration 0: no rate, the last one ends
+    where it starts."""
+    assert read_video_index(vids["no_samples"]).samples == 0
+    p, f = probe(vids, "no_samples")
+    assert f == [] and (p.codec, p.width, p.height, p.fps, p.header_frames) == (
+        "mpeg4",
+        32,
+        24,
+        0,
+        0,
+    )
+    assert p.duration_s == 0.0 and len(p.pts_s) == 0
+    p, f = probe(vids, "zero_durations")
+    assert f == [] and (p.codec, p.fps, p.header_frames) == ("mpeg4", 0.0, N)
+    assert p.duration_s == 0.0 and p.pts_s.tolist() == [0.0] * N
 
 
 def test_probe_pyav_demux(vids: dict[str, Path]) -> None:
