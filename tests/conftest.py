@@ -74,3 +74,20 @@ def koch_v21(tmp_path: Path) -> Path:
     dst = tmp_path / "koch_v21_real"
     shutil.copytree(FIXTURE_V21, dst)
     return dst
+
+
+@pytest.fixture(autouse=True)
+def _tqdm_lock_of_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under mutmut only: every test run is a child forked from one warm process.
+
+    tqdm's class-wide lock is a multiprocessing semaphore shared by all of them; a child killed
+    on timeout while holding it blocks every later bar (a survivor then shows as a timeout,
+    i.e. a kill). A lock and no monitor thread of this process's own. Normal runs: untouched.
+    """
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        import threading
+
+        import tqdm
+
+        monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock(), raising=False)
+        monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
