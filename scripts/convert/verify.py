@@ -45,7 +45,8 @@ def run_validator(tmp: Path, dst: Path) -> str:
     errors = list(report.errors)
     if errors:
         first = errors[0]
-        where = str(first.file).replace(str(tmp), str(dst)) if first.file else str(dst)
+        # findings name files relative to the validated root (tmp): name them under dst
+        where = str(dst / first.file) if first.file else str(dst)
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConversionError(
             where, f"validator [{first.check_id}] {first.message}{more}; nothing was published"
@@ -198,11 +199,11 @@ REWRITTEN = ("episode_index", "index", "task_index")
 
 def renumbered_tasks(tasks: np.ndarray, remap: dict[int, int], where: Path) -> np.ndarray:
     """SRC ``task_index`` values through the plan's old -> new map (not the writer's)."""
-    lut = np.full(max(remap, default=0) + 2, -1, dtype=np.int64)
+    lut = np.full(max(remap, default=-1) + 1, -1, dtype=np.int64)  # -1: not in tasks.jsonl
     for old, new in remap.items():
         lut[old] = new
     tasks = tasks.astype(np.int64, copy=False)
-    if ((tasks < 0) | (tasks > max(remap, default=0))).any():
+    if not ((tasks >= 0) & (tasks < len(lut))).all() or (lut[tasks] < 0).any():
         raise ConversionError(where, "task_index not in meta/tasks.jsonl")
     return lut[tasks]
 
