@@ -47,7 +47,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_convert_video_units.py",
         "tests/test_convert_video_fast.py",
     ],
-    "scripts/convert/verify.py": ["tests/test_convert_verify.py", "tests/test_convert_holes.py"],
+    "scripts/convert/verify.py": [
+        "tests/test_convert_verify.py",
+        "tests/test_convert_verify_units.py",
+        "tests/test_convert_holes.py",
+    ],
     # not verify's whole-pipeline video test: its picture check blocks mutmut's forked
     # children, so every mutant that survived the other tests became a ~100 s "timeout" (a kill)
     "scripts/convert/data.py": [
