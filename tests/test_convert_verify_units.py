@@ -614,3 +614,75 @@ def test_video_check_refuses_a_frame_missing_from_dst(copy) -> None:
     err = _refusal(lambda: verify.check_videos(plan, dst, late, {KEY_B}))
     path = dst / VIDEO_PATH.format(video_key=KEY_A, chunk_index=0, file_index=0)
     assert (err.file, err.message) == (str(path), _frame_error(KEY_A, 0, 0))
+
+
+def _lossless(path: Path, luma: np.ndarray, chroma: int) -> None:
+    """An mp4 of these luma planes (frames, h, w) and one flat chroma value, losslessly."""
+    import av
+
+    n, h, w = luma.shape
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30, options={"qp": "0", "preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.thread_count = 1
+        for i in range(n):
+            planes = np.full((h * 3 // 2, w), chroma, dtype=np.uint8)
+            planes[:h] = luma[i]
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+
+
+@pytest.mark.parametrize(
+    ("info", "compared"),
+    [
+        (None, None),
+        ({"video.codec": "h264"}, None),
+        ({"is_depth_map": True}, 3),
+        ({"video.is_depth_map": True}, 3),
+    ],
+    ids=["no-info", "colour", "depth", "video.depth"],
+)
+def test_video_check_compares_depth_as_gray_and_colour_as_rgb(
+    tmp_path: Path, info: dict | None, compared: int | None
+) -> None:
+    """DST frames with SRC's luma but other chroma: a colour camera's frames differ (compared
+    as rgb24), a depth camera's do not (compared as gray12le, what its pixels mean)."""
+    spec = SampleSpec(episode_lengths=(4,), cameras={"cam": (32, 48)})
+    src = make_dataset(tmp_path / "src", spec, progress=False)
+    plan = make_plan(src)
+    (key,) = plan.layout.video_keys
+    plan.layout.features[key].pop("info", None)
+    if info is not None:
+        plan.layout.features[key]["info"] = info
+    luma = np.random.default_rng(0).integers(16, 236, (4, 32, 48), dtype=np.uint8)
+    _lossless(plan.episodes[0].video_files[key], luma, 128)
+    dst = tmp_path / "dst"
+    out = dst / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
+    out.parent.mkdir(parents=True)
+    _lossless(out, luma, 90)
+    place = {
+        f"videos/{key}/chunk_index": np.array([0]),
+        f"videos/{key}/file_index": np.array([0]),
+        f"videos/{key}/from_timestamp": np.array([0.0]),
+    }
+    if compared is not None:
+        assert verify.check_videos(plan, dst, place, set()) == compared
+    else:
+        err = _refusal(lambda: verify.check_videos(plan, dst, place, set()))
+        assert (err.file, err.message) == (str(out), _frame_error(key, 0, 0))
+
+
+def test_validator_error_without_a_file_names_dst(copy, tmp_path: Path) -> None:
+    """An error about no file in particular (an episode listed twice) names DST itself."""
+    _, tmp = copy
+    pub = tmp_path / "pub"
+    episodes = next((tmp / "meta/episodes").rglob("*.parquet"))
+    _edit(episodes, lambda t: _set(t, "episode_index", [0, 0, 2, 3, 4]))
+    err = _refusal(lambda: verify.run_validator(tmp, pub))
+    assert (err.file, err.message) == (
+        str(pub),
+        "validator [structure.episode_indices] episode_index 0 is listed twice in the episode "
+        "metadata (+1 more); nothing was published",
+    )
