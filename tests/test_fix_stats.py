@@ -119,6 +119,28 @@ def test_bad_inputs_one_line_and_nothing_lost(recorded: dict, tmp_path: Path) ->
     assert not list(tmp_path.glob(".*tmp-*")) and not list(rec.parent.glob(".*tmp-*"))
 
 
+def test_a_validator_error_names_the_file_under_dst(recorded: dict, tmp_path: Path) -> None:
+    """The copy fails validation: the error names the file where DST would have it.
+
+    The validator's findings are relative to the tree it checked, so replacing the staging
+    path in them (what this did before) left a bare ``videos/...`` path in the message.
+    """
+    import shutil
+
+    from scripts.fix_stats.__main__ import _validate
+    from scripts.fix_stats.recompute import FixError
+
+    staged = tmp_path / ".staged"
+    shutil.copytree(recorded["fixed"], staged)
+    (mp4,) = sorted(staged.glob("videos/*/*/*.mp4"))[:1]
+    mp4.write_bytes(mp4.read_bytes()[: mp4.stat().st_size // 3])  # truncated
+    dst = tmp_path / "out"
+    with pytest.raises(FixError) as err:
+        _validate(staged, dst)
+    assert str(err.value).startswith(f"{dst / mp4.relative_to(staged)}: validator ["), err.value
+    assert not dst.exists()
+
+
 def test_images_recomputed_from_the_videos_equal_the_converters(tmp_path: Path) -> None:
     """IMAGES=1 decodes each episode's sampled frames from the concatenated v3.0 videos.
 

@@ -150,7 +150,8 @@ def _validate(tmp: Path, dst: Path) -> None:
     result = validate_dataset(tmp)  # standard mode: the exact stats check included
     if result.errors:
         first = result.errors[0]
-        where = str(first.file or "").replace(str(tmp), str(dst)) or str(dst)
+        # findings name files relative to the validated root (tmp): name them under dst
+        where = str(dst / first.file) if first.file else str(dst)
         raise FixError(where, f"validator [{first.check_id}] {first.message}; nothing written")
     log(f"validated: {len(result.findings)} finding(s), no errors")
 
