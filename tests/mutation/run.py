@@ -37,6 +37,7 @@ MODULES: dict[str, list[str]] = {
     "scripts/convert/stats.py": [
         "tests/test_convert_stats.py",
         "tests/test_convert_stats_bits.py",
+        "tests/test_convert_stats_units.py",
         "tests/test_convert_holes.py",
         "tests/test_convert_video_fast.py",
     ],
