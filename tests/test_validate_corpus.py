@@ -55,10 +55,6 @@ def clean_v21(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clean_v30(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A v3.0 dataset written by LeRobot 0.6.1 itself (LeRobotDataset.create ... finalize)."""
     out = tmp_path_factory.mktemp("clean") / "v30"
-    built = os.environ.get("CLEAN_V30_BUILT")  # `make mutation` records it once, not per mutant
-    if built:
-        shutil.copytree(built, out)
-        return out
     assert ACT_PY.exists(), f"{ACT_PY} missing: build the act env (make envs)"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(out.parent / "hf")}
     proc = subprocess.run(
