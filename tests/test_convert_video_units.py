@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from helpers import lerobot_video
+from helpers.tiny_av import mux, silence
 
 from scripts.convert import video as vd
 from scripts.convert.errors import ConversionError
@@ -90,25 +91,16 @@ def _mp4(
             out.mux(p)
         if a is not None:  # half a second: audio frames interleave with the video's
             for k in range(8):
-                samples = np.zeros((1, 1024), dtype=np.float32)
-                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-                frame.sample_rate, frame.pts = 16000, k * 1024
-                for p in a.encode(frame):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
+                mux(out, a, silence(16000, k * 1024))
+            mux(out, a)
     return path
 
 
 def _audio_only(path: Path) -> Path:
     with av.open(str(path), "w", format="mp4") as out:
         a = out.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
-        )
-        frame.sample_rate, frame.pts = 16000, 0
-        for p in [*a.encode(frame), *a.encode(None)]:
-            out.mux(p)
+        mux(out, a, silence(16000, 0))
+        mux(out, a)
     return path
 
 

@@ -21,6 +21,7 @@ import av
 import numpy as np
 import pytest
 from conftest import env_python, run_env
+from helpers.tiny_av import mux, silence
 
 from validators import dataset_format as fmt
 from validators import video
@@ -67,14 +68,8 @@ def audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         s = out.add_stream("aac", rate=8000)
         for i in range(4):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 8000, i * 1024
-            for packet in s.encode(frame):
-                out.mux(packet)
-        for packet in s.encode(None):
-            out.mux(packet)
+            mux(out, s, silence(8000, i * 1024))
+        mux(out, s)
     return path
 
 
@@ -88,17 +83,10 @@ def with_audio(path: Path) -> Path:
         for i in range(N):
             frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")
             frame.pts = i
-            for packet in v.encode(frame):
-                out.mux(packet)
-            sound = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            sound.sample_rate, sound.pts = 8000, i * 1024
-            for packet in a.encode(sound):
-                out.mux(packet)
-        for s in (v, a):
-            for packet in s.encode(None):
-                out.mux(packet)
+            mux(out, v, frame)
+            mux(out, a, silence(8000, i * 1024))
+        mux(out, v)
+        mux(out, a)
     return path
 
 
