@@ -611,8 +611,18 @@ def convert_camera(
     partial output is dropped and the whole camera is re-encoded.
     """
     ref = probe(episodes[0].path)
+    reported = seen = 0
+
+    def tick(n: int) -> None:
+        """Each episode counts once on the bar: a re-encode redoes those stream copy counted."""
+        nonlocal reported, seen
+        seen += n
+        if progress and seen > reported:
+            progress(seen - reported)
+            reported = seen
+
     try:
-        return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, False, progress, spool)
+        return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, False, tick, spool)
     except _Mismatch as odd:
         if not reencode:
             raise ConversionError(
@@ -624,7 +634,8 @@ def convert_camera(
     shutil.rmtree(dst / "videos" / key, ignore_errors=True)
     # A fresh spool file: the stream-copy attempt's writer may still hold the first one open.
     retry = (spool or dst / WORK_SPOOL.format(key=key)).with_suffix(".reencode.arrow")
-    return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, True, progress, retry)
+    seen = 0
+    return _convert(key, episodes, dst, video_mb, chunks_size, fps, ref, True, tick, retry)
 
 
 def _convert(
