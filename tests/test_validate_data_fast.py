@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FIXTURE_V21
 from helpers import lerobot_meta, lerobot_v30
-from helpers.lerobot_v30 import VIDEO_KEYS, corrupt_column, flush, make_v30, recorder_rows
+from helpers.lerobot_v30 import corrupt_column, flush, make_v30, recorder_rows
 
 from validators import data, schema, structure
 from validators import dataset_format as fmt
@@ -93,15 +93,7 @@ def make_v30_data(lerobot: dict, root: Path, rows: list[dict] | None = None) -> 
         path = root / tpl.format(chunk_index=r["data/chunk_index"], file_index=r["data/file_index"])
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(real_rows(i), path)
-    for r in rows:
-        for vk in VIDEO_KEYS:
-            v = root / vtpl.format(
-                video_key=vk,
-                chunk_index=r[f"videos/{vk}/chunk_index"],
-                file_index=r[f"videos/{vk}/file_index"],
-            )
-            v.parent.mkdir(parents=True, exist_ok=True)
-            v.touch()
+    lerobot_v30.touch_videos(root, rows, vtpl)
     return root
 
 

@@ -62,15 +62,7 @@ def make_v30_full(lerobot: dict, root: Path, rows: list[dict] | None = None) -> 
         spans[rel] = (min(a, r["dataset_from_index"]), max(b, r["dataset_to_index"]))
     for rel, (a, b) in spans.items():
         write_data(root, rel, a, b)
-    for r in rows:
-        for vk in VIDEO_KEYS:
-            v = root / vtpl.format(
-                video_key=vk,
-                chunk_index=r[f"videos/{vk}/chunk_index"],
-                file_index=r[f"videos/{vk}/file_index"],
-            )
-            v.parent.mkdir(parents=True, exist_ok=True)
-            v.touch()
+    lerobot_v30.touch_videos(root, rows, vtpl)
     return root
 
 

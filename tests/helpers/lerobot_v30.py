@@ -105,3 +105,19 @@ def corrupt_column(path: Path, prefix: str) -> None:
             hit += 1
     assert hit, prefix
     path.write_bytes(bytes(raw))
+
+
+def touch_videos(root: Path, rows: list[dict], video_path: str) -> None:
+    """An empty file where each episode row's ``videos/<key>/chunk,file_index`` points.
+
+    Why: the structure and data checks only look at where the files are, not what they hold.
+    """
+    for r in rows:
+        for vk in VIDEO_KEYS:
+            v = root / video_path.format(
+                video_key=vk,
+                chunk_index=r[f"videos/{vk}/chunk_index"],
+                file_index=r[f"videos/{vk}/file_index"],
+            )
+            v.parent.mkdir(parents=True, exist_ok=True)
+            v.touch()
