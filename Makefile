@@ -7,11 +7,11 @@ SHELL := bash
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules --no-print-directory
 
 # Site settings (data roots, caches) come from .env, the same file direnv's .envrc loads, read
-# as direnv reads it (quotes, `# comments`): scripts/dotenv.py writes it as make assignments.
+# as direnv reads it (quotes, `# comments`): scripts/common/dotenv.py writes it as make assignments.
 ifneq ($(wildcard .env),)
 include .cache/dotenv.mk
-.cache/dotenv.mk: .env scripts/dotenv.py
-	@mkdir -p .cache && $(or $(wildcard envs/tools/.venv/bin/python),python3) -m scripts.dotenv .env >$@.tmp-$$$$ && mv $@.tmp-$$$$ $@
+.cache/dotenv.mk: .env scripts/common/dotenv.py
+	@mkdir -p .cache && $(or $(wildcard envs/tools/.venv/bin/python),python3) -m scripts.common.dotenv .env >$@.tmp-$$$$ && mv $@.tmp-$$$$ $@
 endif
 
 # ---- defaults (override on the command line or in .env) -----------------------------------
@@ -74,10 +74,10 @@ DATASET_DEPS = $(if $(call same,DATASET,SAMPLE_DST),convert)
 ##@ Data
 .PHONY: sample convert validate fix-stats demo
 sample: env-tools ## write the embedded Koch-like v2.1 sample if missing (SAMPLE=dir)
-	@test -f $(call q,SAMPLE)/meta/info.json || $(TOOLS_PY) -m scripts.make_sample --out $(call q,SAMPLE)
+	@test -f $(call q,SAMPLE)/meta/info.json || $(TOOLS_PY) -m scripts.sample.make --out $(call q,SAMPLE)
 
 convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline; up to date = no-op (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1 IMAGE_QUANTILES=1)
-	$(TOOLS_PY) -m scripts.convert_v21_to_v30 $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)$(if $(IMAGE_QUANTILES), --image-quantiles)
+	$(TOOLS_PY) -m scripts.convert $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)$(if $(IMAGE_QUANTILES), --image-quantiles)
 
 validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
 	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
@@ -100,7 +100,7 @@ train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe 
 
 plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 	$(call require,OUT)
-	$(TOOLS_PY) -m scripts.plot_loss $(call q,OUT)
+	$(TOOLS_PY) -m scripts.train.plot_loss $(call q,OUT)
 
 weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir or archive)
 	$(call require,FROM)
@@ -211,27 +211,27 @@ lock: ## re-resolve envs/*/uv.lock deliberately (needs the package index)
 	$(ENVS) lock
 
 video-backend: env-act ## show which video decoder LeRobot will use here, and why
-	envs/act/.venv/bin/python -m scripts.video_backend
+	envs/act/.venv/bin/python -m scripts.common.video_backend
 
 nightly: env-tools ## convert each new or changed v2.x dataset in INBOX into OUTBOX (flock-guarded; SETTLE_MIN=10 NOTIFY=cmd; SLURM=1 fans out as convert-many)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	$(if $(SLURM),,scripts/nightly.sh $(call q,INBOX) $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY)))
+	$(if $(SLURM),,scripts/nightly/nightly.sh $(call q,INBOX) $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY)))
 	$(if $(SLURM),$(MAKE) convert-many)
 
 cron-line: env-tools ## print the crontab line for the nightly conversion (INBOX OUTBOX AT="15 2 * * *")
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	@$(TOOLS_PY) -m scripts.nightly_cron line --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
+	@$(TOOLS_PY) -m scripts.nightly.cron line --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
 	@$(if $(findstring w,$(filter-out --%,$(firstword $(MAKEFLAGS)))),echo "cron-line: make -C also printed 'Entering directory' lines; use make -s -C ... cron-line (or make cron-install)" >&2)
 
 cron-install: env-tools ## add (or replace) this checkout's one nightly line in your crontab, keeping the rest (INBOX OUTBOX AT)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	@$(TOOLS_PY) -m scripts.nightly_cron install --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
+	@$(TOOLS_PY) -m scripts.nightly.cron install --inbox $(call q,INBOX) --outbox $(call q,OUTBOX) --at $(call q,AT)
 
 cron-remove: env-tools ## remove this checkout's nightly line from your crontab (other lines kept)
-	@$(TOOLS_PY) -m scripts.nightly_cron remove
+	@$(TOOLS_PY) -m scripts.nightly.cron remove
 
 clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
 	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
@@ -260,7 +260,7 @@ slurm-local-status: ## is the local cluster up (exit 0) or not (exit 1)
 convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OUTBOX once; SLURM=1: one array task each + a report job (SETTLE_MIN WAIT=1 PARTITION TIME SLURM_ARGS NOTIFY)
 	$(call require,INBOX)
 	$(call require,OUTBOX)
-	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
+	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly.run) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate mutation
@@ -270,15 +270,15 @@ test: envs env-compat04 ## run the test suite (builds what it needs; PYTEST_ARGS
 lint: env-tools ## ruff, ruff format --check, shellcheck
 	envs/tools/.venv/bin/ruff check .
 	envs/tools/.venv/bin/ruff format --check .
-	shellcheck scripts/*.sh .ci/run .envrc
+	shellcheck scripts/*.sh scripts/*/*.sh .ci/run .envrc
 
 bench: bench-convert bench-validate ## all benchmarks (side-by-side ratios; never gates CI)
 
 bench-convert: envs ## our converter vs LeRobot's vs cp -r: time ratio and peak RSS
-	$(TOOLS_PY) -m scripts.bench_convert
+	$(TOOLS_PY) -m scripts.bench.convert
 
 bench-validate: env-tools ## our validator vs lerobot-doctor on the mutation corpus
-	$(TOOLS_PY) -m scripts.bench_validate
+	$(TOOLS_PY) -m scripts.bench.validate
 
 MODULES ?=
 mutation: env-tools ## mutmut over the converter/validator modules, fast tests only (MODULES=scripts/convert/stats.py ...; not CI)

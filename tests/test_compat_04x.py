@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from conftest import REPO, env_python, run, run_env
 
-from scripts.make_sample import PRESETS, decode_barcode, make_dataset
+from scripts.sample.make import PRESETS, decode_barcode, make_dataset
 
 HELPERS = REPO / "tests" / "helpers"
 VERSIONS = ("0.4.4", "0.6.1")
@@ -124,7 +124,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict:
     dst = {}
     for name, (_, extra) in OURS.items():
         dst[name] = root / f"{name}_v30"
-        cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", sources[name]]
+        cmd = [env_python("tools"), "-m", "scripts.convert", sources[name]]
         proc = run([*cmd, "--dst", dst[name], *extra, "--quiet"], timeout=300)
         assert proc.returncode == 0, f"convert {name}: {proc.stderr[-2000:]}"
     _finish(conv_proc, root / "lerobot_converted.log", "LeRobot's converter on the sample")

@@ -21,7 +21,7 @@ import pytest
 from conftest import FIXTURE_V21, REPO, env_python, run
 from helpers import lerobot_compute_stats
 
-from scripts.make_sample import PRESETS, SampleSpec, make_dataset
+from scripts.sample.make import PRESETS, SampleSpec, make_dataset
 
 HELPERS = REPO / "tests" / "helpers"
 VARIANTS = ("gapped", "image", "many_short", "gr2", "v20", "two_task")
@@ -29,7 +29,7 @@ VARIANTS = ("gapped", "image", "many_short", "gr2", "v20", "two_task")
 
 def convert(*args: str | Path, env: dict | None = None, timeout: float = 300):
     """Run the converter CLI exactly as `make convert` does."""
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", *args, "--quiet"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", *args, "--quiet"]
     return run(cmd, timeout=timeout, **({"env": env} if env else {}))
 
 
@@ -316,7 +316,7 @@ def test_mixed_codecs_refused_unless_reencode(tmp_path: Path) -> None:
 
 
 def test_cli_help_and_jobs_one_give_same_result(tmp_path: Path) -> None:
-    proc = run([env_python("tools"), "-m", "scripts.convert_v21_to_v30", "--help"])
+    proc = run([env_python("tools"), "-m", "scripts.convert", "--help"])
     assert proc.returncode == 0 and "--data-mb" in proc.stdout and "--reencode" in proc.stdout
     src = sample(tmp_path, "sample")
     assert convert(src, "--dst", tmp_path / "a", "--jobs", "1").returncode == 0

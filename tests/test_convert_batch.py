@@ -25,7 +25,7 @@ from scripts.convert.errors import ConversionError
 from scripts.convert.metadata import Spool
 from scripts.convert.plan import make_plan
 from scripts.convert.stats import numeric_stats_many, numeric_stats_segments
-from scripts.make_sample import SampleSpec, make_dataset
+from scripts.sample.make import SampleSpec, make_dataset
 
 LENGTHS = (1, 2, 3, 7, 100, 2, 5, 8, 9, 17, 128, 129, 300, 4, 1, 6, 3)
 

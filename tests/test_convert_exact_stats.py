@@ -21,7 +21,7 @@ OFFSETS = [(2048.0, 0.05), (95.0, 0.01), (12.5, 0.0)]  # the last joint is const
 
 
 def convert(*args: str | Path) -> tuple[int, str, str]:
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", *args, "--quiet"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", *args, "--quiet"]
     proc = run(cmd, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -163,7 +163,7 @@ def test_malformed_image_stats_decoded_and_quantiles_on_request(tmp_path: Path) 
 
 def test_gapped_source_renumbered_without_false_warning(tmp_path: Path) -> None:
     """Renumbering changes episode_index/index on purpose: not a stale-stats finding."""
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
 
     src = make_dataset(tmp_path / "gapped", PRESETS["gapped"], progress=False)
     code, out, err = convert(src)

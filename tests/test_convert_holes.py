@@ -25,7 +25,7 @@ from scripts.convert import verify
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import make_plan
 from scripts.convert.video import StreamProps
-from scripts.make_sample import make_dataset
+from scripts.sample.make import make_dataset
 from scripts.sample.spec import SampleSpec
 
 
@@ -38,7 +38,7 @@ def lerobot() -> dict:
 
 
 def convert(*args: str | Path):
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", *args, "--quiet"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", *args, "--quiet"]
     return run(cmd, timeout=300)
 
 

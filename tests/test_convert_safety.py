@@ -100,7 +100,7 @@ def test_sigkill_at_random_times(tmp_path: Path) -> None:
     src = sample(tmp_path, "many_short")
     before = fingerprint(src)
     dst = tmp_path / "many_short_v30"
-    cmd = [str(env_python("tools")), "-m", "scripts.convert_v21_to_v30", str(src), "--quiet"]
+    cmd = [str(env_python("tools")), "-m", "scripts.convert", str(src), "--quiet"]
     cmd += ["--data-mb", "0.01", "--video-mb", "0.05", "--force"]
     for delay in (0.3, 0.8, 1.5, 2.5):
         proc = subprocess.Popen(cmd, env=run_env(), cwd=Path(__file__).parents[1])
@@ -218,7 +218,7 @@ def test_unwritable_dst(src: Path, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", src, "--dst", ro / "out"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", src, "--dst", ro / "out"]
     if os.geteuid() == 0:  # root ignores permission bits: drop the DAC capabilities, as CI runs
         assert shutil.which("setpriv"), "setpriv (util-linux) is needed to test this as root"
         cmd = ["setpriv", *NO_DAC, *cmd]
@@ -356,7 +356,7 @@ def test_unreadable_file_is_named_with_its_real_cause(src: Path, victim: str) ->
     before = fingerprint(src)
     path.chmod(0)
     try:
-        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert_v21_to_v30"]
+        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert"]
         proc = run([*cmd, src, "--quiet"])
     finally:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -380,7 +380,7 @@ def test_unreadable_file_with_force_over_a_previous_output(src: Path, victim: st
     path = src / victim
     path.chmod(0)
     try:
-        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert_v21_to_v30"]
+        cmd = ["setpriv", *NO_DAC, env_python("tools"), "-m", "scripts.convert"]
         proc = run([*cmd, src, "--quiet", "--force"])
     finally:
         path.chmod(0o644)

@@ -19,7 +19,7 @@ from scripts.convert import data as data_mod
 from scripts.convert import verify
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import make_plan
-from scripts.make_sample import PRESETS, make_dataset
+from scripts.sample.make import PRESETS, make_dataset
 from scripts.sample.spec import SampleSpec
 
 SPEC = SampleSpec(episode_lengths=(5, 3, 8, 2, 6), cameras={}, tasks=("a", "b"))

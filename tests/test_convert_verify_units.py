@@ -23,7 +23,7 @@ from scripts.convert import data as data_mod
 from scripts.convert import verify
 from scripts.convert.errors import ConversionError
 from scripts.convert.plan import Plan, make_plan
-from scripts.make_sample import make_dataset
+from scripts.sample.make import make_dataset
 from scripts.sample.spec import SampleSpec
 from validators.dataset_format import DATA_PATH, VIDEO_PATH
 

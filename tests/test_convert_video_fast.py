@@ -33,7 +33,7 @@ from scripts.convert.video import (
     open_input,
     sample_frames,
 )
-from scripts.make_sample import PRESETS, SampleSpec, make_dataset
+from scripts.sample.make import PRESETS, SampleSpec, make_dataset
 
 
 def _spec(codec: str) -> SampleSpec:

@@ -152,7 +152,7 @@ def test_images_recomputed_from_the_videos_equal_the_converters(tmp_path: Path) 
 
     src = tmp_path / "src"
     shutil.copytree(FIXTURE_V21, src)
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", src, "--image-quantiles"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", src, "--image-quantiles"]
     assert run([*cmd, "--quiet"], timeout=300).returncode == 0
     converted = tmp_path / "src_v30"
     proc = fix_stats(converted, "--images", "--dst", tmp_path / "fixed")

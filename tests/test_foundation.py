@@ -166,7 +166,7 @@ def video_backend(env_extra: dict[str, str] | None = None):
     """Run the backend chooser in the act env, without the caller's VIDEO_BACKEND unless given."""
     env = {k: v for k, v in os.environ.items() if k != "VIDEO_BACKEND"}
     env.update(PYTHONPATH=str(REPO), **(env_extra or {}))
-    return run([env_python("act"), "-m", "scripts.video_backend", "--no-cache"], env=env)
+    return run([env_python("act"), "-m", "scripts.common.video_backend", "--no-cache"], env=env)
 
 
 def test_video_backend_follows_what_loads_here() -> None:
@@ -186,7 +186,7 @@ def test_video_backend_falls_back_to_pyav_without_ffmpeg_libs() -> None:
         pytest.skip("needs FFmpeg installed, unshare and root to hide it")
     hide = " && ".join(f"mount --bind /dev/null {lib}" for lib in libs)
     py = env_python("act")
-    script = f"{hide} && exec {py} -m scripts.video_backend --no-cache"
+    script = f"{hide} && exec {py} -m scripts.common.video_backend --no-cache"
     env = {k: v for k, v in os.environ.items() if k != "VIDEO_BACKEND"}
     proc = run(["unshare", "-m", "bash", "-c", script], env={**env, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stderr
@@ -207,7 +207,7 @@ def test_video_backend_cache_is_probed_again_when_ffmpeg_changes(tmp_path: Path)
     cache.write_text('{"backend": "pyav", "why": "old answer, FFmpeg missing then"}')
     env = {k: v for k, v in os.environ.items() if k not in ("VIDEO_BACKEND", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(REPO)
-    cmd = [env_python("act"), "-m", "scripts.video_backend", "--cache", cache]
+    cmd = [env_python("act"), "-m", "scripts.common.video_backend", "--cache", cache]
     first = run(cmd, env=env)
     assert first.returncode == 0, first.stderr
     assert "old answer" not in first.stderr and "cached" not in first.stderr

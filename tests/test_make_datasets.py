@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, run
 from helpers.repo_copy import repo_copy
 
-from scripts.make_sample import SampleSpec, make_dataset
+from scripts.sample.make import SampleSpec, make_dataset
 
 TINY = SampleSpec(episode_lengths=(6, 5))
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import REPO, env_python, run, run_env
 
-from scripts.make_sample import SampleSpec, make_dataset
+from scripts.sample.make import SampleSpec, make_dataset
 
 
 @pytest.fixture(scope="module")
 def v30(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train")
     src = make_dataset(root / "grasp", SampleSpec(episode_lengths=(12, 12)), progress=False)
-    cmd = [env_python("tools"), "-m", "scripts.convert_v21_to_v30", src, "--quiet"]
+    cmd = [env_python("tools"), "-m", "scripts.convert", src, "--quiet"]
     assert run(cmd).returncode == 0
     return root / "grasp_v30"
 
@@ -167,7 +167,7 @@ def test_plot_reads_lerobots_abbreviated_steps_exactly(tmp_path: Path) -> None:
     proc = run(["make", "-s", "plot", f"OUT={out}"], cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "(30 points, step 100..3000)" in proc.stdout, proc.stdout
-    from scripts.plot_loss import parse_log
+    from scripts.train.plot_loss import parse_log
 
     points = dict(parse_log((out / "train.log").read_text()))
     assert sorted(points) == list(range(100, 3001, 100))

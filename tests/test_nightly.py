@@ -20,7 +20,7 @@ import pytest
 from conftest import FIXTURE_V21, REPO, run
 from helpers.repo_copy import repo_copy
 
-from scripts.make_sample import PRESETS, make_dataset
+from scripts.sample.make import PRESETS, make_dataset
 
 # What cron gives a job: no direnv, no PYTHONPATH, a bare PATH.
 CRON_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "SHELL": "/bin/sh", "LANG": "C.UTF-8"}
@@ -309,7 +309,8 @@ def test_nightly_slurm_fans_out_like_convert_many() -> None:
     """make nightly SLURM=1 submits the Slurm fan-out (one array task per dataset), else runs
     the local flock-guarded conversion; `make -n` shows which without running either."""
     local = run(["make", "-n", "nightly", "INBOX=/in box", "OUTBOX=/out"], cwd=REPO)
-    assert "scripts/nightly.sh '/in box' '/out'" in local.stdout, local.stdout + local.stderr
+    expected = "scripts/nightly/nightly.sh '/in box' '/out'"
+    assert expected in local.stdout, local.stdout + local.stderr
     assert "slurm.fanout" not in local.stdout
     fanned = run(["make", "-n", "nightly", "INBOX=/in box", "OUTBOX=/out", "SLURM=1"], cwd=REPO)
     assert fanned.returncode == 0, fanned.stderr

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from scripts.make_sample import PRESETS, OutputExistsError, SampleSpec, decode_barcode, make_dataset
+from scripts.sample.make import PRESETS, OutputExistsError, SampleSpec, decode_barcode, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "koch_v21_real"
@@ -320,7 +320,7 @@ def test_refuses_existing_out(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "scripts.make_sample"]
+    cmd = [sys.executable, "-m", "scripts.sample.make"]
     run = dict(cwd=REPO, capture_output=True, text=True, timeout=120)
     listed = subprocess.run([*cmd, "--list-presets"], **run)
     assert listed.returncode == 0 and set(PRESETS) <= set(listed.stdout.split())

@@ -15,7 +15,7 @@ import pytest
 from conftest import run
 from helpers.train_common import tool_env
 
-from scripts.plot_loss import parse_log
+from scripts.train.plot_loss import parse_log
 from scripts.train.smoke import loss_went_down
 from scripts.train.smoke_check import failures
 

@@ -67,7 +67,7 @@ def test_interrupted_run_resumes_and_finished_run_is_kept(koch: Path, tmp_path: 
     # make plot on demand re-draws the curve from the log.
     png = out / "loss.png"
     png.unlink()
-    plot = run([*train_cmd()[:2], "scripts.plot_loss", out])
+    plot = run([*train_cmd()[:2], "scripts.train.plot_loss", out])
     assert plot.returncode == 0 and png.is_file(), plot.stderr
 
 

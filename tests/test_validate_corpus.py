@@ -1,6 +1,6 @@
 """The validator against real clean datasets and a corpus of mutated copies (issue 4).
 
-Clean inputs: a v2.1 sample (scripts.make_sample, structurally LeRobot 0.3.3's recorder) and
+Clean inputs: a v2.1 sample (scripts.sample.make, structurally LeRobot 0.3.3's recorder) and
 a v3.0 dataset written by LeRobot 0.6.1's own recorder (tests/helpers/lerobot_record_v30.py,
 run in the act env), so we prove we accept LeRobot's real output. Every mutation must be
 caught with its check id; clean data must produce no finding at all, in every mode.
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from validators import dataset_format as fmt
-from validators.mutations import (
+from scripts.bench.corpus import (
     EXTRA_MUTATIONS,
     MUTATIONS,
     NEAR_THRESHOLD,
@@ -29,6 +28,7 @@ from validators.mutations import (
     make_mutant,
     version_of,
 )
+from validators import dataset_format as fmt
 from validators.runner import validate_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ FIXTURE_V21 = REPO / "tests/fixtures/koch_v21_real"
 
 def _make_v21(out: Path) -> Path:
     try:
-        from scripts.make_sample import PRESETS, make_dataset
+        from scripts.sample.make import PRESETS, make_dataset
     except ImportError:  # sample generator not there yet: LeRobot 0.3.3's real output
         shutil.copytree(FIXTURE_V21, out)
         return out
@@ -199,7 +199,7 @@ def test_deep_decode_error_is_reported(clean_v30: Path, tmp_path: Path) -> None:
 
 
 def test_gapped_v21_is_a_warning_not_an_error(tmp_path: Path) -> None:
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
 
     ds = make_dataset(tmp_path / "gapped", PRESETS["gapped"])
     report = validate_dataset(ds)
@@ -209,7 +209,7 @@ def test_gapped_v21_is_a_warning_not_an_error(tmp_path: Path) -> None:
 
 def test_renumbered_v30_episodes_are_an_error(clean_v30: Path, tmp_path: Path) -> None:
     """v3.0 is looked up by position: an episode_index that is not 0..N-1 is fatal."""
-    from validators.mutations import _edit_episodes_meta
+    from scripts.bench.corpus import _edit_episodes_meta
 
     mutant = tmp_path / "m"
     shutil.copytree(clean_v30, mutant)
@@ -336,7 +336,7 @@ def test_mp4_index_matches_pyav(clean_v21: Path, clean_v30: Path, tmp_path: Path
     """Timestamps from the sample tables equal what PyAV demuxes (AV1 + the GR2's HEVC depth)."""
     import numpy as np
 
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
     from validators.mp4_index import read_video_index
 
     gr2 = make_dataset(tmp_path / "gr2", PRESETS["gr2"])
@@ -418,14 +418,14 @@ def test_garbage_gives_findings_not_tracebacks(name: str, clean: Path, tmp_path:
 @pytest.mark.slow
 def test_converter_outputs_have_no_findings(tmp_path: Path) -> None:
     """The converter's v3.0 output of every sample preset is clean (quick and standard)."""
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for preset in PRESETS:
         src = make_dataset(tmp_path / preset, PRESETS[preset])
         assert validate_dataset(src).errors == [], preset  # the v2.x input itself
         dst = tmp_path / f"{preset}_v30"
-        cmd = [sys.executable, "-m", "scripts.convert_v21_to_v30", str(src), "--dst", str(dst)]
+        cmd = [sys.executable, "-m", "scripts.convert", str(src), "--dst", str(dst)]
         proc = subprocess.run(
             [*cmd, "--quiet", "--jobs", "1"],
             cwd=REPO,
@@ -450,7 +450,7 @@ def test_check_catalogue_matches_code() -> None:
     pattern = re.compile(r'"((?:schema|structure|data|video|stats|readiness)\.[a-z_]+)"')
     used = set()
     for path in (REPO / "validators").glob("*.py"):
-        if path.name in ("checks.py", "mutations.py"):
+        if path.name == "checks.py":
             continue
         used |= set(pattern.findall(path.read_text()))
     info_keys = {"video.codec", "video.fps", "video.height", "video.width", "video.pix_fmt"}

@@ -30,14 +30,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def koch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
 
     return make_dataset(tmp_path_factory.mktemp("r") / "koch", PRESETS["sample"])
 
 
 @pytest.fixture(scope="module")
 def gr2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scripts.make_sample import PRESETS, make_dataset
+    from scripts.sample.make import PRESETS, make_dataset
 
     return make_dataset(tmp_path_factory.mktemp("r") / "gr2", PRESETS["gr2"])
 

@@ -447,8 +447,8 @@ def test_range_overlap_and_gap(lerobot: dict, tmp_path: Path) -> None:
         f"episode 1: rows [34, 84) are not in {V30_FILES[1]}, which holds rows [36, 86)"
     )
     assert "(the bug of LeRobot's own converter at file splits)" in f.hint
-    assert f.hint.endswith("re-convert with scripts.convert_v21_to_v30")
-    assert (Path(structure.__file__).parents[1] / "scripts/convert_v21_to_v30.py").is_file()
+    assert f.hint.endswith("re-convert with scripts.convert")
+    assert (Path(structure.__file__).parents[1] / "scripts/convert/__main__.py").is_file()
 
 
 def test_range_first_episode_not_at_zero(lerobot: dict, tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ def check_ranges_v3(ctx: Context) -> None:
                 f"{ep.data_path}, which holds rows [{span[0]}, {span[1]})",
                 "data/chunk_index and data/file_index point at the wrong file (the bug of "
                 "LeRobot's own converter at file splits); re-convert with "
-                "scripts.convert_v21_to_v30",
+                "scripts.convert",
                 file=ep.data_path,
                 episode=ep.episode_index,
             )

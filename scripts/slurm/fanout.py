@@ -2,7 +2,7 @@
 
 Why: a backlog of hundreds of v2.1 datasets converts one at a time in the nightly run; on a
 cluster each dataset can be its own array task. What to convert is decided exactly as the
-local nightly decides it (``scripts.nightly.plan``: content fingerprints, settle time, the
+local nightly decides it (``scripts.nightly.run.plan``: content fingerprints, settle time, the
 converter's marker), so a rerun submits only what is left: datasets already converted are
 "up to date" and never submitted again.
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts import nightly
+from scripts.nightly import run as nightly
 from scripts.slurm import client, fanout_job
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts import nightly
+from scripts.nightly import run as nightly
 
 PLAN = "plan.json"
 

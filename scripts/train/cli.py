@@ -74,7 +74,7 @@ def default_out(recipe: str, dataset: Path) -> Path:
 def video_backend(flat: dict[str, Any], env: str) -> str | None:
     """The user's --dataset.video_backend, else $VIDEO_BACKEND, else the foundation's choice.
 
-    ``scripts.video_backend`` probes torchcodec once per environment and caches the answer
+    ``scripts.common.video_backend`` probes torchcodec once per environment and caches the answer
     beside the venv; we ask it in the recipe's env (cheap once cached) so LeRobot never
     prints its long torchcodec traceback on a box without FFmpeg's shared libraries.
     """
@@ -83,7 +83,7 @@ def video_backend(flat: dict[str, Any], env: str) -> str | None:
         return str(chosen)
     py = pf.env_dir(env) / "bin" / "python"
     proc = subprocess.run(
-        [str(py), "-m", "scripts.video_backend", "--quiet"],
+        [str(py), "-m", "scripts.common.video_backend", "--quiet"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     launch = {"recipe": p.recipe, "cmd": p.cmd, "mode": p.mode, "exit_code": code}
     if p.out.is_dir():
         (p.out / "launch.json").write_text(json.dumps(launch, indent=2))
-    from scripts import plot_loss
+    from scripts.train import plot_loss
 
     plot_loss.main([str(p.out)])
     if code != 0:

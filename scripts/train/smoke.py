@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from scripts import plot_loss
 from scripts.train import cli as train
+from scripts.train import plot_loss
 from scripts.train import preflight as pf
 from scripts.train.recipes import REPO, RecipeError, load_recipe
 

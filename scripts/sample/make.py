@@ -1,11 +1,11 @@
 """Write the toolkit's deterministic sample dataset (LeRobot v2.x, Koch-like by default).
 
-    python -m scripts.make_sample --out DIR [--preset NAME] [--force]
-    python -m scripts.make_sample --list-presets
+    python -m scripts.sample.make --out DIR [--preset NAME] [--force]
+    python -m scripts.sample.make --list-presets
 
 Library use (converter/validator tests)::
 
-    from scripts.make_sample import PRESETS, SampleSpec, decode_barcode, make_dataset
+    from scripts.sample.make import PRESETS, SampleSpec, decode_barcode, make_dataset
     make_dataset(tmp_path / "ds", PRESETS["gapped"])
 
 The output matches, structurally, a dataset recorded by LeRobot 0.3.3 (the real fixture in
@@ -40,7 +40,7 @@ PRESET_HELP = {
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m scripts.make_sample",
+        prog="python -m scripts.sample.make",
         description="Write a deterministic synthetic LeRobot v2.x dataset.",
     )
     p.add_argument("--out", type=Path, help="destination directory (must not exist)")

@@ -1,9 +1,9 @@
 """Benchmark: our validator vs ``lerobot-doctor`` on the same datasets, in one run.
 
-    python -m scripts.bench_validate [--work DIR] [--episodes N] [--frames F] [--repeat R] [--keep]
+    python -m scripts.bench.validate [--work DIR] [--episodes N] [--frames F] [--repeat R] [--keep]
 
-Builds a clean v2.1 sample (scripts.make_sample), its v3.0 conversion (scripts.convert_v21_to_v30)
-and the validator's mutation corpus (validators.mutations) from both; installs lerobot-doctor
+Builds a clean v2.1 sample (scripts.sample.make), its v3.0 conversion (scripts.convert)
+and the validator's mutation corpus (scripts.bench.corpus) from both; installs lerobot-doctor
 from the package index into a throw-away venv (``uv venv`` + ``uv pip install``); runs both
 tools as subprocesses on every dataset and prints wall times and what each caught, side by
 side. Not a test: it prints numbers. Both tools get the same bytecode cache
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOOLS_PY = REPO / "envs/tools/.venv/bin/python"
 
 
@@ -76,7 +76,7 @@ def install_doctor(work: Path) -> Path:
 
 def build_clean(work: Path, episodes: int, frames: int, env: dict[str, str]) -> list[Path]:
     """A v2.1 sample of ``episodes`` x ``frames`` and its v3.0 conversion."""
-    from scripts.make_sample import SampleSpec, make_dataset
+    from scripts.sample.make import SampleSpec, make_dataset
 
     v21 = work / "clean_v21"
     v30 = work / "clean_v30"
@@ -88,12 +88,12 @@ def build_clean(work: Path, episodes: int, frames: int, env: dict[str, str]) -> 
         )
         make_dataset(v21, spec)
     if not v30.exists():
-        log("converting it to v3.0 (scripts.convert_v21_to_v30)")
+        log("converting it to v3.0 (scripts.convert)")
         subprocess.run(
             [
                 str(TOOLS_PY),
                 "-m",
-                "scripts.convert_v21_to_v30",
+                "scripts.convert",
                 str(v21),
                 "--dst",
                 str(v30),
@@ -109,7 +109,7 @@ def build_clean(work: Path, episodes: int, frames: int, env: dict[str, str]) -> 
 
 def build_mutants(work: Path, clean: list[Path]) -> list[tuple[str, str, Path, str]]:
     """(mutation, version, path, expected check id) for the whole corpus."""
-    from validators.mutations import applicable, make_mutant, version_of
+    from scripts.bench.corpus import applicable, make_mutant, version_of
 
     out = []
     for root in clean:
@@ -168,7 +168,7 @@ def our_verdict(run: Run, want: str) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scripts.bench_validate", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m scripts.bench.validate", description=__doc__)
     p.add_argument("--work", type=Path, default=REPO / ".cache/bench-validate")
     p.add_argument("--episodes", type=int, default=120, help="episodes in the clean sample")
     p.add_argument("--frames", type=int, default=400, help="frames per episode (about)")

@@ -2,7 +2,7 @@
 
 Why from the log: it is the one artefact every run leaves (no wandb offline), it survives
 resumes (the launcher appends), and it is readable on a storage box without torch.
-Usage: python -m scripts.plot_loss OUT [--png FILE]   (OUT = run dir or a train.log)
+Usage: python -m scripts.train.plot_loss OUT [--png FILE]   (OUT = run dir or a train.log)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark: our converter vs LeRobot's own v2.1 -> v3.0 converter vs ``cp -r``, same data.
 
-    python -m scripts.bench_convert [--sizes 200,800,1600,3200] [--long 24] [--work DIR] [--keep]
+    python -m scripts.bench.convert [--sizes 200,800,1600,3200] [--long 24] [--work DIR] [--keep]
 
 Two kinds of v2.1 dataset, each built from a few episodes generated once with the sample
 generator and replicated with new indices (fast, and every episode stays a valid recording):
@@ -17,12 +17,12 @@ generator and replicated with new indices (fast, and every episode stays a valid
 
 Each dataset is converted three ways, in one run, on a warm page cache:
 
-* ours:     ``python -m scripts.convert_v21_to_v30 SRC --dst OUT`` (tools env)
+* ours:     ``python -m scripts.convert SRC --dst OUT`` (tools env)
 * LeRobot:  ``python -m lerobot.scripts.convert_dataset_v21_to_v30 --repo-id bench/x
             --root COPY --push-to-hub false`` (act env, offline, on a copy: it works in place)
 * cp -r:    the I/O floor (the fastest of three runs).
 
-Beside them, the *work floor* (``scripts.bench_convert_floor``): the CPU time of the work no
+Beside them, the *work floor* (``scripts.bench.convert_floor``): the CPU time of the work no
 converter meeting issue #3 can skip (read every parquet, open and demux every mp4, decode
 the frames the image stats sample), divided by the cores. It shows how far ``cp -r`` is from
 reachable: for many short episodes, opening thousands of small files through pyarrow and
@@ -51,19 +51,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scripts.make_sample import make_dataset
-from scripts.plot_loss import save_figure
+from scripts.sample.make import make_dataset
 from scripts.sample.spec import SampleSpec
+from scripts.train.plot_loss import save_figure
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOLS_PY = REPO / "envs" / "tools" / ".venv" / "bin" / "python"
 ACT_PY = REPO / "envs" / "act" / ".venv" / "bin" / "python"
 BASE_EPISODES = 24
 # "Flat": what a few KB of per-episode bookkeeping (plan, placements) costs, well below the
 # per-episode data itself; growth above it means something is held per episode that need not be.
 FLAT_MB_PER_1000 = 10
-OURS = [str(TOOLS_PY), "-m", "scripts.convert_v21_to_v30"]
-FLOOR = [str(TOOLS_PY), "-m", "scripts.bench_convert_floor"]
+OURS = [str(TOOLS_PY), "-m", "scripts.convert"]
+FLOOR = [str(TOOLS_PY), "-m", "scripts.bench.convert_floor"]
 THEIRS = [str(ACT_PY), "-m", "lerobot.scripts.convert_dataset_v21_to_v30"]
 
 
@@ -320,7 +320,7 @@ def plot(verdicts: list[tuple[str, int, dict[str, Run]]], png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scripts.bench_convert", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m scripts.bench.convert", description=__doc__)
     p.add_argument(
         "--sizes", default="200,800,1600,3200", help="many-short episode counts (comma separated)"
     )

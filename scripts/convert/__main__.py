@@ -1,6 +1,6 @@
 """Convert a LeRobot v2.1 (or v2.0) dataset to v3.0, offline, without touching the source.
 
-    python -m scripts.convert_v21_to_v30 SRC [--dst DST] [--data-mb N] [--video-mb N]
+    python -m scripts.convert SRC [--dst DST] [--data-mb N] [--video-mb N]
                                          [--jobs N] [--force] [--reencode]
 
 DST defaults to ``<SRC>_v30``. Without SRC the embedded sample (tests/fixtures/koch_v21_real,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported in main(), after the workers are started
     from scripts.convert.pipeline import Summary
     from scripts.convert.workers import CameraPool
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EMBEDDED_SAMPLE = REPO / "tests" / "fixtures" / "koch_v21_real"
 
 

@@ -9,7 +9,7 @@ direnv's rules, followed here: ``[export] KEY=value``; an unquoted value ends at
 surrounding blanks, and may not contain blanks; ``'...'`` is literal; ``"..."`` knows ``\\"``,
 ``\\\\`` and ``\\n``; after a quoted value only blanks and a ``# comment`` may follow.
 
-Usage: python -m scripts.dotenv .env   (stdlib only: runs before any environment exists)
+Usage: python -m scripts.common.dotenv .env   (stdlib only: runs before any environment exists)
 """
 
 from __future__ import annotations

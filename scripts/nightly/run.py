@@ -1,9 +1,9 @@
 """Nightly conversion: every v2.x dataset in INBOX whose content has no verified v3.0 twin.
 
-Runs from cron on a storage box (light `tools` env, no torch); ``scripts/nightly.sh`` holds the
-flock and the dated log. Each dataset is decided by its content fingerprint (file names, sizes
-and hashes; ``scripts/convert/fingerprint.py``), the one ``make convert`` records in its output
-(``<name>_v30/meta/.lerobot-ops-convert.json``) and uses for "up to date":
+Runs from cron on a storage box (light `tools` env, no torch); ``scripts/nightly/nightly.sh``
+holds the flock and the dated log. Each dataset is decided by its content fingerprint (file
+names, sizes and hashes; ``scripts/convert/fingerprint.py``), the one ``make convert`` records
+in its output (``<name>_v30/meta/.lerobot-ops-convert.json``) and uses for "up to date":
   - no ``<name>_v30`` yet                    -> converted
   - ``<name>_v30`` of the same content       -> up to date
   - the source changed since                 -> converted again (``--force``: the old output is
@@ -149,7 +149,7 @@ def plan(inbox: Path, outbox: Path, settle_s: float) -> list[Item]:
 
 def convert(item: Item, extra: list[str]) -> None:
     """Run the converter on one dataset; fill in the outcome."""
-    cmd = [sys.executable, "-m", "scripts.convert_v21_to_v30", item.src, "--dst", item.dst]
+    cmd = [sys.executable, "-m", "scripts.convert", item.src, "--dst", item.dst]
     cmd += ["--quiet", *(["--force"] if item.force else []), *extra]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

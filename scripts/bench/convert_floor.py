@@ -1,6 +1,6 @@
 """The least work any converter meeting issue #3 must do on a dataset, timed on its own.
 
-    python -m scripts.bench_convert_floor SRC [--cores N]
+    python -m scripts.bench.convert_floor SRC [--cores N]
 
 Why: ``cp -r`` is the I/O floor of a conversion, but a conversion that keeps its promises
 cannot be that cheap. Three pieces of work cannot be skipped, whatever the implementation:
@@ -65,7 +65,7 @@ def floor_cpu_seconds(src: Path, decode: bool = False) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scripts.bench_convert_floor", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m scripts.bench.convert_floor", description=__doc__)
     p.add_argument("src", type=Path, help="a v2.1 dataset directory")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores to divide by")
     p.add_argument("--decode", action="store_true", help="also decode the stats' sampled frames")

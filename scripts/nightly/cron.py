@@ -1,8 +1,8 @@
 """The crontab line for the nightly conversion, and installing / removing exactly that line.
 
-    python -m scripts.nightly_cron line    --inbox DIR --outbox DIR [--at "15 2 * * *"]
-    python -m scripts.nightly_cron install --inbox DIR --outbox DIR [--at "15 2 * * *"]
-    python -m scripts.nightly_cron remove
+    python -m scripts.nightly.cron line    --inbox DIR --outbox DIR [--at "15 2 * * *"]
+    python -m scripts.nightly.cron install --inbox DIR --outbox DIR [--at "15 2 * * *"]
+    python -m scripts.nightly.cron remove
 
 Why: ``crontab -`` replaces a user's whole crontab, so install reads the current one, drops
 any line carrying this checkout's marker, appends one new line and writes it back: every other
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CRON_PATH = "/usr/local/bin:/usr/bin:/bin"
 LOG = Path("logs") / "nightly-cron.log"
 
