@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scripts.convert.data import MB, next_chunk_file
+from scripts.convert.chunks import MB, next_chunk_file
 from scripts.convert.metadata import write_episodes
 
 

@@ -24,7 +24,7 @@ from helpers import lerobot_meta
 
 from scripts.convert import metadata as md
 from scripts.convert import stats as ours
-from scripts.convert.data import MB
+from scripts.convert.chunks import MB
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scripts.convert.chunks import MB, next_chunk_file
 from scripts.convert.errors import ConversionError
+from scripts.convert.metadata import Spool
 from scripts.convert.plan import EpisodePlan, Plan
 from scripts.convert.stats import (
     Stats,
@@ -37,7 +39,6 @@ from scripts.convert.stats import (
 )
 from validators.dataset_format import DATA_PATH
 
-MB = 1024**2
 BATCH_EPISODES = 256  # episodes read, checked, rewritten and written at once
 BATCH_ROWS = 65536  # ... unless they hold more rows than this
 BATCH_BYTES = 64 * MB  # ... or more source parquet bytes than this
@@ -54,13 +55,6 @@ class DataResult:
     files: int
     spool: Path
     episodes: int
-
-
-def next_chunk_file(chunk: int, file: int, chunks_size: int) -> tuple[int, int]:
-    """LeRobot's ``update_chunk_file_indices``: a chunk directory holds ``chunks_size`` files."""
-    if file == chunks_size - 1:
-        return chunk + 1, 0
-    return chunk, file + 1
 
 
 def _hf_feature(ft: dict[str, Any]) -> dict[str, Any] | None:
@@ -408,8 +402,6 @@ def write_data(
     source rows as read and typed, before any rewrite (the verifier digests them); a batch
     never spans two data files.
     """
-    from scripts.convert.metadata import Spool  # metadata imports MB/next_chunk_file from here
-
     schema = target_schema(plan)
     features = plan.layout.features
     fps = plan.layout.fps

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scripts.convert.data import MB, next_chunk_file
+from scripts.convert.chunks import MB, next_chunk_file
 from scripts.convert.stats import Stats, to_jsonable
 from validators.dataset_format import (
     DATA_PATH,

@@ -12,9 +12,7 @@ mid-data, after-data, mid-video, after-video, before-verify, before-publish, bet
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from scripts.convert import data as data_mod
 from scripts.convert import fingerprint, metadata, publish, source_stats, verify
 from scripts.convert.aggregate import aggregate_episode_files
 from scripts.convert.errors import ConversionError
+from scripts.convert.killpoints import hook
 from scripts.convert.plan import Plan, load_source, make_plan
 from scripts.convert.stats import estimate_num_samples
 from scripts.convert.video import (
@@ -36,18 +35,7 @@ from scripts.convert.video import (
 )
 from scripts.convert.workers import COPY, HASH, STATS, CameraPool, Task, run_task, task_loop
 
-KILL_ENV = "LEROBOT_OPS_CONVERT_KILL_AT"
 WORK_DIR = ".convert-work"  # per-episode metadata spools inside the temp dir
-
-
-def hook(stage: str) -> None:
-    """Test hook: die here, like a power cut, when asked to (a worker takes its parent)."""
-    if os.environ.get(KILL_ENV) == stage:
-        from scripts.convert import workers
-
-        if workers.IN_WORKER:
-            os.kill(os.getppid(), signal.SIGKILL)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass

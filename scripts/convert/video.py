@@ -31,7 +31,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from scripts.convert.data import MB, next_chunk_file
+from scripts.convert.chunks import MB, next_chunk_file
 from scripts.convert.errors import ConversionError
 from scripts.convert.stats import (
     auto_downsample_height_width,

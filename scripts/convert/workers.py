@@ -20,7 +20,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts.convert import fingerprint
+from scripts.convert import fingerprint, killpoints
+from scripts.convert.killpoints import hook
 from scripts.convert.nopandas import block_pandas
 
 if TYPE_CHECKING:  # imported by the tasks themselves: a pool starts before PyAV is loaded
@@ -29,17 +30,16 @@ if TYPE_CHECKING:  # imported by the tasks themselves: a pool starts before PyAV
 _QUEUE: Any = None
 _NEXT_SHARD: Any = None  # shared counter: the next stats shard to claim
 _ABORT: Any = None  # shared flag: the parent failed, stop at the next episode
-IN_WORKER = False
 _PR_SET_PDEATHSIG = 1
 
 
 def _init(queue: Any, next_shard: Any, abort: Any) -> None:
-    global _QUEUE, _NEXT_SHARD, _ABORT, IN_WORKER
+    global _QUEUE, _NEXT_SHARD, _ABORT
     _QUEUE = queue
     _NEXT_SHARD = next_shard
     _ABORT = abort
     block_pandas()
-    IN_WORKER = True
+    killpoints.IN_WORKER = True
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -94,7 +94,6 @@ def camera_task(
     progress: Callable[[int], None] | None = None,
 ) -> CameraResult:
     """Copy one camera's episodes into its v3.0 files (in a worker, or in the parent)."""
-    from scripts.convert.pipeline import hook
     from scripts.convert.video import convert_camera
 
     result = convert_camera(
