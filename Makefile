@@ -115,7 +115,7 @@ fit: envs ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=s
 	$(call require,RECIPE)
 	$(TOOLS_PY) -m scripts.fit $(call q,RECIPE)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(BATCH), --batch $(BATCH))$(if $(JSON), --json)$(if $(MEASURE), --measure)
 
-fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the README table
+fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the table in docs/fit.md
 	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
 
 ##@ Deploy

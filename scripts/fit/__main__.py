@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", type=int, nargs="?", const=5, default=0)
     ap.add_argument("--override", action="append", default=[], help="policy key=value")
     ap.add_argument("--no-largest", action="store_true", help="skip the largest-batch search")
-    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--readme", action="store_true", help="write the table into docs/fit.md")
     args = ap.parse_args(argv)
     if not args.all and not args.recipe:
         ap.error("RECIPE is required: make fit RECIPE=<name> (or make fit-all)")
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(report.text(r))
     if args.readme:
-        ok = report.write_readme(REPO / "README.md", report.table(results))
-        print("README.md table " + ("updated" if ok else "markers missing"), file=sys.stderr)
+        ok = report.write_readme(REPO / "docs" / "fit.md", report.table(results))
+        print("docs/fit.md table " + ("updated" if ok else "markers missing"), file=sys.stderr)
     bad = [r for r in results if r["verdict"] == "does not fit"]
     return 1 if bad else 0
 
