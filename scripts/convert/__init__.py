@@ -1,4 +1,5 @@
 """Offline LeRobot v2.x -> v3.0 dataset converter, split into one job per module.
+Read ``pipeline`` first (the order of the passes); ``__main__`` is ``python -m scripts.convert``.
 
 plan      read and check the source, decide the renumbering (old -> new episode index)
 stats     LeRobot 0.6.1's statistics (RunningQuantileStats, aggregate_stats) in numpy
@@ -10,4 +11,6 @@ publish   temp dir beside DST, crash leftovers, atomic rename into place
 aggregate stats.json from the per-episode stats, as LeRobot's converter does
 workers   process pool: camera copies and image-stats shards on every core
 nopandas  keep pandas (imported by pyarrow on first use) out of the converter
+chunks    the file-numbering rule (MB, next_chunk_file) data, metadata and video share
+killpoints  the crash points the safety tests die at (pipeline and workers both call them)
 """

@@ -1,4 +1,5 @@
 """`make serve` / `make robot`: LeRobot 0.6.1's async inference, safe by default.
+Read ``server`` and ``client`` first (what ``make serve`` and ``make robot`` run).
 
 LeRobot's own ``PolicyServer`` and ``RobotClient`` do the work; these modules configure, wrap
 and patch them at run time (one job per module):

@@ -1,4 +1,5 @@
 """``make fit``: predict a recipe's peak GPU memory without a GPU, and measure it where one exists.
+Read ``predict`` first (the verdict and the constants it adds), then ``step``.
 
 One real training step (forward, loss, backward, clip, AdamW foreach) of the real LeRobot 0.6.1
 policy class runs under PyTorch ``FakeTensorMode`` on ``cpu``: every tensor has a shape, dtype and

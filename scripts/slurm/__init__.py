@@ -1,4 +1,5 @@
 """Scale-out on Slurm: a local two-node cluster, multi-node ``make train``, conversion fan-out.
+Read ``train`` first (``make train ... SLURM=1``), then ``fanout``.
 
 Why a package of small modules: each runs in a different place (the login node, the batch
 host, every compute node) and with a different environment (``tools`` has no torch), so each

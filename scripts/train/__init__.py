@@ -1,4 +1,5 @@
 """``make train`` / ``make smoke`` / ``make weights-import``: the training launcher.
+Read ``cli`` first (``make train``: plan, print, launch).
 
 The launcher runs in the light tools env (no torch) so every check fails in about a second;
 lerobot-train itself runs from the recipe's environment (envs/act or envs/smolvla), and so do
@@ -16,6 +17,7 @@ each:
 - ``smoke_check``       the reload and select_action, inside the recipe's env
 - ``make_tiny_smolvla`` the tiny random SmolVLM2 the CPU SmolVLA smoke trains against
 - ``weights_import``    ``make weights-import``: offline weights where LeRobot looks
+- ``plot_loss``         ``make plot``: the loss curve from train.log (also the bench's figures)
 
 Nothing is imported here: ``scripts.fit`` and ``scripts.slurm`` import single modules
 (``recipes`` even in a LeRobot env) without pulling in the launcher.
