@@ -35,53 +35,56 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 # module -> the fast tests (no LeRobot training, no `slow` marker) that exercise it in-process.
 MODULES: dict[str, list[str]] = {
     "scripts/convert/stats.py": [
-        "tests/test_convert_stats.py",
-        "tests/test_convert_stats_bits.py",
-        "tests/test_convert_stats_units.py",
-        "tests/test_convert_holes.py",
-        "tests/test_convert_video_fast.py",
+        "tests/convert/test_convert_stats.py",
+        "tests/convert/test_convert_stats_bits.py",
+        "tests/convert/test_convert_stats_units.py",
+        "tests/convert/test_convert_holes.py",
+        "tests/convert/test_convert_video_fast.py",
     ],
-    "scripts/convert/aggregate.py": ["tests/test_convert_stats.py", "tests/test_convert_holes.py"],
+    "scripts/convert/aggregate.py": [
+        "tests/convert/test_convert_stats.py",
+        "tests/convert/test_convert_holes.py",
+    ],
     # not test_convert_holes.py: in-process it reaches video.py only through verify's picture
     # check, after a whole conversion in a subprocess; the unit tests call those functions
     "scripts/convert/video.py": [
-        "tests/test_convert_video_units.py",
-        "tests/test_convert_video_fast.py",
+        "tests/convert/test_convert_video_units.py",
+        "tests/convert/test_convert_video_fast.py",
     ],
     "scripts/convert/verify.py": [
-        "tests/test_convert_verify.py",
-        "tests/test_convert_verify_units.py",
-        "tests/test_convert_holes.py",
+        "tests/convert/test_convert_verify.py",
+        "tests/convert/test_convert_verify_units.py",
+        "tests/convert/test_convert_holes.py",
     ],
     # not verify's whole-pipeline video test: a whole conversion per surviving mutant (and its
     # picture check once hung mutmut's forked children, before frames were converted on one
     # swscale thread), for no data.py line the other files leave unreached
     "scripts/convert/data.py": [
-        "tests/test_convert_data_units.py",
-        "tests/test_convert_verify.py",
+        "tests/convert/test_convert_data_units.py",
+        "tests/convert/test_convert_verify.py",
         "--deselect",
-        "tests/test_convert_verify.py::test_video_check_catches_frames_from_the_wrong_episode",
-        "tests/test_convert_batch.py",
+        "tests/convert/test_convert_verify.py::test_video_check_catches_frames_from_the_wrong_episode",
+        "tests/convert/test_convert_batch.py",
     ],
     # next_chunk_file, shared by data, metadata and video (out of data.py: no import circle)
     "scripts/convert/chunks.py": [
-        "tests/test_convert_data_units.py",
-        "tests/test_convert_metadata.py",
+        "tests/convert/test_convert_data_units.py",
+        "tests/convert/test_convert_metadata.py",
     ],
     "scripts/convert/metadata.py": [
-        "tests/test_convert_metadata.py",
-        "tests/test_convert_metadata_lerobot.py",
-        "tests/test_convert_stats.py",
+        "tests/convert/test_convert_metadata.py",
+        "tests/convert/test_convert_metadata_lerobot.py",
+        "tests/convert/test_convert_stats.py",
     ],
-    "validators/data.py": ["tests/test_validate_data_fast.py"],
-    "validators/video.py": ["tests/test_validate_video_fast.py"],
-    "validators/stats.py": ["tests/test_validate_stats_fast.py"],
-    "validators/structure.py": ["tests/test_validate_structure_fast.py"],
+    "validators/data.py": ["tests/validate/test_validate_data_fast.py"],
+    "validators/video.py": ["tests/validate/test_validate_video_fast.py"],
+    "validators/stats.py": ["tests/validate/test_validate_stats_fast.py"],
+    "validators/structure.py": ["tests/validate/test_validate_structure_fast.py"],
     # the corpus test starts LeRobot's recorder (~5 s) in every mutant's pytest: in-process
     # tests on LeRobot-written metadata instead
     "validators/schema.py": [
-        "tests/test_validate_schema_meta.py",
-        "tests/test_validate_schemas.py",
+        "tests/validate/test_validate_schema_meta.py",
+        "tests/validate/test_validate_schemas.py",
     ],
 }
 COPY = ["scripts", "validators", "tests", "pyproject.toml"]

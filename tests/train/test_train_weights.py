@@ -80,7 +80,7 @@ def test_imported_weights_load_in_lerobot(tmp_path: Path) -> None:
     ACTPolicy.from_pretrained loads the imported dir, tensor for tensor, and acts."""
     from conftest import env_python
 
-    helper = Path(__file__).parent / "helpers" / "weights_load_check.py"
+    helper = Path(__file__).parents[1] / "helpers" / "weights_load_check.py"
     carry = tmp_path / "carry"
     carry.mkdir()
     pth, policy = carry / "resnet18-f37072fd.pth", carry / "act_tiny"

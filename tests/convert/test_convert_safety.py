@@ -103,7 +103,7 @@ def test_sigkill_at_random_times(tmp_path: Path) -> None:
     cmd = [str(env_python("tools")), "-m", "scripts.convert", str(src), "--quiet"]
     cmd += ["--data-mb", "0.01", "--video-mb", "0.05", "--force"]
     for delay in (0.3, 0.8, 1.5, 2.5):
-        proc = subprocess.Popen(cmd, env=run_env(), cwd=Path(__file__).parents[1])
+        proc = subprocess.Popen(cmd, env=run_env(), cwd=Path(__file__).parents[2])
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -25,7 +25,7 @@ from validators.policies import (
 )
 from validators.runner import validate_dataset
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from validators import dataset_format as fmt
 from validators.jsonschema_lite import Validator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "validators/schemas"
 V21_INFO = json.loads((REPO / "tests/fixtures/koch_v21_real" / fmt.INFO_PATH).read_text())
 

@@ -20,7 +20,7 @@ import pytest
 
 from scripts.sample.make import PRESETS, OutputExistsError, SampleSpec, decode_barcode, make_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "koch_v21_real"
 SIZE_KEYS = {"video.height", "video.width"}
 

@@ -31,7 +31,7 @@ from scripts.bench.corpus import (
 from validators import dataset_format as fmt
 from validators.runner import validate_dataset
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ACT_PY = REPO / "envs/act/.venv/bin/python"
 FIXTURE_V21 = REPO / "tests/fixtures/koch_v21_real"
 
