@@ -233,7 +233,7 @@ cron-install: env-tools ## add (or replace) this checkout's one nightly line in 
 cron-remove: env-tools ## remove this checkout's nightly line from your crontab (other lines kept)
 	@$(TOOLS_PY) -m scripts.nightly_cron remove
 
-clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
+clean: ## remove only what the toolkit generated (the sample, its conversion, its caches), listed first; keeps calibration, weights, DATA_DIR
 	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
 
 ##@ Scale-out
