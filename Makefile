@@ -46,6 +46,7 @@ DRY_RUN ?=
 FORCE ?=
 IMAGE_QUANTILES ?=
 IMAGES ?=
+LINK ?=
 FROM ?=
 PYTEST_ARGS ?=
 INBOX ?=
@@ -82,8 +83,8 @@ convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline;
 validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
 	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
 
-fix-stats: env-tools ## exact stats into a corrected copy of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1)
-	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)
+fix-stats: env-tools ## exact stats into a corrected copy (reflink, else copy) of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1; LINK=1: hard links, read-only in both)
+	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)$(if $(LINK), --link)
 
 demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs are no-ops)
 	$(MAKE) convert validate smoke
