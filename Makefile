@@ -144,7 +144,7 @@ TLS_DIR ?=
 SERVER_NAMES ?= localhost 127.0.0.1
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
 .PHONY: serve robot serve-check bench-serve certs tunnel
-serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR ALLOW_ROOTS)
+serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR=<certs>/server ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
 	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(call q,CHECKPOINT)) && $(ENVS) build $$env && \
 	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(call q,CHECKPOINT) --host $(HOST) \
@@ -152,7 +152,7 @@ serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 POR
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
-robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay)
+robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay TLS_DIR=<copy of certs/robot>)
 	$(call require,CHECKPOINT)
 	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
 	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
@@ -163,7 +163,7 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 	  $(call flag,--cameras $(CAMERAS),$(CAMERAS)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
-serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
+serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port TLS_DIR=<certs>/robot); never disturbs a session
 	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER) $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
 GPU_HOST ?=
@@ -172,7 +172,7 @@ tunnel: ## on the robot PC: SSH-forward 127.0.0.1:PORT to the GPU box's loopback
 	@echo "tunnel: 127.0.0.1:$(PORT) here -> 127.0.0.1:$(PORT) on $(GPU_HOST); make robot SERVER=127.0.0.1:$(PORT) (Ctrl-C closes)"
 	ssh -N -o ExitOnForwardFailure=yes -L 127.0.0.1:$(PORT):127.0.0.1:$(PORT) $(GPU_HOST)
 
-certs: ## CA + server + client certificates for mutual TLS (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
+certs: ## mutual-TLS certificates: TLS_DIR/server stays on the GPU box, TLS_DIR/robot goes to the robot PC, TLS_DIR/ca nowhere (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
 	$(call require,TLS_DIR)
 	scripts/deploy/certs.sh $(TLS_DIR) $(SERVER_NAMES)
 
