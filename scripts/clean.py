@@ -7,10 +7,10 @@ nobody thought of. Only paths the toolkit is known to write go:
   - the sample, when it carries make_sample's ``meta/.lerobot-ops-sample.json``;
   - its conversion ``<sample>_v30``, when the converter's marker names the sample as its SRC;
   - the caches in ``GENERATED`` below (pytest/ruff caches, the .env translation, the
-    validator bench's work tree, the datasets library's cache).
-Everything else is kept: the calibration, imported weights, the local Slurm cluster's state
-and anything unknown, each named with the reason. DATA_DIR itself is never removed. The plan is
-printed before anything is removed. Stdlib only: it runs before any environment exists.
+    validator bench's work tree, the local Slurm clusters, the datasets library's cache).
+Everything else is kept: the calibration, imported weights and anything unknown, each named
+with the reason. DATA_DIR itself is never removed. The plan is printed before anything goes.
+Stdlib only: it runs before any environment exists.
 
 Usage: python -m scripts.clean --sample DIR --repo DIR [--dry-run]
 """
@@ -31,6 +31,8 @@ GENERATED = (
     ".ruff_cache",
     ".cache/dotenv.mk",
     ".cache/bench-validate",
+    ".cache/slurm",  # make slurm-local's cluster (README: stop it first)
+    ".cache/slurm-test-*",  # the tests' private clusters (tests/helpers/slurm_cluster.py)
     ".cache/huggingface/datasets",
 )
 # Kept on purpose, with the reason printed (the rest of .cache is kept as unknown).
@@ -39,7 +41,6 @@ KEPT = {
     ".cache/huggingface/hub": "downloaded or imported weights",
     ".cache/weights": "imported weights (make weights-import)",
     ".cache/torch": "imported weights (torch hub)",
-    ".cache/slurm": "the local Slurm cluster's state (make slurm-local-down first)",
 }
 
 
@@ -78,9 +79,9 @@ def generated_data(sample: Path) -> tuple[list[Path], list[Path]]:
 
 def caches(repo: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(the toolkit's caches that exist, [(kept path under .cache, why)])."""
-    remove = [repo / rel for rel in GENERATED if _exists(repo / rel)]
+    remove = [p for rel in GENERATED for p in sorted(repo.glob(rel)) if _exists(p)]
     kept = [(repo / rel, why) for rel, why in KEPT.items() if _exists(repo / rel)]
-    known = {repo / rel for rel in (*GENERATED, *KEPT)}
+    known = {*remove, *(repo / rel for rel in (*GENERATED, *KEPT))}
     # parents of known paths are not "unknown": their other entries are looked at one by one
     parents = {p for k in known for p in k.parents}
     todo = [repo / ".cache"]

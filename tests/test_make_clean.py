@@ -52,6 +52,9 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
     calib.write_text('{"shoulder_pan": {"id": 1, "homing_offset": -1024}}\n')
     hf_datasets = repo / ".cache/huggingface/datasets/downloads"  # HF_DATASETS_CACHE: ours
     hf_datasets.mkdir(parents=True)
+    (repo / ".cache/slurm").mkdir()  # make slurm-local's cluster: ours
+    notes = repo / ".cache/lab-notes.txt"  # unknown to the toolkit: kept, and said so
+    notes.write_text("bus 2 is flaky\n")
 
     dry = make(repo, "-n", "clean")
     assert "rm -rf" not in dry.stdout, dry.stdout
@@ -60,13 +63,15 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
     out = cleaned.stdout
     assert f"removed {sample}" in out
     plan = out.split("clean: removed", 1)[0]  # the list comes before the first removal
-    assert f"removing 5 path(s):\n  {lab}/sample_koch_v21_v30\n  {sample}\n" in plan, out
+    assert f"removing 6 path(s):\n  {lab}/sample_koch_v21_v30\n  {sample}\n" in plan, out
     assert f"  {repo}/.pytest_cache\n" in plan and f"  {repo}/.cache/huggingface/datasets\n" in plan
     assert f"kept {calib_dir}: the arm's calibration (make calibrate)" in plan, out
+    assert f"kept {notes}: not known to be written by this toolkit" in plan, out
     assert "my_recordings" not in out and "thesis" not in out  # DATA_DIR is not walked
     assert snapshot(lab) == user_files  # exactly the user's files, byte for byte
     assert not (repo / ".pytest_cache").exists() and not hf_datasets.exists()
     assert (repo / ".cache/weights/smolvla_base").is_dir()
+    assert notes.read_text() == "bus 2 is flaky\n" and not (repo / ".cache/slurm").exists()
     assert calib.read_text() == '{"shoulder_pan": {"id": 1, "homing_offset": -1024}}\n'
 
 
