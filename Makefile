@@ -234,8 +234,8 @@ cron-install: env-tools ## add (or replace) this checkout's one nightly line in 
 cron-remove: env-tools ## remove this checkout's nightly line from your crontab (other lines kept)
 	@$(TOOLS_PY) -m scripts.nightly_cron remove
 
-clean: ## remove only what the toolkit generated (the sample, its conversion, its caches), listed first; keeps calibration, weights, DATA_DIR
-	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
+clean: ## remove only what the toolkit generated (the sample, its conversion, its caches), listed first; keeps calibration, weights, DATA_DIR (DRY_RUN=1: list only)
+	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)$(if $(DRY_RUN), --dry-run)
 
 ##@ Scale-out
 # Slurm (scripts/slurm/): multi-node training and conversion fan-out on the cluster SLURM_CONF

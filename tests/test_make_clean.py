@@ -58,6 +58,9 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
 
     dry = make(repo, "-n", "clean")
     assert "rm -rf" not in dry.stdout, dry.stdout
+    listed = make(repo, "clean", "DRY_RUN=1")
+    assert listed.returncode == 0 and "would remove 6 path(s):" in listed.stdout, listed.stdout
+    assert "removed" not in listed.stdout and (sample / "meta/info.json").is_file()
     cleaned = make(repo, "clean")
     assert cleaned.returncode == 0, cleaned.stderr
     out = cleaned.stdout
