@@ -46,6 +46,7 @@ DRY_RUN ?=
 FORCE ?=
 IMAGE_QUANTILES ?=
 IMAGES ?=
+LINK ?=
 FROM ?=
 PYTEST_ARGS ?=
 INBOX ?=
@@ -82,8 +83,8 @@ convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline;
 validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
 	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
 
-fix-stats: env-tools ## exact stats into a corrected copy of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1)
-	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)
+fix-stats: env-tools ## exact stats into a corrected copy (reflink, else copy) of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1; LINK=1: hard links, read-only in both)
+	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)$(if $(LINK), --link)
 
 demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs are no-ops)
 	$(MAKE) convert validate smoke
@@ -143,7 +144,7 @@ TLS_DIR ?=
 SERVER_NAMES ?= localhost 127.0.0.1
 DEPLOY_DIR ?= $(CURDIR)/outputs/deploy
 .PHONY: serve robot serve-check bench-serve certs tunnel
-serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR ALLOW_ROOTS)
+serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 PORT=8080 FPS DEVICE ALLOW_REMOTE=1 TLS_DIR=<certs>/server ALLOW_ROOTS)
 	$(call require,CHECKPOINT)
 	@env=$$($(TOOLS_PY) -m scripts.deploy.checkpoint env $(call q,CHECKPOINT)) && $(ENVS) build $$env && \
 	  envs/$$env/.venv/bin/python -m scripts.deploy.server --checkpoint $(call q,CHECKPOINT) --host $(HOST) \
@@ -151,7 +152,7 @@ serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 POR
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
-robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay)
+robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay TLS_DIR=<copy of certs/robot>)
 	$(call require,CHECKPOINT)
 	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
 	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
@@ -162,7 +163,7 @@ robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TA
 	  $(call flag,--cameras $(CAMERAS),$(CAMERAS)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
-serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port); never disturbs a session
+serve-check: env-act ## ask a server's gRPC health service: SERVING or not (SERVER=host:port TLS_DIR=<certs>/robot); never disturbs a session
 	envs/act/.venv/bin/python -m scripts.deploy.check --server $(SERVER) $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))
 
 GPU_HOST ?=
@@ -171,7 +172,7 @@ tunnel: ## on the robot PC: SSH-forward 127.0.0.1:PORT to the GPU box's loopback
 	@echo "tunnel: 127.0.0.1:$(PORT) here -> 127.0.0.1:$(PORT) on $(GPU_HOST); make robot SERVER=127.0.0.1:$(PORT) (Ctrl-C closes)"
 	ssh -N -o ExitOnForwardFailure=yes -L 127.0.0.1:$(PORT):127.0.0.1:$(PORT) $(GPU_HOST)
 
-certs: ## CA + server + client certificates for mutual TLS (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
+certs: ## mutual-TLS certificates: TLS_DIR/server stays on the GPU box, TLS_DIR/robot goes to the robot PC, TLS_DIR/ca nowhere (TLS_DIR=dir SERVER_NAMES="gpu-box 10.0.0.5")
 	$(call require,TLS_DIR)
 	scripts/deploy/certs.sh $(TLS_DIR) $(SERVER_NAMES)
 
@@ -233,8 +234,8 @@ cron-install: env-tools ## add (or replace) this checkout's one nightly line in 
 cron-remove: env-tools ## remove this checkout's nightly line from your crontab (other lines kept)
 	@$(TOOLS_PY) -m scripts.nightly.cron remove
 
-clean: ## remove what the toolkit generated: the sample, its conversion, caches (never DATA_DIR itself)
-	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)
+clean: ## remove only what the toolkit generated (the sample, its conversion, its caches), listed first; keeps calibration, weights, DATA_DIR (DRY_RUN=1: list only)
+	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)$(if $(DRY_RUN), --dry-run)
 
 ##@ Scale-out
 # Slurm (scripts/slurm/): multi-node training and conversion fan-out on the cluster SLURM_CONF

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -242,17 +243,62 @@ def test_remote_bind_refused_without_opt_in_and_tls(ckpt: Path, tmp_path: Path) 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make certs``'s folder: server/ stays on the GPU box, robot/ goes to the robot PC."""
     d = tmp_path_factory.mktemp("tls") / "certs"
     proc = run(["make", "certs", f"TLS_DIR={d}"], timeout=60)
     assert proc.returncode == 0, proc.stderr
+    assert f"{d}/server  stays on the GPU box" in proc.stdout, proc.stdout
+    assert f"{d}/robot   copy this folder (only this one) to the robot PC" in proc.stdout
     return d
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_certs_split_what_goes_to_each_machine_and_keep_the_ca_key_out(tls: Path) -> None:
+    """Issue 22: the whole folder, CA key and server key included, went to the robot PC."""
+    robot, server = files(tls / "robot"), files(tls / "server")
+    assert sorted(robot) == ["ca.pem", "client.key", "client.pem"]
+    assert sorted(server) == ["ca.pem", "server.key", "server.pem"]
+    ca_key = (tls / "ca" / "ca.key").read_bytes()
+    assert b"PRIVATE KEY" in ca_key and (tls / "ca/ca.key").stat().st_mode & 0o777 == 0o600
+    for content in (*robot.values(), *server.values()):
+        assert content != ca_key and ca_key not in content
+    assert robot["ca.pem"] == server["ca.pem"] == (tls / "ca" / "ca.pem").read_bytes()
+    again = run(["scripts/deploy/certs.sh", tls], timeout=60)
+    assert again.returncode == 1 and "exists: choose another TLS_DIR" in again.stderr
+    assert files(tls / "robot") == robot  # nothing replaced
+
+
+def test_wrong_tls_folder_is_a_one_line_error_naming_the_right_one(
+    tls: Path, ckpt: Path, ds: Path, tmp_path: Path
+) -> None:
+    proc = dc.start_server(ckpt, dc.free_port(), tmp_path, f"TLS_DIR={tls / 'robot'}")
+    assert proc.wait(timeout=120) != 0
+    want = f"serve: error: TLS_DIR={tls / 'robot'} is the robot folder of make certs; use "
+    assert f"{want}TLS_DIR={tls / 'server'}\n" in proc.out, proc.out
+    for given, says in (
+        (tls, f"TLS_DIR={tls} is the make certs folder; use TLS_DIR={tls / 'robot'}"),
+        (tls / "server", f"is the server folder of make certs; use TLS_DIR={tls / 'robot'}"),
+        (
+            tls / "ca",
+            f"holds ca.key, the CA's private key, which stays out of both machines' "
+            f"folders; use TLS_DIR={tls / 'robot'} (make certs writes it)",
+        ),
+    ):
+        got = run(dc.client_cmd(ckpt, dc.free_port(), ds, tmp_path, "--tls-dir", given))
+        assert got.returncode != 0 and says in got.stderr, got.stderr
+        errors = [ln for ln in got.stderr.splitlines() if "error" in ln]
+        assert len(errors) == 1 and errors[0].startswith("robot: error: TLS_DIR="), got.stderr
 
 
 @pytest.fixture(scope="module")
 def tls_server(ckpt: Path, tls: Path, tmp_path_factory: pytest.TempPathFactory):
     """A second server, with mutual TLS (on loopback); the server-death test kills it."""
     port = dc.free_port()
-    proc = dc.start_server(ckpt, port, tmp_path_factory.mktemp("tls-serve"), f"TLS_DIR={tls}")
+    serve_dir = tls / "server"  # what stays on the GPU box
+    proc = dc.start_server(ckpt, port, tmp_path_factory.mktemp("tls-serve"), f"TLS_DIR={serve_dir}")
     try:
         proc.wait_for("serve: SERVING", timeout=240)
         yield port, proc
@@ -265,15 +311,17 @@ def test_mutual_tls_admits_only_clients_with_a_certificate(
 ) -> None:
     port, proc = tls_server
     assert "mutual TLS" in proc.out
-    assert dc.health(port, tls) == "SERVING"
+    robot_pc = tmp_path / "copied-to-robot"  # what the user copies: the robot folder only
+    shutil.copytree(tls / "robot", robot_pc)
+    assert dc.health(port, robot_pc) == "SERVING"
     assert dc.health(port) != "SERVING"  # plaintext
     other = tmp_path / "other"
     assert run(["scripts/deploy/certs.sh", other], timeout=60).returncode == 0
     forged = tmp_path / "forged"  # trusts the right CA, but its own cert is from another CA
     forged.mkdir()
-    (forged / "ca.pem").write_bytes((tls / "ca.pem").read_bytes())
+    (forged / "ca.pem").write_bytes((tls / "robot" / "ca.pem").read_bytes())
     for name in ("client.pem", "client.key"):
-        (forged / name).write_bytes((other / name).read_bytes())
+        (forged / name).write_bytes((other / "robot" / name).read_bytes())
     assert dc.health(port, forged) != "SERVING"
     assert proc.p.poll() is None
 
@@ -282,7 +330,7 @@ def test_server_death_stops_client(tls_server, tls: Path, ckpt: Path, ds: Path, 
     """A real session over mutual TLS, then the server is killed (SIGKILL, no goodbye)."""
     port, server_proc = tls_server
     stall_s = 2.0
-    extra = ("--stall-s", str(stall_s), "--tls-dir", str(tls))
+    extra = ("--stall-s", str(stall_s), "--tls-dir", str(tls / "robot"))
     client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path, *extra))
     try:
         client.wait_for("robot: moving", timeout=180)

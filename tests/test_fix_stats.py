@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FIXTURE_V21, REPO, env_python, run
 from helpers.train_common import tool_env
+
+from scripts.fix_stats.clone import LINK_REFUSED
 
 RTOL = 1e-9
 
@@ -82,10 +87,118 @@ def test_repaired_stats_exact_and_original_untouched(recorded: dict) -> None:
         np.testing.assert_allclose(stats[key]["std"], values.std(0), rtol=RTOL)
         np.testing.assert_allclose(stats[key]["mean"], values.mean(0), rtol=RTOL)
     data = next(fixed.glob("data/*/*.parquet"))
-    assert data.stat().st_ino == (rec / data.relative_to(fixed)).stat().st_ino  # hard-linked
+    assert data.stat().st_ino != (rec / data.relative_to(fixed)).stat().st_ino  # not linked
+    assert data.stat().st_nlink == 1
     out = recorded["proc"].stdout
+    assert re.search(r"^fix-stats: copied \d+ files \((reflink|copy)\) ", out, re.M), out
     assert "action: per-episode std changed in 3 of 3 episodes" in out, out
-    assert "unchanged" in out and "frame_index" in out.split("unchanged", 1)[1]
+    assert "unchanged" in out and "frame_index" in out.split("  unchanged (within", 1)[1]
+
+
+def unchanged_files(fixed: Path) -> list[Path]:
+    """A data parquet and a video of the copy: files fix-stats takes over unchanged."""
+    return [next(fixed.glob("data/*/*.parquet")), next(fixed.glob("videos/*/*/*.mp4"))]
+
+
+def rewrite_in_place(path: Path) -> None:
+    """What a careless tool does to a file: overwrite its first bytes and truncate it."""
+    with open(path, "r+b") as f:
+        f.write(b"\0" * 64)
+        f.truncate(100)
+
+
+def test_rewriting_the_copy_in_place_leaves_the_original(recorded: dict, tmp_path: Path) -> None:
+    """Issue 22: the copy's files were hard links, so this truncated the original dataset."""
+    rec, copy = recorded["rec"], tmp_path / "copy"
+    proc = fix_stats(rec, "--dst", copy)
+    assert proc.returncode == 0, proc.stderr
+    for path in unchanged_files(copy):
+        rewrite_in_place(path)
+        assert path.stat().st_size == 100
+    assert tree_digest(rec) == recorded["before"]  # every byte and checksum of the original
+
+
+# Root without the capabilities that let it write read-only files: plain DAC rules apply.
+NO_DAC = "-dac_override,-dac_read_search,-fowner"
+AS_USER = ["setpriv", f"--inh-caps={NO_DAC}", f"--bounding-set={NO_DAC}"]
+
+
+# rewrite_in_place in a process of its own; prints the files it was refused
+WRITER = """
+import sys
+for p in sys.argv[1:]:
+    try:
+        with open(p, "r+b") as f:
+            f.write(bytes(64))
+            f.truncate(100)
+    except PermissionError:
+        print("refused", p)
+"""
+
+
+def as_user(*cmd: object) -> list:
+    return [*AS_USER, *cmd] if os.geteuid() == 0 else list(cmd)
+
+
+def test_link_makes_the_copy_read_only_and_refuses_where_that_protects_nothing(
+    recorded: dict, tmp_path: Path
+) -> None:
+    """--link: an in-place write into the copy fails instead of reaching the original.
+
+    Tests run as root here, whom read-only does not stop: the tool refuses --link (tried, one
+    line, nothing written); the same run without root's DAC capabilities (setpriv, still uid
+    0, so the interpreter under /root stays readable) is what a normal user gets.
+    """
+    rec = tmp_path / "rec"
+    shutil.copytree(recorded["rec"], rec)  # its modes change: not the module's recording
+    before = tree_digest(rec)
+    if os.geteuid() == 0:
+        proc = fix_stats(rec, "--dst", tmp_path / "refused", "--link")
+        assert proc.returncode == 1, proc.stdout
+        assert proc.stderr == f"fix-stats: error: {tmp_path / 'refused'}: {LINK_REFUSED}\n"
+        assert not (tmp_path / "refused").exists() and not list(tmp_path.glob(".*tmp-*"))
+    copy = tmp_path / "linked"
+    cmd = as_user(env_python("tools"), "-m", "scripts.fix_stats", rec, "--dst", copy, "--link")
+    proc = run([*cmd, "--quiet"], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^fix-stats: copied \d+ files \(hard link, read-only\) ", proc.stdout, re.M)
+    assert "both are now read-only" in proc.stdout
+    writer = WRITER
+    targets = unchanged_files(copy)
+    own = copy / "mine.txt"  # control: the same process may write a writable file there
+    own.write_bytes(b"x")
+    out = run(as_user(sys.executable, "-c", writer, *targets, own), timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"refused {p}" for p in targets], out.stdout
+    assert own.stat().st_size == 100  # the write itself worked where the mode allowed it
+    assert tree_digest(rec) == before
+    assert all(not (rec / p.relative_to(copy)).stat().st_mode & 0o222 for p in targets)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no tmpfs at /dev/shm")
+def test_link_across_filesystems_copies_and_says_so(tmp_path: Path) -> None:
+    """A link refused (EXDEV: /tmp -> tmpfs) falls back to a reflink or copy, counted apart."""
+    import tempfile
+
+    from scripts.fix_stats.clone import Cloner
+
+    (tmp_path / "a.bin").write_bytes(b"a" * 4096)
+    (tmp_path / "b.bin").write_bytes(b"b")
+    cloner = Cloner(link=True)
+    cloner.put(tmp_path / "a.bin", tmp_path / "a.link")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+        if os.stat(other).st_dev == tmp_path.stat().st_dev:
+            pytest.skip("/dev/shm is on the same filesystem as the tests' tmp")
+        cloner.put(tmp_path / "b.bin", Path(other) / "b.bin")
+        assert (Path(other) / "b.bin").read_bytes() == b"b"
+        assert os.stat(Path(other) / "b.bin").st_nlink == 1
+    assert cloner.linked == [tmp_path / "a.link"]
+    assert cloner.summary() in (
+        "copied 2 files (copy: 1; hard link, read-only: 1)",
+        "copied 2 files (hard link, read-only: 1; reflink: 1)",
+    )
+    cloner.seal()
+    assert not (tmp_path / "a.bin").stat().st_mode & 0o222  # one inode: the source too
 
 
 @pytest.mark.slow
@@ -166,4 +279,4 @@ def test_images_recomputed_from_the_videos_equal_the_converters(tmp_path: Path) 
         want = np.array(before.column(col).to_pylist(), dtype=float)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=col)
     moved = [line for line in proc.stdout.splitlines() if line.startswith("  observation.images")]
-    assert not moved and "observation.images.laptop" in proc.stdout.split("unchanged")[1]
+    assert not moved and "observation.images.laptop" in proc.stdout.split("  unchanged (within")[1]

@@ -1,4 +1,5 @@
-"""`make clean` removes what the toolkit generated and never a user's data (issue 15, item 1).
+"""`make clean` removes what the toolkit generated and never a user's data (issue 15, item 1;
+issue 22: the arm's calibration and folders the toolkit did not create are kept and named).
 
 Real make in a private copy of the front door (tests/helpers/repo_copy.py) with a `.env` that
 points DATA_DIR at a folder holding a lab's files, as `.env.example` suggests.
@@ -33,6 +34,8 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
     (lab / "grasp" / "meta").mkdir(parents=True)
     (lab / "grasp" / "meta" / "info.json").write_text('{"codebase_version": "v2.1"}\n')
     (lab / "thesis.txt").write_bytes(b"four years of work\n")
+    (lab / "my_recordings" / "day1").mkdir(parents=True)  # a folder the toolkit did not create
+    (lab / "my_recordings" / "day1" / "episode_0.bin").write_bytes(b"\x00\x01recorded")
     (repo / ".env").write_text(f'DATA_DIR="{lab}"  # the lab data root\n')
     user_files = snapshot(lab)
 
@@ -43,15 +46,36 @@ def test_clean_keeps_a_users_data_dir_byte_identical(tmp_path: Path) -> None:
     assert (lab / "sample_koch_v21_v30/meta/info.json").is_file()
     (repo / ".pytest_cache").mkdir()
     (repo / ".cache/weights/smolvla_base").mkdir(parents=True)  # imported weights stay
+    calib_dir = repo / ".cache/huggingface/lerobot/calibration"  # what make calibrate writes
+    calib = calib_dir / "robots/koch_follower/koch_follower.json"
+    calib.parent.mkdir(parents=True)
+    calib.write_text('{"shoulder_pan": {"id": 1, "homing_offset": -1024}}\n')
+    hf_datasets = repo / ".cache/huggingface/datasets/downloads"  # HF_DATASETS_CACHE: ours
+    hf_datasets.mkdir(parents=True)
+    (repo / ".cache/slurm").mkdir()  # make slurm-local's cluster: ours
+    notes = repo / ".cache/lab-notes.txt"  # unknown to the toolkit: kept, and said so
+    notes.write_text("bus 2 is flaky\n")
 
     dry = make(repo, "-n", "clean")
     assert "rm -rf" not in dry.stdout, dry.stdout
+    listed = make(repo, "clean", "DRY_RUN=1")
+    assert listed.returncode == 0 and "would remove 6 path(s):" in listed.stdout, listed.stdout
+    assert "removed" not in listed.stdout and (sample / "meta/info.json").is_file()
     cleaned = make(repo, "clean")
     assert cleaned.returncode == 0, cleaned.stderr
-    assert f"removed {sample}" in cleaned.stdout
+    out = cleaned.stdout
+    assert f"removed {sample}" in out
+    plan = out.split("clean: removed", 1)[0]  # the list comes before the first removal
+    assert f"removing 6 path(s):\n  {lab}/sample_koch_v21_v30\n  {sample}\n" in plan, out
+    assert f"  {repo}/.pytest_cache\n" in plan and f"  {repo}/.cache/huggingface/datasets\n" in plan
+    assert f"kept {calib_dir}: the arm's calibration (make calibrate)" in plan, out
+    assert f"kept {notes}: not known to be written by this toolkit" in plan, out
+    assert "my_recordings" not in out and "thesis" not in out  # DATA_DIR is not walked
     assert snapshot(lab) == user_files  # exactly the user's files, byte for byte
-    assert not (repo / ".pytest_cache").exists()
+    assert not (repo / ".pytest_cache").exists() and not hf_datasets.exists()
     assert (repo / ".cache/weights/smolvla_base").is_dir()
+    assert notes.read_text() == "bus 2 is flaky\n" and not (repo / ".cache/slurm").exists()
+    assert calib.read_text() == '{"shoulder_pan": {"id": 1, "homing_offset": -1024}}\n'
 
 
 def test_clean_keeps_folders_named_like_the_sample_that_it_did_not_write(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make serve-check", description=__doc__.split("\n")[0])
     p.add_argument("--server", default="127.0.0.1:8080", help="host:port")
     p.add_argument("--timeout", type=float, default=2.0)
-    p.add_argument("--tls-dir", default=None, help="make certs directory (mutual TLS)")
+    p.add_argument("--tls-dir", default=None, help="make certs dir's robot/ (mutual TLS)")
     a = p.parse_args(argv)
     from scripts.deploy import health
 

@@ -417,7 +417,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["", "replay"],
         help="replay: the profile's cameras serve DATASET's frames (lerobot_camera_replay)",
     )
-    p.add_argument("--tls-dir", type=Path, default=None, help="make certs dir (mutual TLS)")
+    p.add_argument("--tls-dir", type=Path, default=None, help="make certs' robot/ (mutual TLS)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--log-dir", type=Path, default=Path("outputs/deploy"))
     p.add_argument("--print-config", action="store_true", help="preflight only, print config")
@@ -494,15 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     except (profiles.ProfileError, PreflightError, ValueError, FileNotFoundError) as e:
         print(f"robot: error: {e}", file=sys.stderr)
         return EXIT_PREFLIGHT
-    if a.tls_dir is not None:
-        missing = [
-            n for n in ("ca.pem", "client.pem", "client.key") if not (a.tls_dir / n).is_file()
-        ]
-        if missing:
-            print(
-                f"robot: error: {a.tls_dir}: no {', '.join(missing)} (make certs)", file=sys.stderr
-            )
-            return EXIT_PREFLIGHT
+    from scripts.deploy import tls_layout
+
+    why = tls_layout.problem(a.tls_dir, "robot") if a.tls_dir is not None else None
+    if why:
+        print(f"robot: error: {why}", file=sys.stderr)
+        return EXIT_PREFLIGHT
     for w in warnings:
         print(f"robot: warning: {w}", flush=True)
     if a.print_config:

@@ -90,15 +90,17 @@ class HealthService:
 
 
 def channel(address: str, tls_dir: Any = None, options: Any = None) -> grpc.Channel:
-    """An insecure channel, or a mutual-TLS one with ca.pem + client.pem/key from ``tls_dir``."""
+    """An insecure channel, or a mutual-TLS one from ``tls_dir``: `make certs`'s robot folder."""
     if tls_dir is None:
         return grpc.insecure_channel(address, options)
     from pathlib import Path
 
+    from scripts.deploy import tls_layout
+
     d = Path(tls_dir)
-    for name in ("ca.pem", "client.key", "client.pem"):
-        if not (d / name).is_file():
-            raise SystemExit(f"robot: error: {d / name} missing (make certs TLS_DIR={d})")
+    why = tls_layout.problem(d, "robot")
+    if why:
+        raise SystemExit(f"robot: error: {why}")
     creds = grpc.ssl_channel_credentials(
         root_certificates=(d / "ca.pem").read_bytes(),
         private_key=(d / "client.key").read_bytes(),

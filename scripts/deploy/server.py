@@ -24,7 +24,8 @@ the chunk) is LeRobot's own. What 0.6.1 does wrong at the edges, and what we do 
 - ``SO_REUSEPORT``: a second server silently shares the port -> ``grpc.so_reuseport=0``; a busy
   port is a one-line error.
 - Binds what it is told (users' notes: 0.0.0.0), insecure -> loopback unless ``--allow-remote``
-  with ``--tls-dir`` (mutual TLS: clients need a certificate from the ``make certs`` CA).
+  with ``--tls-dir`` (mutual TLS: ``make certs``'s ``<dir>/server``; clients need a certificate
+  from its CA).
 - ``./logs`` in the cwd -> ``--log-dir``; SIGTERM/SIGINT stop it cleanly; per-observation
   inference times are summarised (p50/p95) at exit; cold start is measured and printed.
 """
@@ -59,7 +60,7 @@ class ServeOptions:
     inference_latency: float = 0.0  # LeRobot's floor per GetActions (s); 0 answers at once
     obs_queue_timeout: float = 1.0  # GetActions waits this long for an observation
     allow_remote: bool = False  # bind beyond loopback (needs tls_dir; prints a warning)
-    tls_dir: Path | None = None  # mutual TLS: ca.pem, server.pem/key from `make certs`
+    tls_dir: Path | None = None  # mutual TLS: `make certs`'s <dir>/server folder
     log_dir: Path | None = None  # LeRobot's log file goes here, never into the cwd
 
 
@@ -82,25 +83,25 @@ def bind_policy(host: str, allow_remote: bool, tls: bool = False) -> str:
         raise SystemExit(
             f"serve: error: HOST={host} listens beyond loopback; LeRobot's protocol has no "
             "authentication. Use an SSH tunnel (ssh -N -L 8080:127.0.0.1:8080 gpu-box) or opt "
-            "in with make serve HOST=... ALLOW_REMOTE=1 TLS_DIR=<make certs dir>"
+            "in with make serve HOST=... ALLOW_REMOTE=1 TLS_DIR=<make certs dir>/server"
         )
     if not tls:
         raise SystemExit(
-            f"serve: error: HOST={host} with ALLOW_REMOTE=1 also needs TLS_DIR=<dir from make "
-            "certs>: remote clients must present a certificate"
+            f"serve: error: HOST={host} with ALLOW_REMOTE=1 also needs TLS_DIR=<make certs "
+            "dir>/server: remote clients must present a certificate"
         )
     return f"WARNING: listening on {host} beyond loopback (ALLOW_REMOTE=1), protected by {mtls}"
 
 
 def tls_files(tls_dir: Path, side: str) -> tuple[bytes, bytes, bytes]:
-    """(ca.pem, <side>.key, <side>.pem) from a `make certs` directory, or SystemExit naming it."""
-    out = []
-    for name in ("ca.pem", f"{side}.key", f"{side}.pem"):
-        path = tls_dir / name
-        if not path.is_file():
-            raise SystemExit(f"{side}: error: {path} missing (make certs TLS_DIR={tls_dir})")
-        out.append(path.read_bytes())
-    return out[0], out[1], out[2]
+    """(ca.pem, <side>.key, <side>.pem) from `make certs`'s server folder, or a one-line exit."""
+    from scripts.deploy import tls_layout
+
+    why = tls_layout.problem(tls_dir, side)
+    if why:
+        raise SystemExit(f"serve: error: {why}")
+    ca, key, pem = ((tls_dir / n).read_bytes() for n in ("ca.pem", f"{side}.key", f"{side}.pem"))
+    return ca, key, pem
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

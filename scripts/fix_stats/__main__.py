@@ -1,6 +1,7 @@
 """CLI: ``python -m scripts.fix_stats DATASET [--dst DIR]`` (what ``make fix-stats`` runs).
 
-Stages, each a log line: link the unchanged files, recompute the numeric stats from the rows
+Stages, each a log line: copy the unchanged files (reflink, else a real copy; hard links,
+read-only, only with ``--link``: see ``clone``), recompute the numeric stats from the rows
 (a progress bar on a terminal), rewrite ``meta/episodes`` and ``stats.json``, validate, and
 rename into place. Errors are one line ``fix-stats: error: <file>: <what>``, exit 1; the
 original dataset is opened read-only and a failure leaves no DST.
@@ -20,10 +21,11 @@ from tqdm import tqdm
 
 from scripts.convert import publish
 from scripts.convert.errors import ConversionError
+from scripts.fix_stats.clone import LINK_REFUSED, Cloner, read_only_protects
 from scripts.fix_stats.recompute import FixError, numeric_features, recompute
 from scripts.fix_stats.rewrite import (
     CHANGED_RTOL,
-    link_tree,
+    copy_tree,
     rewrite_episodes,
     write_stats_json,
 )
@@ -46,6 +48,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also recompute each camera's image stats by decoding the frames LeRobot samples "
         "(default: kept as recorded)",
+    )
+    p.add_argument(
+        "--link",
+        action="store_true",
+        help="hard-link the unchanged files instead of copying them (LINK=1): no extra disk, "
+        "but they are the original's files, so they are made read-only in both (refused where "
+        "read-only does not stop this process, as root). Default: reflink where the filesystem "
+        "can, else a real copy; the log line 'copied N files (METHOD)' says which",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -106,7 +116,9 @@ def report(old: dict, new: dict, changed: dict[str, int], episodes: int) -> list
     return lines
 
 
-def fix(root: Path, dst: Path, progress: bool, images: bool = False) -> list[str]:
+def fix(
+    root: Path, dst: Path, progress: bool, images: bool = False, link: bool = False
+) -> list[str]:
     """Build, validate and publish the corrected copy; return the report lines."""
     _check_paths(root, dst)
     layout = load_layout(root)
@@ -116,9 +128,12 @@ def fix(root: Path, dst: Path, progress: bool, images: bool = False) -> list[str
     except ConversionError as exc:
         raise FixError(exc.file, exc.message) from exc
     try:
+        if link and not read_only_protects(tmp):
+            raise FixError(dst, LINK_REFUSED)
         t = time.monotonic()
-        linked, copied = link_tree(root, tmp)
-        log(f"linked {linked} unchanged files, copied {copied} ({time.monotonic() - t:.1f} s)")
+        cloner = Cloner(link=link)
+        copy_tree(root, tmp, cloner)
+        log(f"{cloner.summary()} ({time.monotonic() - t:.1f} s)")
         total = int(layout.info.get("total_episodes") or 0)
         with tqdm(total=total, desc="stats", unit="ep", disable=not progress) as bar:
             fresh = recompute(layout, features, tick=bar.update)
@@ -135,13 +150,20 @@ def fix(root: Path, dst: Path, progress: bool, images: bool = False) -> list[str
         new = write_stats_json(root, tmp, list(layout.features))
         log("rewrote meta/episodes and meta/stats.json")
         _validate(tmp, dst)
+        cloner.seal()  # last: a failed run leaves the original's modes as they were
         os.rename(tmp, dst)
     except BaseException:
         publish.discard(tmp)
         raise
     old = _dataset_std(root / STATS_PATH)
     new_json = {k: {s: np.asarray(v).tolist() for s, v in st.items()} for k, st in new.items()}
-    return report(old, new_json, changed, len(fresh))
+    lines = report(old, new_json, changed, len(fresh))
+    if cloner.linked:
+        lines.append(
+            f"  note: {len(cloner.linked)} files of DST are hard links to {root}'s: both are now "
+            "read-only (chmod a-w; a mode belongs to the file, not the name)"
+        )
+    return lines
 
 
 def _validate(tmp: Path, dst: Path) -> None:
@@ -161,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(os.path.abspath(args.dataset))
     dst = Path(os.path.abspath(args.dst)) if args.dst else root.parent / f"{root.name}_fixed"
     try:
-        lines = fix(root, dst, progress=not args.quiet and sys.stderr.isatty(), images=args.images)
+        progress = not args.quiet and sys.stderr.isatty()
+        lines = fix(root, dst, progress=progress, images=args.images, link=args.link)
     except FixError as exc:
         print(f"fix-stats: error: {exc}", file=sys.stderr)
         return 1

@@ -1,16 +1,12 @@
-"""The corrected tree: original files linked, ``meta/episodes`` and ``stats.json`` rewritten.
+"""The corrected tree: original files cloned, ``meta/episodes`` and ``stats.json`` rewritten.
 
-Why hard links: data and videos are unchanged and can be gigabytes; a link costs nothing
-and shares the bytes, and nothing here (or in LeRobot) writes into an existing parquet or
-mp4. Across filesystems, or where links are refused, files are copied instead.
+Data and videos are unchanged and can be gigabytes; they are reflinked where the filesystem
+can, else copied, and hard-linked (read-only) only on request: ``clone.Cloner`` says why.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import pyarrow.parquet as pq
 from scripts.convert.aggregate import aggregate_episode_files, column_to_numpy
 from scripts.convert.metadata import nested_array, write_json
 from scripts.convert.stats import Stats, to_jsonable
+from scripts.fix_stats.clone import Cloner
 from scripts.fix_stats.recompute import FixError
 from validators.dataset_format import STATS_PATH
 
@@ -41,24 +38,15 @@ class Change:
     new_mean: np.ndarray
 
 
-def link_tree(src: Path, dst: Path) -> tuple[int, int]:
-    """Link (or copy) every file of ``src`` into ``dst`` but the stats; (linked, copied)."""
-    linked = copied = 0
+def copy_tree(src: Path, dst: Path, cloner: Cloner) -> None:
+    """Every file of ``src`` into ``dst`` but the stats, by ``cloner``'s method."""
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
         if path.is_dir() or rel.startswith(SKIPPED[0]) or rel in SKIPPED[1:]:
             continue
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-            linked += 1
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                raise
-            shutil.copy2(path, target)
-            copied += 1
-    return linked, copied
+        cloner.put(path, target)
 
 
 def rewrite_episodes(src: Path, dst: Path, fresh: dict[int, dict[str, Stats]]) -> dict[str, int]:
