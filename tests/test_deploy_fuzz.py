@@ -74,6 +74,7 @@ def test_original_attacks_refused_server_keeps_serving(server, ckpt: Path) -> No
         code, details = got[name]
         assert code == "INVALID_ARGUMENT", got
         assert "\n" not in details
+        assert got[f"{name}_get_actions"] == "OK", got  # nothing queued: an empty answer
     assert "dtype 'V8'" in got["structured"][1], got
     assert "tensor of size (1073741824,)" in got["grow"][1], got
     assert "beyond its 4 storage" in got["grow_small"][1], got

@@ -346,20 +346,23 @@ def fuzz_server(addr: str, ckpt: str, n: int, seed: int) -> dict:
 
 
 def regress(addr: str, ckpt: str) -> dict:
-    """The two original attacks, exactly as reported, then a valid observation."""
+    """The two original attacks, exactly as reported, each followed by a GetActions (where the
+    stock server builds the frame and crashes), then health and a valid observation."""
     rng = gen(0)
     s = Session(addr, ckpt)
-    obs = raw_obs(rng)
-    obs[JOINTS[0]] = structured_scalar(1 << 40)
-    out: dict[str, Any] = {"structured": s.observe(pickle.dumps(TimedObservation(1.0, 1, obs)))}
-    obs = raw_obs(rng)
-    obs[JOINTS[0]] = structured_scalar(64)  # small offset: reads the heap into the policy input
-    out["structured_small"] = s.observe(pickle.dumps(TimedObservation(1.0, 2, obs)))
-    obs = raw_obs(rng)
-    obs[CAMS[0]] = storage_grow()
-    out["grow"] = s.observe(pickle.dumps(TimedObservation(1.0, 3, obs)))  # 4 GiB
-    obs[CAMS[0]] = storage_grow(1 << 20)  # 4 MiB: small enough for the size cap
-    out["grow_small"] = s.observe(pickle.dumps(TimedObservation(1.0, 4, obs)))
+    attacks = {
+        "structured": (JOINTS[0], structured_scalar(1 << 30)),  # segfault in build_dataset_frame
+        "structured_small": (JOINTS[0], structured_scalar(64)),  # heap bytes as a joint value
+        "grow": (CAMS[0], storage_grow()),  # 4 GiB
+        "grow_small": (CAMS[0], storage_grow(1 << 20)),  # 4 MiB: under the size cap
+    }
+    out: dict[str, Any] = {}
+    for t, (name, (key, value)) in enumerate(attacks.items()):
+        obs = raw_obs(rng)
+        obs[key] = value
+        out[name] = s.observe(pickle.dumps(TimedObservation(1.0, t + 1, obs, must_go=True)))
+        got = s.code(lambda: s.stub.GetActions(s.pb.Empty(), timeout=30))
+        out[f"{name}_get_actions"] = got[0]
     out["health"] = s.health()
     out["valid"] = s.valid_chunk(rng) or "ok"
     return out
