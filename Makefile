@@ -264,7 +264,7 @@ convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OU
 	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly.run) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
 
 ##@ Dev
-.PHONY: test lint bench bench-convert bench-validate mutation
+.PHONY: test lint bench bench-convert bench-validate mutation fuzz
 test: envs env-compat04 ## run the test suite (builds what it needs; PYTEST_ARGS=...)
 	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
 
@@ -284,6 +284,11 @@ bench-validate: env-tools ## our validator vs lerobot-doctor on the mutation cor
 MODULES ?=
 mutation: env-tools ## mutmut over the converter/validator modules, fast tests only (MODULES=scripts/convert/stats.py ...; not CI)
 	$(TOOLS_PY) tests/mutation/run.py $(MODULES)
+
+FUZZ_N ?= 20000
+FUZZ_SEED ?= 22
+fuzz: env-tools env-act ## hostile messages at a live server and client (FUZZ_N=20000 FUZZ_SEED=22; CI runs 1500)
+	FUZZ_N=$(FUZZ_N) FUZZ_SEED=$(FUZZ_SEED) $(TOOLS_PY) -m pytest tests/test_deploy_fuzz.py -q -s $(PYTEST_ARGS)
 
 ##@ Help
 .PHONY: help

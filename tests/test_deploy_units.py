@@ -34,7 +34,7 @@ def test_restricted_unpickler_refuses_os_system(tmp_path: Path) -> None:
         safe_pickle.loads(payload)
     assert not marker.exists()
     with pytest.raises(safe_pickle.RefusedPayload, match="undecodable"):
-        safe_pickle.loads(payload[:-5])
+        safe_pickle.loads(pickle.dumps({"observation": 1.0})[:-5])
 
 
 def test_restricted_unpickler_admits_what_observations_carry() -> None:
@@ -64,14 +64,21 @@ def test_checkpoint_allow_list(tmp_path: Path) -> None:
     root = _ckpt(tmp_path / "run" / "pretrained_model")
     assert ck.allowed(root, [root]) == root.resolve()
     other = _ckpt(tmp_path / "other")
-    with pytest.raises(ck.CheckpointError, match="outside the server's allowed roots"):
-        ck.allowed(other, [root])
     (root / "escape").symlink_to(other)  # a link inside the root pointing out of it
-    with pytest.raises(ck.CheckpointError, match="outside"):
-        ck.allowed(root / "escape", [root])
-    for bad in ("lerobot/act_koch", "relative/dir", str(tmp_path / "missing")):
-        with pytest.raises(ck.CheckpointError, match="Hub ids are never loaded"):
+    cases = (other, root / "escape", "lerobot/act_koch", "relative/dir", tmp_path / "missing",
+             "/bad\0path", "/" + "x" * 5000)  # fmt: skip
+    messages = set()
+    for bad in cases:
+        with pytest.raises(ck.CheckpointError) as e:
             ck.allowed(bad, [root])
+        messages.add(str(e.value).replace(repr(str(bad)[:200]), "<path>"))
+    # An existing directory outside the roots and a missing one read the same: the answer does
+    # not tell a client what exists on the server. It names the roots and how to add one.
+    assert messages == {
+        f"checkpoint <path> refused: the server loads only directories under its allowed roots "
+        f"({root.resolve()}); Hub ids are never loaded. To serve another directory, start the "
+        "server with CHECKPOINT=<it> or add it to ALLOW_ROOTS"
+    }
 
 
 def test_feature_mismatch_names_both_sets(tmp_path: Path) -> None:
@@ -155,3 +162,102 @@ def test_report_goal_vs_present(tmp_path: Path) -> None:
     assert report.following(report.Metrics(t_process=0.0)) is None
     report.plot(m, tmp_path / "r.png", None)
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _R:
+    """Pickles to ``func(*args)`` then BUILD ``state``: values from admitted globals only."""
+
+    def __init__(self, func, args, state=None) -> None:
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args, self.state)
+
+
+def _structured_scalar(base: str, offset: int) -> _R:
+    from numpy._core import multiarray
+
+    fields = (3, "|", None, ("a",), {"a": (np.dtype("f8"), offset)}, 8, 1, 16)
+    dt = _R(np.dtype, (base, False, True), fields)
+    return _R(multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, (), dt, False, b"\0" * 8))
+
+
+@pytest.mark.parametrize("base", ["V8", "u1", "f8"])
+def test_structured_dtype_refused_before_it_exists(base: str) -> None:
+    """numpy attaches BUILD's fields even to a u1 dtype; the unpickler refuses the state."""
+    payload = pickle.dumps({"j0.pos": _structured_scalar(base, 1 << 40)})
+    with pytest.raises(safe_pickle.RefusedPayload, match="dtype"):
+        safe_pickle.loads(payload)
+
+
+def test_numpy_values_refused_unless_plain() -> None:
+    for bad in (np.zeros(2, "c8"), np.zeros(2, "O"), np.zeros(2, "S3"), np.zeros(2, "M8[s]")):
+        with pytest.raises(safe_pickle.RefusedPayload):
+            safe_pickle.loads(pickle.dumps(bad))
+    with pytest.raises(safe_pickle.RefusedPayload, match="ndarray called directly"):
+        safe_pickle.loads(pickle.dumps(_R(np.ndarray, ((1 << 40,),), None)))
+    for ok in (np.float32(1.5), np.arange(6, dtype=np.int16), np.ones((2, 3), bool)):
+        assert np.array_equal(safe_pickle.loads(pickle.dumps(ok)), ok)
+
+
+def _schema():
+    from scripts.deploy import message_check as mc
+
+    feats = {
+        "observation.state": {"dtype": "float32", "shape": (2,), "names": ["a.pos", "b.pos"]},
+        "observation.images.cam": {"dtype": "image", "shape": (4, 5, 3), "names": None},
+    }
+    mc.check_features(feats)
+    return mc, mc.observation_schema(feats)
+
+
+def test_observation_must_match_the_session() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Obs:  # stands in for TimedObservation (same fields)
+        timestamp: float
+        timestep: int
+        observation: dict
+        must_go: bool = False
+
+    mc, schema = _schema()
+    good = {"a.pos": 1.0, "b.pos": np.float32(2), "cam": np.zeros((4, 5, 3), np.uint8), "task": ""}
+    mc.check_observation(Obs(1.0, 0, good), Obs, schema)
+    cases = {
+        "keys differ": {**good, "c.pos": 1.0},
+        "shape": {**good, "cam": np.zeros((5, 4, 3), np.uint8)},
+        "finite": {**good, "a.pos": float("nan")},
+        "float32 number": {**good, "a.pos": 10**400},
+        "want a finite number": {**good, "a.pos": "1"},
+    }
+    for says, raw in cases.items():
+        with pytest.raises(mc.MessageRefused, match=says):
+            mc.check_observation(Obs(1.0, 0, raw), Obs, schema)
+    with pytest.raises(mc.MessageRefused, match="timestep"):
+        mc.check_observation(Obs(1.0, np.zeros((100, 100)), good), Obs, schema)
+    assert "\n" not in mc.brief(np.zeros((100, 100)))
+
+
+def test_instructions_need_their_declared_types() -> None:
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Cfg:  # stands in for RemotePolicyConfig (same fields)
+        policy_type: object
+        pretrained_name_or_path: object
+        lerobot_features: object
+        actions_per_chunk: object
+        device: object = "cpu"
+        rename_map: object = field(default_factory=dict)
+
+    mc, _ = _schema()
+    feats = {"observation.state": {"dtype": "float32", "shape": (1,), "names": ["a"]}}
+    mc.check_instructions(Cfg("act", "/ckpt", feats, 10), Cfg)
+    bads = [("act", 7, feats, 10), ("act", "/c", [feats], 10), ("act", "/c", feats, 0),
+            ("act", "/c", feats, True), ("act", "/c", feats, 10, None),
+            ("act", "/c", feats, 10, "cpu", {"a": 1})]  # fmt: skip
+    for fields in bads:
+        bad = Cfg(*fields)
+        with pytest.raises(mc.MessageRefused):
+            mc.check_instructions(bad, Cfg)

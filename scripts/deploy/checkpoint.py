@@ -56,23 +56,29 @@ def policy_env(cfg: dict[str, Any], ckpt: Path) -> str:
 
 
 def allowed(path: str | Path, roots: list[Path]) -> Path:
-    """``path`` resolved, if it lies under one of ``roots``; else ``CheckpointError``."""
-    p = Path(path)
-    if not p.is_absolute() or not p.exists():
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} refused: not an existing absolute path on the server "
-            "(Hub ids are never loaded)"
-        )
-    real = p.resolve()
+    """``path`` resolved, if it lies under one of ``roots``; else ``CheckpointError``.
+
+    One message for every refusal (relative, missing, outside, Hub id): a client must not learn
+    from the server's answer whether a path exists on it.
+    """
+    names = ", ".join(str(r) for r in roots)
+    refused = CheckpointError(
+        f"checkpoint {str(path)[:200]!r} refused: the server loads only directories under its "
+        f"allowed roots ({names}); Hub ids are never loaded. To serve another directory, start "
+        "the server with CHECKPOINT=<it> or add it to ALLOW_ROOTS"
+    )
+    try:
+        p = Path(path)
+        real = p.resolve() if p.is_absolute() and p.exists() else None
+    except (OSError, ValueError):  # NUL bytes, names too long
+        real = None
+    if real is None:
+        raise refused
     for root in roots:
         r = root.resolve()
         if real == r or r in real.parents:
             return real
-    names = ", ".join(str(r) for r in roots)
-    raise CheckpointError(
-        f"checkpoint {path} refused: outside the server's allowed roots ({names}); "
-        "start the server with that CHECKPOINT or add it to ALLOW_ROOTS"
-    )
+    raise refused
 
 
 def checkpoint_inputs(cfg: dict[str, Any]) -> tuple[list[str], int | None]:

@@ -10,13 +10,14 @@ Usage: python -m scripts.deploy.client --robot <profile> --checkpoint <pretraine
 (perform an action, send an observation when the queue is below the threshold) and the
 aggregation of overlapping chunks are LeRobot's own. What 0.6.1 does wrong, and what we do:
 
-- Actions are ``pickle.loads``-ed -> the restricted unpickler (a refused chunk stops the run).
+- Actions are ``pickle.loads``-ed -> the restricted unpickler and ``message_check``: a refused
+  chunk is dropped and counted; without a valid chunk the STALL_S watchdog stops the robot.
 - Nothing is checked before the arm is powered -> preflight, before the robot is connected:
   camera names and state/action sizes vs the checkpoint, ``actions_per_chunk`` vs its chunk
   size, the replay dataset's fps, and the server's health must be SERVING.
 - ``receive_actions`` logs ``UNAVAILABLE`` forever when the server dies, holding torque, and
-  treats a server error as "no chunk yet" -> a watchdog: no chunk for ``STALL_S`` seconds, a
-  server error, or a refused chunk stops the loop, disconnects the robot (torque off as its
+  treats a server error as "no chunk yet" -> a watchdog: no valid chunk for ``STALL_S``
+  seconds, or a server error, stops the loop, disconnects the robot (torque off as its
   config says) and exits 1 with one line saying what happened. It never re-handshakes: a
   restarted server would reset the session mid-motion, so a human restarts ``make robot``.
 - No SIGTERM handler; SIGINT ignored when started from a non-interactive shell -> both stop
@@ -195,7 +196,20 @@ def build_client_class(rc: Any) -> type:
 
         # ---- receiving ---------------------------------------------------------------------
         def receive_actions(self, verbose: bool = False) -> None:
-            """LeRobot's receiver, with safe decoding, measurements and loud errors."""
+            """LeRobot's receiver, with safe decoding, value checks, measurements, loud errors.
+
+            A chunk that is refused (undecodable, a refused global or value, not a non-empty
+            list of TimedAction with finite float actions of the robot's action size) is
+            dropped and counted (``chunks_refused`` in report.json), one line at most every
+            second: the process goes on, and if no valid chunk comes the STALL_S watchdog
+            stops the robot as for a silent server. Stopping at the first refusal would let
+            any bad chunk stop a run; executing it would move the arm on hostile values.
+            """
+            from scripts.deploy import message_check as mc
+
+            self.chunks_refused = 0
+            last_said = 0.0
+            action_dim = len(self.robot.action_features)
             self.start_barrier.wait()
             while self.running:
                 try:
@@ -215,15 +229,18 @@ def build_client_class(rc: Any) -> type:
                 now = time.time()
                 try:
                     chunk = safe_pickle.loads(reply.data)
-                except safe_pickle.RefusedPayload as e:
-                    self.request_stop(f"refused an action chunk from the server: {e}", True)
-                    break
-                if not isinstance(chunk, list) or not all(
-                    isinstance(a, rc.TimedAction) for a in chunk
-                ):
-                    self.request_stop("refused an action chunk: not a list of TimedAction", True)
-                    break
-                if not chunk:
+                    mc.check_action_chunk(chunk, rc.TimedAction, action_dim)
+                except (safe_pickle.RefusedPayload, mc.MessageRefused) as e:
+                    self.chunks_refused += 1
+                    if time.monotonic() - last_said >= 1.0:
+                        last_said = time.monotonic()
+                        print(
+                            f"robot: WARNING refused an action chunk from the server "
+                            f"({self.chunks_refused} so far), dropped: "
+                            + " ".join(str(e).split())[:300],
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     continue
                 self.server_error = ""
                 if self.config.client_device != "cpu":
@@ -579,6 +596,7 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
         "failed": client.failed,
         "actions_per_chunk": cfg.actions_per_chunk,
         "chunk_size_threshold": cfg.chunk_size_threshold,
+        "chunks_refused": getattr(client, "chunks_refused", 0),
     }
     if replay:
         extra["replay"] = {

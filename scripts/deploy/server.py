@@ -8,8 +8,10 @@ Usage: python -m scripts.deploy.server --checkpoint <pretrained_model> [--host 1
 (``raw_observation_to_observation``, pre/post-processors, ``predict_action_chunk``, timing of
 the chunk) is LeRobot's own. What 0.6.1 does wrong at the edges, and what we do instead:
 
-- ``pickle.loads`` on client bytes -> ``safe_pickle.loads`` (restricted; refusal answered with
-  INVALID_ARGUMENT naming the global; the server keeps serving).
+- ``pickle.loads`` on client bytes -> ``safe_pickle.loads`` (restricted globals and values),
+  then ``message_check``: handshake fields of the declared types, observations with exactly
+  the session's joints and camera shapes, messages of bounded size; a refusal is answered with
+  INVALID_ARGUMENT in one line and the server keeps serving.
 - The client chooses the checkpoint (or a Hub id) -> only directories under the operator's
   ``--checkpoint`` / ``--allow-root``; the checkpoint is loaded and warmed up at start, and a
   handshake naming it does not reload it.
@@ -122,6 +124,16 @@ def build_server_class(ps: Any) -> type:
 
     from scripts.deploy import checkpoint as ck
     from scripts.deploy import health, safe_pickle
+    from scripts.deploy import message_check as mc
+
+    def _capped(items: Any, limit: int) -> Any:
+        """The streamed chunks of one message, refused once they add up to more than ``limit``."""
+        total = 0
+        for item in items:
+            total += len(item.data)
+            if total > limit:
+                raise mc.MessageRefused(f"message larger than {limit} bytes")
+            yield item
 
     class SafePolicyServer(ps.PolicyServer):
         """LeRobot's server with safe decoding, an allow-list, loud errors and health."""
@@ -180,8 +192,9 @@ def build_server_class(ps: Any) -> type:
         # ---- RPCs ------------------------------------------------------------------------
         def _refuse(self, context: Any, what: str, peer: str, err: Exception) -> None:
             self.refused += 1
-            self.logger.error(f"REFUSED {what} from {peer}: {err}")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"refused {what}: {err}")
+            line = " ".join(str(err).split())[:500]  # one line, whatever the value held
+            self.logger.error(f"REFUSED {what} from {peer}: {line}")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"refused {what}: {line}")
 
         def SendPolicyInstructions(self, request: Any, context: Any) -> Any:
             peer = context.peer()
@@ -189,8 +202,10 @@ def build_server_class(ps: Any) -> type:
                 specs = safe_pickle.loads(request.data)
             except safe_pickle.RefusedPayload as e:
                 self._refuse(context, "policy instructions", peer, e)
-            if not isinstance(specs, ps.RemotePolicyConfig):
-                self._refuse(context, "policy instructions", peer, TypeError(type(specs).__name__))
+            try:  # every field of the type LeRobot's dataclass declares, features usable
+                mc.check_instructions(specs, ps.RemotePolicyConfig)
+            except mc.MessageRefused as e:
+                self._refuse(context, "policy instructions", peer, e)
             try:
                 path = ck.allowed(specs.pretrained_name_or_path, self.roots)
                 cfg = ck.read_config(path)
@@ -218,6 +233,7 @@ def build_server_class(ps: Any) -> type:
             elif specs.rename_map != self.rename_map:
                 self._make_processors(path, specs.rename_map)
             self.lerobot_features = specs.lerobot_features
+            self.obs_schema = mc.observation_schema(specs.lerobot_features)
             self.actions_per_chunk = specs.actions_per_chunk
             self.last_processed_obs = None
             self.policy.reset()
@@ -229,18 +245,33 @@ def build_server_class(ps: Any) -> type:
             return services_pb2.Empty()
 
         def SendObservations(self, request_iterator: Any, context: Any) -> Any:
+            """Decode (bounded size), then admit only what the session's features describe.
+
+            Why: LeRobot's ``build_dataset_frame`` trusts the values (a structured 0-d array as
+            a joint reads outside its buffer); here an observation has exactly the session's
+            joints (finite numbers) and cameras (plain arrays of the announced shape).
+            """
             peer = context.peer()
-            data = receive_bytes_in_chunks(request_iterator, None, self.shutdown_event, "[SERVER]")
+            schema = getattr(self, "obs_schema", None)
+            limit = schema.max_bytes if schema is not None else mc.MAX_MESSAGE_BYTES
+            try:
+                data = receive_bytes_in_chunks(
+                    _capped(request_iterator, limit), None, self.shutdown_event, "[SERVER]"
+                )
+            except mc.MessageRefused as e:
+                self._refuse(context, "observation", peer, e)
             if data is None:
                 return services_pb2.Empty()
             try:
                 obs = safe_pickle.loads(data)
             except safe_pickle.RefusedPayload as e:
                 self._refuse(context, "observation", peer, e)
-            if not isinstance(obs, ps.TimedObservation):
-                self._refuse(context, "observation", peer, TypeError(type(obs).__name__))
-            if self.lerobot_features is None:
+            if self.lerobot_features is None or schema is None:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, "send policy instructions first")
+            try:
+                mc.check_observation(obs, ps.TimedObservation, schema)
+            except mc.MessageRefused as e:
+                self._refuse(context, "observation", peer, e)
             self._enqueue_observation(obs)
             return services_pb2.Empty()
 

@@ -158,7 +158,12 @@ def client_cmd(ckpt: Path, port: int, ds: Path, log_dir: Path, *extra: str) -> l
 
 
 def probe(*args: object, timeout: float = 120) -> Any:
-    proc = run(act(HELPERS / "deploy_probe.py", *args), timeout=timeout)
+    return probe_script(HELPERS / "deploy_probe.py", *args, timeout=timeout)
+
+
+def probe_script(script: Path, *args: object, timeout: float = 120) -> Any:
+    """Run a helper in envs/act; its last JSON line (a crash is the output, not a KeyError)."""
+    proc = run(act(script, *args), timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln[:1] in ("{", "[")]
     if proc.returncode != 0 or not lines:
         raise AssertionError(f"probe {args} failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
