@@ -149,9 +149,23 @@ def test_report_goal_vs_present(tmp_path: Path) -> None:
     assert got is not None
     assert (got["n"], got["max"], got["worst_joint"]) == (4, 3.0, "gripper.pos")
     assert got["p50"] == 0.25  # errors 0, 0.5, 3, 0
+    m.action(0)  # a goal was sent, so an action was performed
     out = report.summarise(m, fps=30, actions_per_chunk=10, extra={})
     assert out["goal_present_error"] == got
     assert "goal-present error p95" in report.one_line(out)
     assert report.following(report.Metrics(t_process=0.0)) is None
     report.plot(m, tmp_path / "r.png", None)
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_of_a_run_without_actions_says_so() -> None:
+    """A run stopped before its first action (refused chunk, stall) prints no None metrics."""
+    from scripts.deploy import report
+
+    empty = report.summarise(report.Metrics(t_process=0.0), fps=30, actions_per_chunk=10, extra={})
+    line = report.one_line(empty)
+    assert line == "no action executed (0 chunks received, target 30 fps)"
+    m = report.Metrics(t_process=0.0)
+    m.action(3)  # one action, its chunk's round trip not recorded
+    line = report.one_line(report.summarise(m, fps=30, actions_per_chunk=10, extra={}))
+    assert "None" not in line and "round trip not measured" in line, line
