@@ -403,11 +403,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--server", default="127.0.0.1:8080")
     p.add_argument("--task", default="")
-    p.add_argument("--fps", type=int, default=None)
-    p.add_argument("--actions-per-chunk", type=int, default=None)
-    p.add_argument("--chunk-threshold", type=float, default=None)
-    p.add_argument("--stall-s", type=float, default=None)
-    p.add_argument("--duration", type=float, default=0.0, help="seconds; 0: until stopped")
+    # Numeric knobs are strings here: scripts/deploy/knobs.py converts them, naming the knob.
+    p.add_argument("--fps", default=None)
+    p.add_argument("--actions-per-chunk", default=None)
+    p.add_argument("--chunk-threshold", default=None)
+    p.add_argument("--stall-s", default=None)
+    p.add_argument("--duration", default=None, help="seconds; 0: until stopped")
     p.add_argument("--dataset", default="")
     p.add_argument("--episode", type=int, default=None)
     p.add_argument("--robot-port", default="")
@@ -467,13 +468,16 @@ def build_profile(a: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     from scripts.deploy import checkpoint as ck
-    from scripts.deploy import profiles
+    from scripts.deploy import knobs, profiles
 
     try:
+        knobs.check(a)  # before the profile is decoded: a bad knob is not a bad profile
+        a.duration = a.duration or 0.0
         prof = build_profile(a)
+        knobs.check_stall_s(prof)
         ckpt_cfg = ck.read_config(a.checkpoint)
         ck.policy_env(ckpt_cfg, a.checkpoint)
-    except (profiles.ProfileError, ck.CheckpointError) as e:
+    except (knobs.KnobError, profiles.ProfileError, ck.CheckpointError) as e:
         print(f"robot: error: {e}", file=sys.stderr)
         return EXIT_PREFLIGHT
     run_dir = (a.log_dir / f"{a.robot}-{datetime.now():%Y%m%d-%H%M%S}").resolve()
