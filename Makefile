@@ -113,11 +113,11 @@ weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir o
 BATCH ?=
 JSON ?=
 MEASURE ?=
-fit: envs ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
+fit: env-tools ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
 	$(call require,RECIPE)
 	$(TOOLS_PY) -m scripts.fit $(call q,RECIPE)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(BATCH), --batch $(BATCH))$(if $(JSON), --json)$(if $(MEASURE), --measure)
 
-fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the README table
+fit-all: env-tools ## predict every GPU recipe on the sample's and GR2's shapes, write the README table
 	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
 
 ##@ Deploy
