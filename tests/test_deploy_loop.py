@@ -281,7 +281,9 @@ def test_stock_server_fps_mismatch_seen_in_the_first_chunk(
     """A stock server does not read our fps: its first chunk's timestamps 1/30 s apart stop a
     15 fps client before it performs any action."""
     port, _ = stock_server
-    proc = run(dc.client_cmd(ckpt, port, ds, tmp_path, "--fps", "15"), timeout=240)
+    proc = run(
+        dc.client_cmd(ckpt, port, ds, tmp_path, "--fps", "15", "--duration", "5"), timeout=240
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (
         "client runs at 15 fps, server times chunks at 30 fps (actions 33.3 ms apart): "
