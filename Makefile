@@ -65,6 +65,8 @@ flag = $(if $(strip $(2)),$(1))
 # Paths may hold spaces, quotes and Chinese: pass a variable's value to the shell as one word,
 # `$(call q,VAR)` -> 'value'. (By name, so commas in values survive `call`.)
 q = '$(subst ','\'',$($(1)))'
+# The same for free text, not even make-expanded (`$(call qv,TASK)`: $(...) stays literal).
+qv = '$(subst ','\'',$(value $(1)))'
 # VAR's value without trailing slashes (tab completion adds one): `$(call noslash,VAR)`.
 noslash = $(shell printf '%s' $(call q,$(1)) | sed -e 's:/*$$::')
 # Non-empty when variables A and B hold the same string (word functions would split spaces).
@@ -112,11 +114,11 @@ weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir o
 BATCH ?=
 JSON ?=
 MEASURE ?=
-fit: envs ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
+fit: env-tools ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATASET=sample|gr2|dir BATCH JSON=1 MEASURE=1)
 	$(call require,RECIPE)
 	$(TOOLS_PY) -m scripts.fit $(call q,RECIPE)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(BATCH), --batch $(BATCH))$(if $(JSON), --json)$(if $(MEASURE), --measure)
 
-fit-all: envs ## predict every GPU recipe on the sample's and GR2's shapes, write the table in docs/fit.md
+fit-all: env-tools ## predict every GPU recipe on the sample's and GR2's shapes, write the table in docs/fit.md
 	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
 
 ##@ Deploy
@@ -133,9 +135,12 @@ ALLOW_ROOTS ?=
 ROBOT ?= replay
 SERVER ?= $(HOST):$(PORT)
 TASK ?=
+# Free text passed verbatim ($(call qv,TASK)): never exported, as make would expand it for that.
+unexport TASK
 ACTIONS_PER_CHUNK ?=
 CHUNK_THRESHOLD ?=
 STALL_S ?=
+SERVER_WAIT ?=
 DURATION ?=
 EPISODE ?=
 ROBOT_PORT ?=
@@ -152,13 +157,14 @@ serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 POR
 	  $(call flag,--device $(DEVICE),$(DEVICE)) $(call flag,--allow-remote,$(ALLOW_REMOTE)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR)) $(foreach r,$(ALLOW_ROOTS),--allow-root $(r))
 
-robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay TLS_DIR=<copy of certs/robot>)
+robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S SERVER_WAIT=120 DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay TLS_DIR=<copy of certs/robot>)
 	$(call require,CHECKPOINT)
 	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
-	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(call flag,--task "$(TASK)",$(TASK)) \
+	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(if $(value TASK),--task $(call qv,TASK)) \
 	  $(call flag,--fps $(FPS),$(FPS)) $(call flag,--actions-per-chunk $(ACTIONS_PER_CHUNK),$(ACTIONS_PER_CHUNK)) \
 	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
 	  $(call flag,--stall-s $(STALL_S),$(STALL_S)) $(call flag,--duration $(DURATION),$(DURATION)) \
+	  $(call flag,--server-wait $(SERVER_WAIT),$(SERVER_WAIT)) \
 	  $(call flag,--episode $(EPISODE),$(EPISODE)) $(call flag,--robot-port $(ROBOT_PORT),$(ROBOT_PORT)) \
 	  $(call flag,--cameras $(CAMERAS),$(CAMERAS)) \
 	  $(call flag,--tls-dir $(TLS_DIR),$(TLS_DIR))

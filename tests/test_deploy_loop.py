@@ -167,10 +167,135 @@ def test_preflight_feature_mismatch_before_connecting(server, ckpt: Path, tmp_pa
 
 
 def test_no_server_refused_before_connecting(ckpt: Path, ds: Path, tmp_path: Path) -> None:
-    proc = run(dc.client_cmd(ckpt, dc.free_port(), ds, tmp_path), timeout=180)
+    proc = run(dc.client_cmd(ckpt, dc.free_port(), ds, tmp_path, "--server-wait", "1"), timeout=180)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "health is UNAVAILABLE" in proc.stderr and "the robot was not connected" in proc.stderr
+    assert "waiting up to 1 s for server" in proc.stdout
+    err = proc.stderr.strip().splitlines()[-1]
+    assert "not reachable (health UNAVAILABLE; waited 1 s" in err, err
+    assert "start it (make serve)" in err and "the robot was not connected" in err
     assert not list(tmp_path.rglob("actions.json"))
+
+
+def test_client_wait_for_server_states() -> None:
+    """Warming up (NOT_SERVING, then SERVING), stuck warming, nothing there, no health service:
+    real gRPC servers on loopback, the client's own wait function (tests/helpers/deploy_wait.py)."""
+    got = dc.probe_script(dc.HELPERS / "deploy_wait.py")
+    warming, stuck, nothing, stock = (got[k] for k in ("warming", "stuck", "nothing", "stock"))
+    assert warming["result"] == "ours" and 0.9 < warming["seconds"] < 5, warming
+    assert len(warming["lines"]) == 1 and warming["lines"][0].startswith(
+        "robot: waiting up to 10 s"
+    )
+    assert warming["lines"][0].endswith("(health NOT_SERVING: warming up)")
+    assert "still warming up (health NOT_SERVING; waited 1 s" in stuck["result"], stuck
+    assert "start it (make serve)" not in stuck["result"]
+    assert "not reachable (health UNAVAILABLE; waited 1 s" in nothing["result"], nothing
+    assert nothing["lines"][0].endswith("(health UNAVAILABLE: not reachable yet)")
+    assert stock["result"] == "stock" and "not a make serve server" in stock["lines"][0], stock
+
+
+def test_client_started_with_the_server_waits_for_it(ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    """The README's `make serve ... &` + `make robot ...`: the client is up first, the server
+    starts cold; the client waits (one line) instead of giving up, then runs."""
+    port = dc.free_port()
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path / "robot", "--duration", "2"))
+    server = None
+    try:
+        client.wait_for("robot: task ", timeout=180)  # printed just before the wait
+        server = dc.start_server(ckpt, port, tmp_path / "serve")
+        rc = client.wait(timeout=240)
+    finally:
+        client.stop()
+        if server is not None:
+            server.stop()
+    assert rc == 0, client.out
+    waits = [ln for ln in client.out.splitlines() if "robot: waiting up to" in ln]
+    assert len(waits) == 1 and f"120 s for server 127.0.0.1:{port} (health " in waits[0], waits
+    assert "duration 2 s reached" in client.out and "start it (make serve)" not in client.out
+
+
+def test_task_text_reaches_the_client_verbatim(ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    """make robot TASK=... with backticks, $(...), quotes and Chinese: the exact string, and no
+    command run by the shell or by make."""
+    marks = [tmp_path / f"mark{i}" for i in range(3)]
+    task = (
+        f'pick `touch {marks[0]}` $(touch {marks[1]}) it\'s "red" 拿起红色方块 '
+        f"$(shell touch {marks[2]}) $$HOME 100%"
+    )
+    proc = run(
+        ["make", "robot", f"CHECKPOINT={ckpt}", f"DATASET={ds}", f"TASK={task}",
+         f"SERVER=127.0.0.1:{dc.free_port()}", "SERVER_WAIT=0", f"DEPLOY_DIR={tmp_path}"],
+        timeout=180,
+    )  # fmt: skip
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("robot: task ")]
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    assert json.loads(lines[0].removeprefix("robot: task ")) == task
+    assert not [m for m in marks if m.exists()]
+    assert "not reachable" in proc.stderr and "undefined variable" not in proc.stderr
+
+
+def test_fps_mismatch_refused_at_handshake(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    """Client at 15 fps, make serve at 30: refused naming both fixes, before any action."""
+    port, server_proc = server
+    proc = run(
+        dc.client_cmd(ckpt, port, ds, tmp_path, "--fps", "15", "--duration", "5"), timeout=180
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    says = "client runs at 15 fps, server times chunks at 30 fps: make serve FPS=15 or make robot "
+    says += "FPS=30"
+    assert f"refused the session: {says}" in proc.stderr, proc.stderr
+    assert "no action executed" in proc.stdout
+    assert "REFUSED handshake from ipv4:127.0.0.1:" in server_proc.out
+    assert dc.health(port) == "SERVING"
+
+
+@pytest.fixture(scope="module")
+def stock_server(tmp_path_factory: pytest.TempPathFactory):
+    """Stock LeRobot 0.6.1's policy server (as make bench-serve runs it), in its own cwd."""
+    cwd = tmp_path_factory.mktemp("stock-serve")
+    port = dc.free_port()
+    proc = dc.Proc(
+        dc.act("-m", "lerobot.async_inference.policy_server", "--host=127.0.0.1",
+               f"--port={port}", "--fps=30"),
+        cwd=cwd,
+    )  # fmt: skip
+    try:
+        dc.wait_listening(port, proc, timeout=120)
+        yield port, proc
+    finally:
+        proc.signal(signal.SIGINT)  # it has no SIGTERM handler
+        proc.stop()
+
+
+def test_client_runs_against_a_stock_lerobot_server(
+    stock_server, ckpt: Path, ds: Path, tmp_path: Path
+) -> None:
+    """No health service (UNIMPLEMENTED): a warning of what it lacks, then the loop runs."""
+    port, _ = stock_server
+    proc = run(dc.client_cmd(ckpt, port, ds, tmp_path, "--duration", "2"), timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warning = [ln for ln in proc.stdout.splitlines() if "has no health service" in ln]
+    assert len(warning) == 1 and "not a make serve server" in warning[0], proc.stdout
+    assert "no safe decoding" in warning[0] and "no checkpoint allow-list" in warning[0]
+    assert "robot: moving" in proc.stdout and "duration 2 s reached" in proc.stdout
+
+
+def test_stock_server_fps_mismatch_seen_in_the_first_chunk(
+    stock_server, ckpt: Path, ds: Path, tmp_path: Path
+) -> None:
+    """A stock server does not read our fps: its first chunk's timestamps 1/30 s apart stop a
+    15 fps client before it performs any action."""
+    port, _ = stock_server
+    proc = run(
+        dc.client_cmd(ckpt, port, ds, tmp_path, "--fps", "15", "--duration", "5"), timeout=240
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (
+        "client runs at 15 fps, server times chunks at 30 fps (actions 33.3 ms apart): "
+        "make serve FPS=15 or make robot FPS=30"
+    ) in proc.stderr, proc.stderr
+    assert "no action executed" in proc.stdout
+    actions = json.loads((dc.run_dir(tmp_path) / "actions.json").read_text())
+    assert actions["actions_received"] == 0 and actions["disconnected"] is True
 
 
 def test_profiles_parse_with_lerobot_config_classes(ckpt: Path, ds: Path) -> None:

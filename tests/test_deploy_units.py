@@ -156,6 +156,7 @@ def test_report_goal_vs_present(tmp_path: Path) -> None:
     assert got is not None
     assert (got["n"], got["max"], got["worst_joint"]) == (4, 3.0, "gripper.pos")
     assert got["p50"] == 0.25  # errors 0, 0.5, 3, 0
+    m.action(0)  # a goal was sent, so an action was performed
     out = report.summarise(m, fps=30, actions_per_chunk=10, extra={})
     assert out["goal_present_error"] == got
     assert "goal-present error p95" in report.one_line(out)
@@ -261,3 +262,58 @@ def test_instructions_need_their_declared_types() -> None:
         bad = Cfg(*fields)
         with pytest.raises(mc.MessageRefused):
             mc.check_instructions(bad, Cfg)
+
+
+def test_report_of_a_run_without_actions_says_so() -> None:
+    """A run stopped before its first action (refused chunk, stall) prints no None metrics."""
+    from scripts.deploy import report
+
+    empty = report.summarise(report.Metrics(t_process=0.0), fps=30, actions_per_chunk=10, extra={})
+    line = report.one_line(empty)
+    assert line == "no action executed (0 chunks received, target 30 fps)"
+    m = report.Metrics(t_process=0.0)
+    m.action(3)  # one action, its chunk's round trip not recorded
+    line = report.one_line(report.summarise(m, fps=30, actions_per_chunk=10, extra={}))
+    assert "None" not in line and "round trip not measured" in line, line
+
+
+@pytest.mark.parametrize(
+    "flag, value, says",
+    [
+        ("--actions-per-chunk", "0", "ACTIONS_PER_CHUNK=0: want an integer >= 1"),
+        ("--actions-per-chunk", "2.5", "ACTIONS_PER_CHUNK=2.5: want an integer >= 1"),
+        ("--chunk-threshold", "1.5", "CHUNK_THRESHOLD=1.5: want a number in [0, 1]"),
+        ("--chunk-threshold", "nan", "CHUNK_THRESHOLD=nan: want a number in [0, 1]"),
+        ("--fps", "0", "FPS=0: want an integer >= 1"),
+        ("--fps", "abc", "FPS=abc: want an integer >= 1"),
+        ("--stall-s", "0", "STALL_S=0: want a number > 0"),
+        ("--stall-s", "-1", "STALL_S=-1: want a number > 0"),
+    ],
+)
+def test_client_knobs_refused_naming_the_knob(flag: str, value: str, says: str, capsys) -> None:
+    """A bad knob is refused before the profile is decoded, naming the knob (not the profile)."""
+    from scripts.deploy import client
+
+    rc = client.main(["--robot", "replay", "--checkpoint", "/nonexistent", flag, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    knob = says.split("=")[0]
+    assert err[0] == f"robot: error: {says} (make robot {knob}=...)"
+    assert "recipes/robots" not in err[0]
+
+
+def test_client_knobs_in_range_pass_and_profile_stall_s_refused() -> None:
+    import argparse
+
+    from scripts.deploy import knobs
+
+    a = argparse.Namespace(
+        fps="15", actions_per_chunk="10", chunk_threshold="0", stall_s="0.5", duration=None
+    )
+    knobs.check(a)
+    assert (a.fps, a.actions_per_chunk, a.chunk_threshold, a.stall_s) == (15, 10, 0.0, 0.5)
+    knobs.check_stall_s({"ops": {"stall_s": 3.0}})
+    with pytest.raises(
+        knobs.KnobError, match=r"^x.yaml: ops.stall_s: STALL_S=0: want a number > 0"
+    ):
+        knobs.check_stall_s({"_path": "x.yaml", "ops": {"stall_s": 0}})

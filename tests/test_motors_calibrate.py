@@ -111,3 +111,39 @@ def test_calibrate_refuses_without_a_terminal(tmp_path: Path) -> None:
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("motors: error:")]
     assert len(lines) == 1 and "run it in a terminal" in lines[0], res.stderr
+
+
+def test_calibrate_ctrl_c_is_one_line_and_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """Ctrl-C while LeRobot records the ranges (it has already written the motors' homing
+    offsets): one line, exit 130, no traceback, the old file byte for byte."""
+    import json
+    import signal
+
+    from scripts.motors import profile as profile_mod
+
+    calib = tmp_path / "calib"
+    old = calib / CALIB_REL
+    old.parent.mkdir(parents=True)
+    motors = profile_mod.load("koch").motors
+    entry = {"drive_mode": 0, "homing_offset": 0, "range_min": 100, "range_max": 4000}
+    before = json.dumps({m.name: {"id": m.id, **entry} for m in motors}, indent=4).encode()
+    old.write_bytes(before)
+    with simulator(tmp_path, "--wiggle", "400") as sim:
+        cmd = [str(REPO / "envs/act/.venv/bin/python"), "-m", "scripts.motors.calibrate"]
+        term = Terminal([*cmd, "--port", sim.port], sim_env(calib))
+        assert term.expect(r"Press ENTER to use provided calibration file"), term.screen[-2000:]
+        term.type("c\n")
+        assert term.expect(r"middle of its range of motion and press ENTER")
+        term.type("\n")
+        assert term.expect(r"Press ENTER to stop")
+        time.sleep(0.5)
+        os.killpg(term.proc.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+        code = term.finish()
+    assert code == 130, term.screen[-3000:]
+    assert "Traceback" not in term.screen, term.screen[-3000:]
+    lines = [ln for ln in term.screen.splitlines() if "calibrate: " in ln]
+    assert len(lines) == 1 and lines[0].startswith("calibrate: interrupted (Ctrl-C); "), lines
+    print(f"\n{lines[0]}")
+    assert f"{old} unchanged" in lines[0] and "registers no longer match it" in lines[0]
+    assert f"make calibrate PORT={sim.port} before make robot" in lines[0]
+    assert old.read_bytes() == before

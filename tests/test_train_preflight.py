@@ -198,3 +198,20 @@ def test_gpus_n_dry_run_prints_accelerate_command_and_effective_batch(koch: Path
     assert words[i + 4].endswith("/envs/act/.venv/bin/lerobot-train"), words
     assert f"--batch_size={bs}" in words
     assert f"effective batch: {bs} per process x 2 GPU(s) = {2 * bs}" in out
+
+
+def test_non_finite_data_refused_as_make_validate_does(koch: Path, tmp_path: Path) -> None:
+    """A NaN in one action row: make validate rejects it, so make train DRY_RUN=1 must too."""
+    import shutil
+
+    from scripts.bench.corpus import nan_action
+    from validators.runner import validate_dataset
+
+    ds = tmp_path / "nan"
+    shutil.copytree(koch, ds)
+    nan_action(ds)
+    assert "data.non_finite" in {f.check_id for f in validate_dataset(ds).errors}
+    proc, err = launch("--recipe", "act_cpu", "--dataset", ds, "--dry-run")
+    assert proc.returncode == 3, proc.stderr
+    assert err.startswith(f"train: error: DATASET={ds}: [data.non_finite] (data/"), err
+    assert "'action' has NaN/Inf in 1 row(s) of episode 1" in err

@@ -14,7 +14,9 @@ aggregation of overlapping chunks are LeRobot's own. What 0.6.1 does wrong, and 
   chunk is dropped and counted; without a valid chunk the STALL_S watchdog stops the robot.
 - Nothing is checked before the arm is powered -> preflight, before the robot is connected:
   camera names and state/action sizes vs the checkpoint, ``actions_per_chunk`` vs its chunk
-  size, the replay dataset's fps, and the server's health must be SERVING.
+  size, the replay dataset's fps, and the server's health must be SERVING (a server still
+  starting is waited for up to SERVER_WAIT s; a stock one, without health, is admitted with a
+  warning: scripts/deploy/handshake.py); the client's fps is compared with the server's.
 - ``receive_actions`` logs ``UNAVAILABLE`` forever when the server dies, holding torque, and
   treats a server error as "no chunk yet" -> a watchdog: no valid chunk for ``STALL_S``
   seconds, or a server error, stops the loop, disconnects the robot (torque off as its
@@ -58,7 +60,7 @@ def build_client_class(rc: Any) -> type:
     import grpc
     from lerobot.transport import services_pb2
 
-    from scripts.deploy import health, safe_pickle
+    from scripts.deploy import handshake, health, safe_pickle
     from scripts.deploy.report import Metrics
 
     class SafeRobotClient(rc.RobotClient):
@@ -72,8 +74,11 @@ def build_client_class(rc: Any) -> type:
             duration_s: float,
             metrics: Metrics,
             tls_dir: Path | None = None,
+            stock: bool = False,
         ):
             self.metrics = metrics
+            self.stock = stock  # a server without our health service (stock LeRobot)
+            self.spacing_checked = False  # the first chunk's timing vs our fps
             self.stall_s = stall_s
             self.duration_s = duration_s
             self.stop_reason: str | None = None
@@ -173,7 +178,7 @@ def build_client_class(rc: Any) -> type:
         # ---- handshake ---------------------------------------------------------------------
         def start(self) -> bool:
             address = self.server_address
-            status = health.check(self.channel, timeout=5.0)
+            status = "SERVING" if self.stock else health.check(self.channel, timeout=5.0)
             if status != "SERVING":
                 self.request_stop(
                     f"server {address} health is {status}: start it (make serve) or fix SERVER=",
@@ -185,7 +190,9 @@ def build_client_class(rc: Any) -> type:
                 self.stub.Ready(services_pb2.Empty(), timeout=5.0)
                 self.metrics.handshake_ms = round((time.perf_counter() - t0) * 1000, 1)
                 setup = services_pb2.PolicySetup(data=pickle.dumps(self.policy_config))
-                self.stub.SendPolicyInstructions(setup, timeout=300.0)
+                self.stub.SendPolicyInstructions(
+                    setup, timeout=300.0, metadata=handshake.fps_metadata(self.config.fps)
+                )
             except grpc.RpcError as e:
                 self.request_stop(f"server {address} refused the session: {e.details()}", True)
                 return False
@@ -273,6 +280,21 @@ def build_client_class(rc: Any) -> type:
                 flush=True,
             )
 
+        def _aggregate_action_queues(self, incoming_actions: list, aggregate_fn: Any = None):
+            """LeRobot's aggregation; the first chunk's timing is checked against our fps first.
+
+            Works against any server (a stock one has no fps in its handshake): the server
+            times a chunk's actions 1/its fps apart.
+            """
+            if not self.spacing_checked:
+                self.spacing_checked = True
+                stamps = [a.get_timestamp() for a in incoming_actions]
+                problem = handshake.chunk_spacing_mismatch(stamps, self.config.fps)
+                if problem:
+                    self.request_stop(problem, True)
+                    return None
+            return super()._aggregate_action_queues(incoming_actions, aggregate_fn)
+
         # ---- control loop hooks ------------------------------------------------------------
         def _ready_to_send_observation(self) -> bool:
             """LeRobot's threshold test, plus: one observation in flight at a time.
@@ -345,7 +367,7 @@ def build_client_class(rc: Any) -> type:
                             state = "unreachable (last error UNAVAILABLE)"
                         else:
                             status = health.check(self.channel, timeout=0.5)
-                            ok = status in ("SERVING", "NOT_SERVING")
+                            ok = status in ("SERVING", "NOT_SERVING", "UNIMPLEMENTED")
                             state = f"{'answers' if ok else 'unreachable'} (health {status})"
                         self.request_stop(
                             f"no action chunk for {now - last:.1f} s (STALL_S={self.stall_s:g}); "
@@ -420,11 +442,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--server", default="127.0.0.1:8080")
     p.add_argument("--task", default="")
-    p.add_argument("--fps", type=int, default=None)
-    p.add_argument("--actions-per-chunk", type=int, default=None)
-    p.add_argument("--chunk-threshold", type=float, default=None)
-    p.add_argument("--stall-s", type=float, default=None)
-    p.add_argument("--duration", type=float, default=0.0, help="seconds; 0: until stopped")
+    # Numeric knobs are strings here: scripts/deploy/knobs.py converts them, naming the knob.
+    p.add_argument("--fps", default=None)
+    p.add_argument("--actions-per-chunk", default=None)
+    p.add_argument("--chunk-threshold", default=None)
+    p.add_argument("--stall-s", default=None)
+    p.add_argument("--duration", default=None, help="seconds; 0: until stopped")
+    p.add_argument("--server-wait", default=None, help="seconds to wait for a starting server")
     p.add_argument("--dataset", default="")
     p.add_argument("--episode", type=int, default=None)
     p.add_argument("--robot-port", default="")
@@ -484,13 +508,17 @@ def build_profile(a: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     from scripts.deploy import checkpoint as ck
-    from scripts.deploy import profiles
+    from scripts.deploy import handshake, knobs, profiles
 
     try:
+        knobs.check(a)  # before the profile is decoded: a bad knob is not a bad profile
+        a.duration = a.duration or 0.0
+        a.server_wait = handshake.DEFAULT_WAIT_S if a.server_wait is None else a.server_wait
         prof = build_profile(a)
+        knobs.check_stall_s(prof)
         ckpt_cfg = ck.read_config(a.checkpoint)
         ck.policy_env(ckpt_cfg, a.checkpoint)
-    except (profiles.ProfileError, ck.CheckpointError) as e:
+    except (knobs.KnobError, profiles.ProfileError, ck.CheckpointError) as e:
         print(f"robot: error: {e}", file=sys.stderr)
         return EXIT_PREFLIGHT
     run_dir = (a.log_dir / f"{a.robot}-{datetime.now():%Y%m%d-%H%M%S}").resolve()
@@ -546,16 +574,13 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored
     stall_s = float(prof["ops"].get("stall_s", 3.0))
-    from scripts.deploy import health
+    from scripts.deploy import handshake
 
-    with health.channel(cfg.server_address, a.tls_dir) as channel:  # before powering the robot
-        status = health.check(channel, timeout=5.0)
-    if status != "SERVING":
-        print(
-            f"robot: error: server {cfg.server_address} health is {status}: start it "
-            "(make serve) or fix SERVER=; the robot was not connected",
-            file=sys.stderr,
-        )
+    print(f"robot: task {json.dumps(cfg.task, ensure_ascii=False)}", flush=True)
+    try:  # before powering the robot; a server started at the same time is waited for
+        kind = handshake.wait_for_server(cfg.server_address, a.tls_dir, a.server_wait)
+    except handshake.ServerNotReady as e:
+        print(f"robot: error: {e}; the robot was not connected", file=sys.stderr)
         return EXIT_PREFLIGHT
     bus_problems = motor_bus_problems(cfg.robot)  # last check before the arm is powered
     if bus_problems:
@@ -563,7 +588,12 @@ def run(rc: Any, cfg: Any, prof: dict[str, Any], a: argparse.Namespace, run_dir:
         return EXIT_PREFLIGHT
     try:
         client = client_cls(
-            cfg, stall_s=stall_s, duration_s=a.duration, metrics=metrics, tls_dir=a.tls_dir
+            cfg,
+            stall_s=stall_s,
+            duration_s=a.duration,
+            metrics=metrics,
+            tls_dir=a.tls_dir,
+            stock=kind == "stock",
         )
     except Exception as e:  # robot connection: one line, exit 2
         print(f"robot: error: cannot connect {cfg.robot.type}: {e}", file=sys.stderr)

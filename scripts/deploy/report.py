@@ -208,11 +208,21 @@ def plot(m: Metrics, out: Path, replay: dict | None) -> None:
 
 
 def one_line(r: dict) -> str:
+    """The run in one line; a run that performed no action says so instead of printing None."""
+    if not r.get("actions_performed"):
+        return (
+            f"no action executed ({r['chunks_received']} chunks received, "
+            f"target {r['target_fps']} fps)"
+        )
     rtt = r.get("round_trip_ms") or {}
+    trip = (
+        f"round trip p50 {rtt['p50']} ms p95 {rtt['p95']} ms p99 {rtt['p99']} ms"
+        if rtt
+        else "round trip not measured"
+    )
     return (
         f"{r['achieved_hz']} Hz of {r['target_fps']} target ({100 * (r['rate_ratio'] or 0):.0f}%); "
-        f"round trip p50 {rtt.get('p50')} ms p95 {rtt.get('p95')} ms p99 {rtt.get('p99')} ms; "
-        f"{r['chunks_late']} of {r['chunks_received']} chunks late; "
+        f"{trip}; {r['chunks_late']} of {r['chunks_received']} chunks late; "
         f"{r['stalls']['count']} stalls ({r['stalls']['total_s']} s); "
         f"first action {r['first_action_after_start_s']} s after start"
         + (

@@ -123,7 +123,7 @@ def build_server_class(ps: Any) -> type:
     from lerobot.transport.utils import receive_bytes_in_chunks
 
     from scripts.deploy import checkpoint as ck
-    from scripts.deploy import health, safe_pickle
+    from scripts.deploy import handshake, health, safe_pickle
     from scripts.deploy import message_check as mc
 
     def _capped(items: Any, limit: int) -> Any:
@@ -221,6 +221,7 @@ def build_server_class(ps: Any) -> type:
             if problem:
                 self.logger.error(f"REFUSED handshake from {peer}: {problem}")
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
+            self._check_fps(context, peer)
             if specs.device != self.device:
                 self.logger.warning(
                     f"client asked for device {specs.device}; serving on {self.device} "
@@ -243,6 +244,18 @@ def build_server_class(ps: Any) -> type:
                 f"{self.actions_per_chunk} actions per chunk, on {self.device}"
             )
             return services_pb2.Empty()
+
+        def _check_fps(self, context: Any, peer: str) -> None:
+            """Refuse a client whose announced fps is not ours (we time its chunks at ours).
+
+            A client that announces none (stock LeRobot) is admitted: it is checked on its side
+            from the first chunk's timestamps, if at all.
+            """
+            fps = dict(context.invocation_metadata()).get(handshake.FPS_KEY)
+            problem = None if fps is None else handshake.fps_mismatch(fps, self.config.fps)
+            if problem:
+                self.logger.error(f"REFUSED handshake from {peer}: {problem}")
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
 
         def SendObservations(self, request_iterator: Any, context: Any) -> Any:
             """Decode (bounded size), then admit only what the session's features describe.

@@ -6,14 +6,22 @@ and press ENTER (so it refuses to start without a terminal instead of dying on E
 bus problem should be named before LeRobot's calibration turns it into a traceback. Afterwards
 the file is compared with the motors' registers, as `make motors` does.
 
+LeRobot's calibration runs in this process (not as a `lerobot-calibrate` child) so that Ctrl-C
+is one line and exit 130 instead of two tracebacks (ours and the child's). What LeRobot writes
+when (KochFollower.calibrate): the motors' Homing_Offset after the first ENTER, then after the
+second ENTER the calibration registers and last the file (`open(path, "w")`, not atomic). On
+Ctrl-C the file is put back as it was unless LeRobot had finished writing a complete one, and
+the line says when the motors no longer match it.
+
 Usage: python -m scripts.motors.calibrate [--robot koch] [--port PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import subprocess
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +37,68 @@ def _bus_readings(prof: profile_mod.Profile, port: str) -> dict[int, scan.MotorR
         return {m.id: scan.read_motor(bus, m.id, m.model) for m in prof.motors}
     finally:
         bus.close()
+
+
+def run_lerobot(prof: profile_mod.Profile, port: str) -> None:
+    """LeRobot's own ``lerobot-calibrate`` (its CLI's config and function), in this process.
+
+    HF_LEROBOT_CALIBRATION is set before LeRobot is imported: its constants read it at import.
+    """
+    os.environ["HF_LEROBOT_CALIBRATION"] = str(cf.calibration_root())
+    import draccus
+    from lerobot.scripts import lerobot_calibrate as lc
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()
+    args = [f"--robot.type={prof.type}", f"--robot.port={port}", f"--robot.id={prof.id}"]
+    print("$ lerobot-calibrate " + " ".join(args), flush=True)
+    lc.calibrate(draccus.parse(lc.CalibrateConfig, args=args))
+
+
+def complete(path: Path, prof: profile_mod.Profile) -> bool:
+    """The file holds a calibration of every motor of the profile (LeRobot finished it)."""
+    try:
+        calib = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(calib, dict) and set(calib) == {m.name for m in prof.motors}
+
+
+def put_back(path: Path, before: bytes | None, prof: profile_mod.Profile) -> str:
+    """After an interrupt: the file as it was, unless a complete new one was written."""
+    now = path.read_bytes() if path.is_file() else None
+    if now == before:
+        return f"{path} unchanged" if before is not None else f"no calibration written to {path}"
+    if now is not None and complete(path, prof):
+        return f"{path} had just been written in full: kept"
+    if before is None:
+        path.unlink(missing_ok=True)
+        return f"the partial {path} removed"
+    tmp = path.with_suffix(".json.restore")
+    tmp.write_bytes(before)
+    os.replace(tmp, path)
+    return f"{path} restored as it was"
+
+
+def interrupted(prof: profile_mod.Profile, port: str, path: Path, before: bytes | None) -> int:
+    """Ctrl-C during LeRobot's calibration: one line, nothing half-written, exit 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    state = put_back(path, before, prof)
+    calib = cf.load(path)
+    note = ""
+    if calib is not None:
+        try:
+            readings = _bus_readings(prof, port)
+            regs = {
+                m.name: readings[m.id].registers for m in prof.motors if readings[m.id].registers
+            }
+            if cf.disagreements(calib, regs):
+                note = "; the motors' registers no longer match it (LeRobot had begun writing them)"
+        except Exception:  # the bus is gone too: say nothing we do not know
+            note = "; the motors could not be read to compare"
+    again = f": make calibrate PORT={port} before make robot" if note or calib is None else ""
+    print(f"calibrate: interrupted (Ctrl-C); {state}{note}{again}", file=sys.stderr, flush=True)
+    return 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,18 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         return report.finish()
 
     path = cf.calibration_path(prof.type, prof.id)
-    env = dict(os.environ, HF_LEROBOT_CALIBRATION=str(cf.calibration_root()))
-    exe = Path(sys.executable).with_name("lerobot-calibrate")
-    cmd = [str(exe), f"--robot.type={prof.type}", f"--robot.port={port}", f"--robot.id={prof.id}"]
+    before = path.read_bytes() if path.is_file() else None
     print(f"calibrating {prof.name} on {port}; LeRobot writes {path}", flush=True)
-    print("$ " + " ".join(cmd), flush=True)
-    rc = subprocess.run(cmd, env=env, check=False).returncode
-    if rc != 0:
+    try:
+        run_lerobot(prof, port)
+    except KeyboardInterrupt:
+        return interrupted(prof, port, path, before)
+    except Exception as e:  # LeRobot's own failure (bus, motors): one line, as ours
         print(
-            f"calibrate: error: lerobot-calibrate exited {rc}: see its message above",
+            f"calibrate: error: LeRobot's calibration failed: {type(e).__name__}: {e}",
             file=sys.stderr,
         )
-        return rc
+        return check.CALIBRATION
     calib = cf.load(path)
     if calib is None:
         print(f"calibrate: error: LeRobot did not write {path}", file=sys.stderr)

@@ -150,6 +150,8 @@ def validate(
     except ValueError as exc:  # validators.policies.UsageError
         raise PreflightError(EXIT_DATASET, f"DATASET={root}: {exc}") from exc
     errors = [f for f in report.errors if f.check_id not in ignore]
+    if not errors:
+        errors = non_finite(root)
     if errors:
         first = errors[0]
         where = f" ({first.file})" if first.file else ""
@@ -159,6 +161,19 @@ def validate(
             f"DATASET={root}: [{first.check_id}]{where} {first.message}; fix: {first.hint}"
             + (more if len(errors) > 1 else ""),
         )
+
+
+def non_finite(root: Path) -> list[Any]:
+    """The validator's NaN/Inf findings (``data.non_finite``) for every float feature.
+
+    Why: quick mode stops the data group after the schemas, so a dry run passed data that
+    ``make validate`` rejects and the run died later on a NaN loss. The scan is the
+    validator's own (standard-mode data group: only bookkeeping and float columns are read).
+    """
+    from validators.runner import validate_dataset
+
+    report = validate_dataset(root, groups=("schema", "structure", "data"))
+    return [f for f in report.errors if f.check_id == "data.non_finite"]
 
 
 # --- environment, GPU ---------------------------------------------------------------------------

@@ -170,6 +170,20 @@ def probe_script(script: Path, *args: object, timeout: float = 120) -> Any:
     return json.loads(lines[-1])
 
 
+def wait_listening(port: int, proc: Proc, timeout: float) -> None:
+    """Until something accepts TCP connections on loopback ``port`` (a stock server)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.p.poll() is not None:
+            raise AssertionError(f"exited {proc.p.returncode}:\n{proc.out[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port} after {timeout} s:\n{proc.out[-3000:]}")
+
+
 def health(port: int, tls_dir: Path | None = None) -> str:
     tls = ["--tls-dir", tls_dir] if tls_dir else []
     proc = run(act("-m", "scripts.deploy.check", "--server", f"127.0.0.1:{port}", *tls), timeout=60)
