@@ -12,12 +12,13 @@ process is small (stdlib, YAML and scripts/motors; no torch, up in ~0.15 s) and 
 - The control process dies (a signal, a non-zero exit other than 2 = preflight, when the arm
   was never connected): if the profile's robot has a motor bus (scripts/motors/profile.BUSES),
   the supervisor opens the port itself and switches torque off on every motor, read back
-  (scripts/motors/torque.py), one line per motor that does not answer. Its death is seen at
-  once: the wait is a poll on a pidfd, not a timer. Measured, death (``kill -9`` of a moving
-  control process on the simulator) to torque off confirmed on 6/6 motors: median 1.5 ms,
-  max 2.4 ms over 12 kills on this 2-core box, as the supervisor times it from reaping the
-  child (tests/helpers/supervisor_bench.py); ``kill`` sent to the simulator's registers read
-  back at 0 by the test: under 60 ms each time, most of it the test's own polling.
+  (scripts/motors/torque.py), one line per motor that does not answer. It waits on a pidfd,
+  not a timer, so it acts the moment the kernel reports the death. Measured on the simulator,
+  ``kill -9`` of a moving control process, 12 kills on this 2-core box at load 6-8
+  (tests/helpers/supervisor_bench.py): the kernel takes median 125 ms, max 199 ms to finish
+  the killed process (freeing torch's memory) before anyone can see it is dead; then torque
+  is off and read back on 6/6 motors in median 1.1 ms, max 4.2 ms (another 12 at load 9:
+  max 87 ms). Kill to torque off, the two summed per kill: median 128 ms, max 203 ms.
 - The supervisor dies (even ``kill -9``): the control process gets SIGTERM from the kernel
   (``PR_SET_PDEATHSIG``, set between fork and exec), which it handles as an operator stop:
   loop stopped, robot disconnected with torque off. (The signal follows the death of the
@@ -28,7 +29,7 @@ process is small (stdlib, YAML and scripts/motors; no torch, up in ~0.15 s) and 
 
 Exit codes: the control process's own (0 stopped, 1 failed, 2 preflight) when it exited;
 3 when it died or had to be killed, with one line, e.g. ``robot: control process died
-(SIGKILL); torque off on 6/6 motors in 2 ms``.
+(SIGKILL); torque off on 6/6 motors in 1.1 ms``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def switch_off(bus: Bus | None) -> str:
         return f"torque NOT switched off ({why}): switch the arm's power off"
     for line in result.lines(bus.port):
         print(f"robot: error: {line}", file=sys.stderr, flush=True)
-    return f"torque off on {len(result.off)}/{len(bus.motors)} motors in {result.ms:.0f} ms"
+    return f"torque off on {len(result.off)}/{len(bus.motors)} motors in {result.ms:.1f} ms"
 
 
 class Supervisor:
