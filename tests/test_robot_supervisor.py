@@ -44,7 +44,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 f"ROBOT_PORT={sim.port}", "CAMERAS=replay", f"DATASET={ds}",
                 f"DEPLOY_DIR={tmp / 'deploy'}", "STALL_S=20",
             ]  # fmt: skip
-            yield {"sim": sim, "cmd": cmd, "env": sim_env(calib)}
+            # what the Makefile's robot recipe passes after `supervisor --`
+            client_argv = [
+                "--robot", "koch", "--checkpoint", str(ckpt), "--server", f"127.0.0.1:{port}",
+                "--log-dir", str(tmp / "deploy"), "--dataset", str(ds), "--stall-s", "20",
+                "--robot-port", sim.port, "--cameras", "replay",
+            ]  # fmt: skip
+            yield {"sim": sim, "cmd": cmd, "env": sim_env(calib), "client_argv": client_argv}
     finally:
         server.stop()
 
@@ -103,9 +109,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def start_moving(rig: dict) -> dc.Proc:
-    """`make robot` on the simulator until the arm moves with torque on all six motors."""
-    robot = dc.Proc(rig["cmd"], env=rig["env"], cwd=REPO)
+def start_moving(rig: dict, cmd: list | None = None) -> dc.Proc:
+    """`make robot` (or ``cmd``) on the simulator until the arm moves with torque on all six."""
+    robot = dc.Proc(cmd or rig["cmd"], env=rig["env"], cwd=REPO)
     robot.wait_for("robot: moving", timeout=180)
     regs = torque(rig["sim"])
     assert sorted(regs) == [1, 2, 3, 4, 5, 6] and all(v == 1 for v in regs.values()), regs
@@ -157,3 +163,27 @@ def test_kill_9_of_supervisor_stops_control_process_with_torque_off(rig: dict) -
     assert not outlived, "the control process outlived its supervisor"
     assert "SIGTERM: stopped by the operator; robot torque off" in robot.out, robot.out[-3000:]
     print(f"\nkill -9 supervisor: torque off on all six {seconds:.2f} s after")
+
+
+def test_hung_control_process_killed_after_grace_and_torque_off(rig: dict) -> None:
+    """SIGTERM forwarded to a control process that cannot act on it (SIGSTOPped, as one stuck
+    in a driver call): killed ``--stop-grace-s`` later, torque switched off by the supervisor."""
+    sup_cmd = dc.act("-m", "scripts.deploy.supervisor", "--stop-grace-s", "1", "--")
+    robot = start_moving(rig, [*sup_cmd, *rig["client_argv"]])
+    try:
+        client = pid_running("scripts.deploy.client", robot.p.pid)
+        os.kill(client, signal.SIGSTOP)
+        t0 = time.monotonic()
+        robot.signal(signal.SIGTERM)  # the supervisor itself
+        rc = robot.wait(timeout=30)
+        waited = time.monotonic() - t0
+        regs = torque(rig["sim"])
+    finally:
+        robot.stop()
+    assert rc == 3, robot.out[-3000:]
+    line = next((ln for ln in robot.lines if "control process killed" in ln), "")
+    assert line.startswith(
+        "robot: control process killed (no exit 1 s after SIGTERM); torque off on 6/6 motors"
+    ), robot.out[-3000:]
+    assert not any(regs.values()), regs
+    assert 1.0 <= waited < 10, waited
