@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     own, sep, client_argv = _split(argv)
     ap = argparse.ArgumentParser(prog="make robot (supervisor)", description=__doc__)
     ap.add_argument("--stop-grace-s", type=float, default=STOP_GRACE_S)
-    a = ap.parse_args(own)
     if not sep:
-        ap.error("the control process's arguments come after --")
+        ap.error("the control process's arguments come after --: ... supervisor -- --robot koch")
+    a = ap.parse_args(own)
     bus = find_bus(client_argv)
     sup = Supervisor(client_argv, bus, a.stop_grace_s)
     rc = sup.wait()
