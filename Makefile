@@ -159,7 +159,7 @@ serve: env-tools ## policy server (CHECKPOINT=dir or OUT=run; HOST=127.0.0.1 POR
 
 robot: env-act ## robot client (ROBOT=replay|koch CHECKPOINT SERVER=host:port TASK FPS ACTIONS_PER_CHUNK CHUNK_THRESHOLD STALL_S SERVER_WAIT=120 DURATION DATASET EPISODE ROBOT_PORT CAMERAS=replay TLS_DIR=<copy of certs/robot>)
 	$(call require,CHECKPOINT)
-	@envs/act/.venv/bin/python -m scripts.deploy.client --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
+	@envs/act/.venv/bin/python -m scripts.deploy.supervisor -- --robot $(ROBOT) --checkpoint $(call q,CHECKPOINT) \
 	  --server $(SERVER) --log-dir $(call q,DEPLOY_DIR) --dataset $(call q,DATASET) $(if $(value TASK),--task $(call qv,TASK)) \
 	  $(call flag,--fps $(FPS),$(FPS)) $(call flag,--actions-per-chunk $(ACTIONS_PER_CHUNK),$(ACTIONS_PER_CHUNK)) \
 	  $(call flag,--chunk-threshold $(CHUNK_THRESHOLD),$(CHUNK_THRESHOLD)) \
