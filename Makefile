@@ -241,7 +241,7 @@ cron-remove: env-tools ## remove this checkout's nightly line from your crontab 
 	@$(TOOLS_PY) -m scripts.nightly.cron remove
 
 clean: ## remove only what the toolkit generated (the sample, its conversion, its caches), listed first; keeps calibration, weights, DATA_DIR (DRY_RUN=1: list only)
-	@$(ANY_PY) -m scripts.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)$(if $(DRY_RUN), --dry-run)
+	@$(ANY_PY) -m scripts.common.clean --sample $(call q,SAMPLE) --repo $(call q,CURDIR)$(if $(DRY_RUN), --dry-run)
 
 ##@ Scale-out
 # Slurm (scripts/slurm/): multi-node training and conversion fan-out on the cluster SLURM_CONF
@@ -294,7 +294,7 @@ mutation: env-tools ## mutmut over the converter/validator modules, fast tests o
 FUZZ_N ?= 20000
 FUZZ_SEED ?= 22
 fuzz: env-tools env-act ## hostile messages at a live server and client (FUZZ_N=20000 FUZZ_SEED=22; CI runs 1500)
-	FUZZ_N=$(FUZZ_N) FUZZ_SEED=$(FUZZ_SEED) $(TOOLS_PY) -m pytest tests/test_deploy_fuzz.py -q -s $(PYTEST_ARGS)
+	FUZZ_N=$(FUZZ_N) FUZZ_SEED=$(FUZZ_SEED) $(TOOLS_PY) -m pytest tests/deploy/test_deploy_fuzz.py -q -s $(PYTEST_ARGS)
 
 ##@ Help
 .PHONY: help

@@ -4,7 +4,7 @@ A profile is a short commented story (which robot, cameras, fps, chunking, what 
 whose ``robot:`` and ``client:`` keys are exactly LeRobot's own (``--robot.*`` and
 ``RobotClientConfig`` fields), so ``draccus`` decodes them with LeRobot's config classes and an
 unknown key fails. ``ops:`` holds our own knobs (``stall_s``). Make knobs override single keys
-(``KNOBS``). Loading (``scripts/robot_profiles.py``, shared with ``make motors``) and
+(``KNOBS``). Loading (``scripts/common/robot_profiles.py``, shared with ``make motors``) and
 overriding are plain YAML (tools env); decoding imports LeRobot.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scripts.robot_profiles import REPO, ProfileError, load, names
+from scripts.common.robot_profiles import REPO, ProfileError, load, names
 
 __all__ = ["KNOBS", "ProfileError", "apply", "client_config", "load", "names"]
 

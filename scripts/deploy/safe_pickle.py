@@ -20,7 +20,7 @@ admitted only on dtypes (no fields, sub-arrays or metadata), arrays (plain dtype
 exactly the declared size) and LeRobot's message dataclasses (their own fields only). BUILD
 cannot be intercepted in the C unpickler, so this is ``pickle._Unpickler`` (pure Python); its
 cost is per opcode, not per byte, and a message has a few hundred opcodes (measured on a
-2-camera 480x640 observation: see ``tests/test_deploy_fuzz.py``). ``loads`` then walks the
+2-camera 480x640 observation: see ``tests/deploy/test_deploy_fuzz.py``). ``loads`` then walks the
 result (``message_check.plain_values``). What a message must hold for a session is checked by
 the server and client with ``message_check``.
 """

@@ -69,8 +69,8 @@ def find_bus(client_argv: list[str]) -> Bus | None:
     None for a robot without one (replay) and for a profile the control process will refuse
     anyway (it prints that error itself, before connecting anything).
     """
+    from scripts.common.robot_profiles import ProfileError
     from scripts.deploy import client
-    from scripts.robot_profiles import ProfileError
 
     args = client.parse_args(client_argv)  # same parser: a bad argv fails here, same message
     try:

@@ -3,7 +3,7 @@
 Why: the prediction is only as good as fake mode's storage sizes, dtypes and lifetimes. On CPU
 both can run, so a small model at batch 2 is stepped twice - once on real tensors (values,
 allocations and frees happen) and once on fake ones - and the peaks of every phase must agree
-byte for byte (raw bytes, no CUDA rounding). Used by tests/test_fit_*.py.
+byte for byte (raw bytes, no CUDA rounding). Used by tests/fit/test_fit_*.py.
 
 Usage (in the recipe's env): python -m scripts.fit.agree --recipe act_cpu [--batch 2]
        [--override key=value ...]    prints {"fake": {...}, "real": {...}} as JSON.

@@ -4,15 +4,15 @@ Why two sources: the profile (shared with `make robot`, whose `robot:` keys are 
 config fields, so it cannot list motors) says which robot type, calibration id and cameras; the
 motors themselves are fixed by LeRobot's robot class (KochFollower hard-codes IDs and models).
 `BUSES` copies them so the simulator and `make motors` start without importing LeRobot (~5 s of
-torch); tests/test_motors_profile.py checks the copy against LeRobot's own KochFollower.
+torch); tests/motors/test_motors_profile.py checks the copy against LeRobot's own KochFollower.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scripts import robot_profiles
-from scripts.robot_profiles import ProfileError
+from scripts.common import robot_profiles
+from scripts.common.robot_profiles import ProfileError
 
 __all__ = ["BUSES", "MotorSpec", "Profile", "ProfileError", "load", "with_bus"]
 

@@ -2,10 +2,10 @@
 
 Why a script and not a test: N real kills cost N control-process starts (~7 s each on this
 box). One `make serve` and one simulator serve every kill; each run is the test's own path
-(tests/test_robot_supervisor.py): `make robot ROBOT=koch` until "robot: moving", SIGKILL the
+(tests/deploy/test_robot_supervisor.py): `make robot ROBOT=koch` until "robot: moving", SIGKILL the
 client, then the simulator's registers dumped on SIGUSR1 as fast as it writes them.
 
-Usage (tools env, from the repo): PYTHONPATH=$PWD:tests envs/tools/.venv/bin/python \\
+Usage (tools env, from the repo): PYTHONPATH=$PWD:tests:tests/deploy envs/tools/.venv/bin/python \\
     tests/helpers/supervisor_bench.py CHECKPOINT DATASET [--kills 10]
 Prints one line per kill and a summary: the supervisor's own time (child reaped -> read back
 0) and the outside one (kill sent -> the simulator's registers at 0, its dumps included).

@@ -2,7 +2,7 @@
 
 Datasets are written by LeRobot 0.6.1 itself (tests/helpers/train_make_v30.py in envs/act) into
 a per-session directory, then each test copies what it needs, so no test modifies another's
-input. Imported by tests/train/ and tests/test_train_preflight.py.
+input. Imported by tests/train/ and tests/train/test_train_preflight.py.
 """
 
 from __future__ import annotations

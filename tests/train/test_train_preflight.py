@@ -184,7 +184,7 @@ def test_gpus_n_dry_run_prints_accelerate_command_and_effective_batch(koch: Path
     and the batch arithmetic, with the recipe's own batch size."""
     import yaml
 
-    recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes/act_24g.yaml").read_text())
+    recipe = yaml.safe_load((Path(__file__).parents[2] / "recipes/act_24g.yaml").read_text())
     bs = int(recipe["batch_size"])
     args = ("--recipe", "act_24g", "--dataset", koch, "--gpus", "2", "--dry-run")
     no_weights = ("--", "--policy.pretrained_backbone_weights=null")  # none needed for a dry run

@@ -12,7 +12,7 @@ Everything else is kept: the calibration, imported weights and anything unknown,
 with the reason. DATA_DIR itself is never removed. The plan is printed before anything goes.
 Stdlib only: it runs before any environment exists.
 
-Usage: python -m scripts.clean --sample DIR --repo DIR [--dry-run]
+Usage: python -m scripts.common.clean --sample DIR --repo DIR [--dry-run]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from scripts.convert.publish import read_marker
 
-SAMPLE_MARKER = Path("meta") / ".lerobot-ops-sample.json"  # see scripts.make_sample
+SAMPLE_MARKER = Path("meta") / ".lerobot-ops-sample.json"  # see scripts.sample.make
 # Relative to the checkout: what the toolkit writes (Makefile, bench_validate, HF_DATASETS_CACHE).
 GENERATED = (
     ".pytest_cache",
