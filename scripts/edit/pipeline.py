@@ -119,6 +119,8 @@ def _validate(root: Path, where: str) -> None:
 def run(req: Request, log: Callable[[str], None], progress: bool = False) -> Result:
     """Plan, write into a temp folder, validate, publish; print the before/after summary."""
     t0 = time.monotonic()
+    if req.op not in planning.OPS:
+        raise EditError(f"OP={req.op}: unknown; one of {', '.join(planning.OPS)}")
     sources = [planning.load_source(p) for p in req.datasets]
     outputs = make_plan(req, sources)
     publish.check_paths(req.dst, req.datasets, req.force)
