@@ -39,6 +39,19 @@ def source_stats(row: dict[str, Any], key: str) -> Stats:
     return {k[len(prefix) :]: np.asarray(v) for k, v in row.items() if k.startswith(prefix)}
 
 
+def consistent(stats: Stats) -> bool:
+    """min <= mean <= max and finite: what the validator demands of recorded image stats.
+
+    LeRobot 0.6.1's recorder writes a constant channel's float32 mean a rounding outside
+    [min, max]; such stats are re-sampled from the video rather than carried over broken.
+    """
+    try:
+        lo, hi, mean = (np.asarray(stats[k], dtype=np.float64) for k in ("min", "max", "mean"))
+    except KeyError:
+        return False
+    return bool(np.all(np.isfinite(mean)) and np.all(lo <= mean) and np.all(mean <= hi))
+
+
 def numeric(root: Path) -> dict[int, dict[str, Stats]]:
     """Output episode -> numeric feature -> Stats, from the output's own data files."""
     layout = load_layout(root)
@@ -84,8 +97,8 @@ def episode_stats(
             if key in fresh.get(i, {}):
                 stats[key] = fresh[i][key]
             elif out.features[key]["dtype"] in ("video", "image"):
-                if piece.whole or out.features[key]["dtype"] == "image":
-                    found = source_stats(src_row, key)
+                found = source_stats(src_row, key)
+                if out.features[key]["dtype"] == "image" or (piece.whole and consistent(found)):
                     if found:
                         stats[key] = found
                 else:
