@@ -88,6 +88,20 @@ validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RE
 fix-stats: env-tools ## exact stats into a corrected copy (reflink, else copy) of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1; LINK=1: hard links, read-only in both)
 	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)$(if $(LINK), --link)
 
+# make edit: a new v3.0 dataset cut from DATASET (scripts/edit/); knobs passed as KNOB=value.
+OP ?=
+EPISODES ?=
+SPLIT ?=
+HEAD ?=
+TAIL ?=
+NEW_TASK ?=
+FEATURE ?=
+EDIT_KNOBS = EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE
+.PHONY: edit
+edit: env-tools ## a new v3.0 dataset from DATASET, source untouched (OP=delete|keep|split|merge|trim|rename-task|drop-feature DATASET=dir[,dir] DST=dir EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE FORCE=1)
+	$(call require,OP)$(if $(filter command line environment,$(origin DST)),,$(error DST is required: make edit DST=<new folder>))
+	$(TOOLS_PY) -m scripts.edit $(call q,OP) $(call q,DATASET) --dst $(call q,DST)$(foreach k,$(EDIT_KNOBS),$(if $($(k)), $(k)=$(call q,$(k))))$(if $(FORCE), --force)
+
 demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs are no-ops)
 	$(MAKE) convert validate smoke
 
