@@ -32,9 +32,17 @@ import torch
 
 from scripts.eval.checkpoints import Checkpoint
 
+STRICT_TYPES = {"act", "diffusion"}
+
 
 class LoadError(RuntimeError):
     """A checkpoint or dataset LeRobot refused to load; one line."""
+
+
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """An exception's whole message on one line (PyTorch's load errors span several)."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def video_backend() -> str:
@@ -69,7 +77,12 @@ def load_policy(ck: Checkpoint, device: str) -> Loaded:
     try:
         cfg = PreTrainedConfig.from_pretrained(ck.model_dir)
         cfg.device = device
-        policy = get_policy_class(cfg.type).from_pretrained(ck.model_dir, config=cfg)
+        # strict: a file whose tensors do not cover the model (a renamed or missing tensor)
+        # would otherwise load with those layers left at random init, and be ranked as is.
+        # The VLA families are loaded as LeRobot loads them (they may leave keys on purpose).
+        policy = get_policy_class(cfg.type).from_pretrained(
+            ck.model_dir, config=cfg, strict=cfg.type in STRICT_TYPES
+        )
         policy.to(device)
         policy.eval()
         pre, post = make_pre_post_processors(
@@ -82,7 +95,7 @@ def load_policy(ck: Checkpoint, device: str) -> Loaded:
             postprocessor_overrides={"device_processor": {"device": "cpu"}},
         )
     except Exception as e:  # safetensors, json, torch errors: all say the checkpoint is bad
-        first = (str(e).strip().splitlines() or [""])[0][:300]
+        first = one_line(e)
         raise LoadError(
             f"{ck.model_dir}: LeRobot cannot load it ({type(e).__name__}: {first})"
         ) from e
@@ -109,7 +122,7 @@ class FrameSource:
             if self.reader.hf_dataset is None:
                 self.reader.load_and_activate()
         except Exception as e:
-            first = (str(e).strip().splitlines() or [""])[0][:300]
+            first = one_line(e)
             raise LoadError(
                 f"DATASET={root}: LeRobot cannot read it ({type(e).__name__}: {first})"
             ) from e
