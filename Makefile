@@ -123,6 +123,22 @@ weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir o
 	$(call require,FROM)
 	$(TOOLS_PY) -m scripts.train.weights_import $(call q,FROM)$(if $(FORCE), --force)
 
+##@ Evaluate
+# Offline evaluation (scripts/eval/): checkpoints ranked on held-out episodes, no robot, no sim.
+# CHECKPOINT, DATASET, JSON, BATCH and DEVICE are the variables defined with Train/Fit/Deploy.
+EPISODES ?=
+STEP ?=
+SEEDS ?=
+PNG ?=
+.PHONY: eval bench-eval
+eval: env-tools $(DATASET_DEPS) ## rank checkpoints on held-out episodes (CHECKPOINT=a[,b] DATASET EPISODES=3,7-9|last:10%|heldout|@report.json STEP SEEDS JSON=file PNG=file BATCH DEVICE)
+	$(call require,CHECKPOINT)
+	$(TOOLS_PY) -m scripts.eval --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(STEP), --step $(call q,STEP))$(if $(SEEDS), --seeds $(call q,SEEDS))$(if $(JSON), --json $(call q,JSON))$(if $(PNG), --png $(call q,PNG))$(if $(BATCH), --batch $(call q,BATCH))$(if $(DEVICE), --device $(call q,DEVICE))
+
+bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-frame select_action loop, peak RSS (CHECKPOINT DATASET EPISODES BATCH); never gates CI
+	$(call require,CHECKPOINT)
+	envs/act/.venv/bin/python -m scripts.eval.bench --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(BATCH), --batch $(call q,BATCH))
+
 ##@ Fit
 .PHONY: fit fit-all
 BATCH ?=
