@@ -18,7 +18,7 @@ from scripts.eval.checkpoints import CheckpointError, check_safetensors, locate
 from scripts.report import jsonfile, table
 from scripts.report.atomic import ReportError, output_problem, write_text
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "validators/schemas/eval_report.schema.json"
 
 
