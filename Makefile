@@ -42,6 +42,8 @@ STEPS ?=
 ARGS ?=
 DEEP ?=
 REPORT ?=
+BEHAVIOUR ?=
+THRESHOLDS ?=
 DRY_RUN ?=
 FORCE ?=
 IMAGE_QUANTILES ?=
@@ -82,8 +84,8 @@ sample: env-tools ## write the embedded Koch-like v2.1 sample if missing (SAMPLE
 convert: env-tools $(if $(call same,SRC,SAMPLE),sample) ## v2.1 -> v3.0 offline; up to date = no-op (SRC=dir DST=dir DATA_MB VIDEO_MB JOBS FORCE=1 IMAGE_QUANTILES=1)
 	$(TOOLS_PY) -m scripts.convert $(call q,SRC) --dst $(call q,DST) --data-mb $(DATA_MB) --video-mb $(VIDEO_MB) --jobs $(JOBS)$(if $(FORCE), --force)$(if $(IMAGE_QUANTILES), --image-quantiles)
 
-validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json)
-	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))
+validate: env-tools $(DATASET_DEPS) ## check a v2.1/v3.0 dataset (DATASET=dir RECIPE=name DEEP=1 REPORT=file.json BEHAVIOUR=off THRESHOLDS=file.yaml)
+	$(TOOLS_PY) -m validators $(call q,DATASET)$(if $(RECIPE), --recipe $(call q,RECIPE))$(if $(DEEP), --deep)$(if $(REPORT), --report $(call q,REPORT))$(if $(filter off 0 no,$(BEHAVIOUR)), --no-behaviour)$(if $(THRESHOLDS), --thresholds $(call q,THRESHOLDS))
 
 fix-stats: env-tools ## exact stats into a corrected copy (reflink, else copy) of a v3.0 dataset (DATASET=dir [DST=dir], default DATASET_fixed; IMAGES=1; LINK=1: hard links, read-only in both)
 	$(TOOLS_PY) -m scripts.fix_stats $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(IMAGES), --images)$(if $(LINK), --link)

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--report", type=Path, help="also write the JSON report to this file")
     p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    p.add_argument(
+        "--no-behaviour", action="store_true", help="skip the behavioural checks (BEHAVIOUR=off)"
+    )
+    p.add_argument(
+        "--thresholds", type=Path, help="YAML/JSON file overriding behavioural thresholds"
+    )
     p.add_argument("--no-progress", action="store_true", help="no stage lines on stderr")
     p.add_argument("--list-checks", action="store_true", help="print every check id and exit")
     return p
@@ -74,10 +80,21 @@ def render(report: Report, elapsed: float, strict: bool) -> str:
                 where = f.file or "(dataset)"
                 if f.episode is not None:
                     where += f" [episode {f.episode}]"
+                if f.feature:
+                    where += f" {f.feature}"
                 lines.append(f"    {SEV[f.severity]} {where}: {f.message}")
                 lines.append(f"          hint: {f.hint}")
             if len(fs) + extra > MAX_LINES_PER_CHECK:
                 lines.append(f"    ... {len(fs) + extra - MAX_LINES_PER_CHECK} more (see --json)")
+    drop = report.drop_episodes()
+    if drop and "behaviour" in report.groups_run:
+        from scripts.episodes.select import spans
+
+        lines += [
+            "",
+            f"Episodes to drop ({len(drop)}): {spans(drop)}  (every episode a finding names; "
+            "with REPORT=r.json: make edit EPISODES=~@r.json keeps the others)",
+        ]
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "PASS" if report.ok(strict) else "FAIL"
     lines += ["", f"{verdict}: {n_err} error(s), {n_warn} warning(s) in {elapsed:.2f} s"]
@@ -123,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             deep=args.deep,
             quick=args.quick,
             progress=not args.no_progress and not args.json,
+            behaviour=not args.no_behaviour,
+            thresholds=args.thresholds,
         )
     except UnreadableError as exc:
         print(f"validate: error: {exc}", file=sys.stderr)
@@ -143,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             tmp.unlink(missing_ok=True)
             print(f"validate: error: REPORT={args.report}: {exc.strerror}", file=sys.stderr)
             return 2
+    if args.report and any(
+        f.group == "behaviour" and f.episode is not None for f in report.findings
+    ):
+        from validators.behaviour.plot import write_png
+
+        png = write_png(report, args.report.with_suffix(".png"))
+        if png is not None and not args.json:
+            print(f"validate: per-episode traces of the flagged episodes: {png}", file=sys.stderr)
     if args.json:
         print(report.to_json())
     else:

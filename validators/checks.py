@@ -99,6 +99,30 @@ CHECKS: dict[str, tuple[str, str]] = {
         "recorded mean/min/max vs the rows beyond float32 rounding: error above 0.1 std (mean) "
         "or 0.1 x range (min/max), warning above 0.01",
     ),
+    # behaviour (issue 27; thresholds relative to the dataset's spread: behaviour/thresholds.py)
+    "behaviour.dead_joint": (
+        "error",
+        "a dimension never moves in any episode (error); in one episode while it moves in the "
+        "others (warning)",
+    ),
+    "behaviour.frozen_state": ("warning", "the state repeats one row >= 0.5 s as the action moves"),
+    "behaviour.wraparound": ("warning", "a jump > 80 % of the spread that stays (a wrapped angle)"),
+    "behaviour.spike": ("warning", "a 1-2 frame excursion out and back (> 20 % of the spread)"),
+    "behaviour.episode_offset": ("warning", "an episode outside every other episode's range"),
+    "behaviour.swapped_joints": ("warning", "two dimensions each inside the other's range"),
+    "behaviour.idle_episode": (
+        "warning",
+        "every dimension within 2 % of its spread",
+    ),
+    "behaviour.short_episode": ("warning", "an episode under 20 % of the median length"),
+    "behaviour.duplicate_episode": ("error", "an episode with the same rows as an earlier one"),
+    "behaviour.gripper_never_opens": (
+        "warning",
+        "a *gripper* dimension within 5 % of its spread while most episodes open it",
+    ),
+    "behaviour.frozen_camera": ("warning", "a camera shows the same picture all episode (sampled)"),
+    "behaviour.action_copies_state": ("warning", "action == state (no lead) in >= 90 % of values"),
+    "behaviour.slow_loop": ("warning", "timestamps spaced > 1.1 / fps (median)"),
     # readiness (with --recipe)
     "readiness.recipe": ("error", "the recipe is inconsistent (n_action_steps > chunk_size)"),
     "readiness.missing_feature": ("error", "the policy trains on a feature the dataset lacks"),

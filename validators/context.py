@@ -102,6 +102,8 @@ class Context:
         *,
         file: str | Path | None = None,
         episode: int | None = None,
+        feature: str | None = None,
+        frames: tuple[int, int] | None = None,
     ) -> None:
         """Record a finding (beyond MAX_FINDINGS_PER_CHECK per id, only count it)."""
         n = self._counts.get(check_id, 0)
@@ -120,7 +122,9 @@ class Context:
             ep = None if episode is None else int(episode)
         except (TypeError, ValueError):
             ep = None  # a corrupt record's "episode index" is not a number
-        self.report.findings.append(Finding(check_id, severity, rel, ep, message, hint))
+        self.report.findings.append(
+            Finding(check_id, severity, rel, ep, message, hint, feature, frames)
+        )
 
     # --- format -----------------------------------------------------------------------------
     def _detect_v3(self) -> bool:

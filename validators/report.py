@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
-GROUPS = ("schema", "structure", "data", "video", "stats", "readiness")
+GROUPS = ("schema", "structure", "data", "video", "stats", "behaviour", "readiness")
 
 # Per check id, at most this many findings are kept; the rest are counted, not stored, so a
 # dataset with 10k broken episodes still gives a readable report.
@@ -30,6 +30,8 @@ class Finding:
     episode: int | None
     message: str
     hint: str
+    feature: str | None = None  # behavioural findings: the feature (or camera) concerned
+    frames: tuple[int, int] | None = None  # ... and the frame range within the episode
 
     @property
     def group(self) -> str:
@@ -75,11 +77,17 @@ class Report:
             "summary": self.summary,
             "errors": len(self.errors) + self._suppressed_count("error"),
             "warnings": len(self.warnings) + self._suppressed_count("warning"),
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [_finding_dict(f) for f in self.findings],
+            "drop_episodes": self.drop_episodes(),
             "suppressed": self.suppressed,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "groups_run": self.groups_run,
         }
+
+    def drop_episodes(self) -> list[int]:
+        """Every episode a finding names (errors, and per-episode warnings): what
+        ``EPISODES=~@report.json`` (scripts/episodes/select.py) leaves out."""
+        return sorted({f.episode for f in self.findings if f.episode is not None})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -87,3 +95,14 @@ class Report:
     def _suppressed_count(self, severity: str) -> int:
         sev = {f.check_id: f.severity for f in self.findings}
         return sum(n for cid, n in self.suppressed.items() if sev.get(cid) == severity)
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    """A finding as JSON; ``feature``/``frames`` only where a check sets them."""
+    d = asdict(f)
+    for k in ("feature", "frames"):
+        if d[k] is None:
+            del d[k]
+        elif k == "frames":
+            d[k] = list(d[k])
+    return d

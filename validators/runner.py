@@ -43,12 +43,16 @@ def validate_dataset(
     policy_overrides: dict[str, Any] | None = None,
     progress: bool = False,
     groups: tuple[str, ...] | None = None,
+    behaviour: bool = True,
+    thresholds: Path | str | None = None,
 ) -> Report:
     """Validate a LeRobot v2.1/v3.0 dataset; raise UsageError for a bad path or recipe.
 
     ``policy_overrides`` (e.g. ``{"max_state_dim": 45}``) lets the training launcher check
     readiness with the values it will pass on the command line. ``groups`` runs only those
     check groups (the converter runs the structural ones: it builds the stats itself).
+    ``behaviour=False`` skips the behavioural checks; ``thresholds`` is a YAML/JSON file of
+    overrides (validators/behaviour/thresholds.py; a bad one is a UsageError).
     """
     root = Path(root)
     if not root.is_dir():
@@ -56,6 +60,12 @@ def validate_dataset(
     require_readable(root)
     if not (root / fmt.INFO_PATH).is_file():
         raise UsageError(f"{root / fmt.INFO_PATH}: not found, so {root} is not a LeRobot dataset")
+    from validators.behaviour.thresholds import ThresholdError, load
+
+    try:
+        limits, off = load(thresholds)
+    except ThresholdError as exc:
+        raise UsageError(str(exc)) from exc
     spec = None
     if recipe is not None:
         spec = load_policy_spec(resolve_recipe(recipe), policy_overrides)
@@ -88,6 +98,10 @@ def validate_dataset(
         ("video", video.run),
         ("stats", stats.run),
     ]
+    if behaviour and not ctx.quick:  # reads rows: never in quick mode (the preflight)
+        from validators import behaviour as behave
+
+        stages.append(("behaviour", lambda c: behave.run(c, limits, off)))
     if spec is not None:
         from validators import readiness
 

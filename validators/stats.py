@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from validators import dataset_format as fmt
-from validators import stats_exact, stats_rows
+from validators import f32, stats_exact, stats_rows
 from validators.context import Context
 
 ORDER_ATOL = 1e-6  # relative to the feature's range: quantiles are binned estimates
+# ... plus float32 slack at the values' magnitude (validators/f32.py): a constant 60.675701
+# gets a float32 mean 9 ulps above its min = max, which an absolute 1e-6 called an error.
 
 
 def run(ctx: Context) -> None:
@@ -207,7 +209,9 @@ def _check_order(
     if not {"min", "max", "mean", "std"} <= set(a):
         return
     scale = np.maximum(1.0, np.abs(a["max"] - a["min"]))
-    atol = ORDER_ATOL * scale
+    mag = np.maximum.reduce([np.abs(a["min"]), np.abs(a["max"]), np.abs(a["mean"])])
+    count = a["count"][0] if "count" in a else 1.0
+    atol = ORDER_ATOL * scale + f32.slack(mag, count)
     problems = []
     if (a["min"] > a["max"] + atol).any():
         problems.append("min > max")
@@ -268,7 +272,9 @@ def check_aggregate(ctx: Context, agg: dict[str, Any], per_episode: dict[int, di
             if g is None or g.shape != w.shape or not np.isfinite(w).all():
                 continue
             scale = np.maximum(1e-6, np.abs(want["max"] - want["min"])) if stat != "count" else 1
-            if not np.allclose(g, w, rtol=1e-4, atol=1e-4 * scale if stat != "count" else 0.5):
+            mag = np.maximum(np.abs(want["min"]), np.abs(want["max"]))
+            atol = 1e-4 * scale + f32.slack(mag, want["count"]) if stat != "count" else 0.5
+            if not np.allclose(g, w, rtol=1e-4, atol=atol):
                 off.append(stat)
         if off:
             ctx.add(
@@ -303,6 +309,22 @@ def varying_dims(
     return out
 
 
+def _float32_noise(
+    agg: dict | None, per_episode: dict | None, key: str, shape: tuple[int, ...]
+) -> np.ndarray | float:
+    """The largest std float32 arithmetic writes for a constant at this feature's mean."""
+    src: Any = agg.get(key) if isinstance(agg, dict) else None
+    try:
+        if not isinstance(src, dict):
+            src = aggregate([st[key] for st in (per_episode or {}).values() if key in st])
+        mean = _arr(src.get("mean"))
+        count = _arr(src.get("count"))
+        noise = f32.slack(mean, count[0] if count is not None else 1.0).reshape(-1)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError):
+        return 0.0
+    return noise if noise.shape == shape else 0.0
+
+
 def check_zero_variance(
     ctx: Context,
     agg: dict | None,
@@ -332,7 +354,11 @@ def check_zero_variance(
         flat = std.reshape(-1) <= 1e-8
         moving = (varying or {}).get(key)
         if moving is not None and moving.shape == flat.shape:
-            flat &= ~moving
+            # known constant (rows, or recorded min == max): float32 writes such a std as a
+            # few ulps of |value| (6e-6 at 60.68), which an absolute 1e-8 took for variation
+            flat = (
+                flat | (std.reshape(-1) <= _float32_noise(agg, per_episode, key, flat.shape))
+            ) & ~moving
         zero = np.nonzero(flat)[0]
         if len(zero):
             names = ft.get("names")
@@ -343,7 +369,7 @@ def check_zero_variance(
             ctx.add(
                 "stats.zero_variance",
                 "warning",
-                f"{key}: dimension(s) {label} never change (std = 0)",
+                f"{key}: dimension(s) {label} never change (std ~0)",
                 "MEAN_STD normalisation divides by std: drop the dimension or use MIN_MAX/identity",
                 file=fmt.STATS_PATH if agg is not None else None,
             )

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from validators import dataset_format as fmt
+from validators import f32
 from validators.context import Context
 from validators.moments import Moments
 from validators.report import Severity
@@ -68,7 +69,8 @@ whatever std is, so training is unaffected."""
 F32_SLACK_REL = 2e-6
 """Float32 slack on recorded mean/min/max, relative to their magnitude. LeRobot computes and
 stores them in float32; a float32 mean of n values is within ~log2(n) ulps (1 ulp = 1.2e-7
-relative). 2e-6 is 16 ulps; measured 2.1e-7 on the recorder's 2048 joint."""
+relative). 2e-6 is 16 ulps; measured 2.1e-7 on the recorder's 2048 joint. Near zero, where
+a relative slack vanishes, ``f32.ULPS`` float32 spacings are the floor (``_slack``)."""
 
 VALUE_WARN = 1e-2
 """mean/min/max disagreement (beyond ``F32_SLACK_REL``) above which a warning is given, in
@@ -136,6 +138,11 @@ class Verdict:
     bounds: tuple[np.ndarray, np.ndarray] | None = None  # quick mode: (lowest, highest) std
 
 
+def _slack(mag: np.ndarray) -> np.ndarray:
+    """Float32 rounding of a recorded value of this magnitude: relative, floored by spacing."""
+    return np.maximum(F32_SLACK_REL * mag, f32.ULPS * f32.spacing(mag))
+
+
 def judge(rec: Recorded, true: Moments) -> Verdict:
     """Compare recorded stats with exact moments (both (E, D), rows aligned)."""
     t_std = true.std
@@ -151,7 +158,7 @@ def judge(rec: Recorded, true: Moments) -> Verdict:
             ("min", true.min, rec.min, np.where(varies, rng, 1.0)),
             ("max", true.max, rec.max, np.where(varies, rng, 1.0)),
         ):
-            slack = F32_SLACK_REL * np.maximum(np.abs(t), np.abs(r))
+            slack = _slack(np.maximum(np.abs(t), np.abs(r)))
             scale = np.where(varies, scale, np.maximum(1.0, np.abs(t)))
             values[name] = np.maximum(np.abs(r - t) - slack, 0.0) / scale
     return Verdict(collapsed, std_rel, const_std, values, t_std)
@@ -159,7 +166,7 @@ def judge(rec: Recorded, true: Moments) -> Verdict:
 
 def judge_bounds(rec: Recorded) -> Verdict:
     """Quick mode: only what the recorded min/max/mean/count make impossible."""
-    slack = F32_SLACK_REL * np.maximum(np.abs(rec.min), np.abs(rec.max))
+    slack = _slack(np.maximum(np.abs(rec.min), np.abs(rec.max)))
     rng = np.maximum(rec.max - rec.min - 2 * slack, 0.0)
     varies = rng > 0
     n = rec.count.reshape(-1, 1)

@@ -393,3 +393,29 @@ def check_episodes(ctx: Context, vk: str, rel: str, p: Probe, eps: list[EpisodeM
                 file=rel,
                 episode=e,
             )
+
+
+def sample_frames(path: Any, times: list[float]) -> list[np.ndarray | None]:
+    """The luma (Y) plane of the frame at each of ``times`` (seconds, ascending), or None.
+
+    One container open for all times, one seek per time to the keyframe before it, then
+    decode up to the frame within ``TOLERANCE_S``: a sample of frames costs a few GOPs each,
+    not the whole file (deep mode's). Luma is read straight from the plane (no pixel-format
+    conversion). Used by ``behaviour.frozen_camera``.
+    """
+    av = _av()
+    out: list[np.ndarray | None] = []
+    with av.open(str(path)) as container:
+        s = container.streams.video[0]
+        tb = float(s.time_base)
+        for want in times:
+            got = None
+            container.seek(max(0, int(want / tb) - 1), backward=True, stream=s)
+            for frame in container.decode(s):
+                if frame.pts is not None and frame.pts * tb >= want - fmt.TOLERANCE_S:
+                    plane = frame.planes[0]
+                    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+                    got = rows[: frame.height, : frame.width].copy()
+                    break
+            out.append(got)
+    return out

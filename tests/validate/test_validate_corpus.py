@@ -88,7 +88,8 @@ def test_clean_dataset_has_no_findings(clean: Path, mode: str) -> None:
     report = validate_dataset(clean, quick=mode == "quick", deep=mode == "deep")
     assert report.findings == [], [f.check_id + ": " + f.message for f in report.findings]
     assert report.version == version_of(clean)
-    assert report.groups_run == ["schema", "structure", "data", "video", "stats"]
+    behaviour = [] if mode == "quick" else ["behaviour"]  # reads rows: not in quick mode
+    assert report.groups_run == ["schema", "structure", "data", "video", "stats", *behaviour]
 
 
 def test_lerobot_writes_what_we_expect(clean_v30: Path) -> None:
@@ -130,7 +131,10 @@ def test_mutation_is_caught(
     if mutation.severity == "error":
         assert not report.ok()
     else:
-        assert report.ok() and not report.ok(strict=True)
+        # a warning mutant breaks nothing else, except what a behavioural check rightly calls
+        # an error in the mutated rows (zero_variance: a joint constant in every episode)
+        errors = [f.check_id for f in report.errors if f.check_id != "behaviour.dead_joint"]
+        assert errors == [] and not report.ok(strict=True)
 
 
 @pytest.mark.parametrize(
@@ -293,13 +297,14 @@ def test_cli_errors_exit_1_grouped_with_ids(clean_v30: Path, tmp_path: Path) -> 
 def test_cli_json_and_strict(clean_v21: Path, tmp_path: Path) -> None:
     mutation = next(m for m in MUTATIONS if m.name == "zero_variance")
     mutant = make_mutant(clean_v21, tmp_path / "m", mutation)
-    proc = _cli(str(mutant), "--json")
+    # a joint constant in every episode is also behaviour.dead_joint (an error): off here
+    proc = _cli(str(mutant), "--json", "--no-behaviour")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["format_version"] == "v2.1" and data["errors"] == 0 and data["warnings"] == 1
     f = data["findings"][0]
     assert set(f) == {"check_id", "severity", "file", "episode", "message", "hint"}
-    assert _cli(str(mutant), "--strict").returncode == 1
+    assert _cli(str(mutant), "--strict", "--no-behaviour").returncode == 1
 
 
 def test_cli_usage_errors_exit_2(clean_v21: Path, tmp_path: Path) -> None:
@@ -455,6 +460,9 @@ def test_check_catalogue_matches_code() -> None:
         used |= set(pattern.findall(path.read_text()))
     info_keys = {"video.codec", "video.fps", "video.height", "video.width", "video.pix_fmt"}
     used -= info_keys | {"stats.json"}  # info.json keys and a file name, not check ids
+    from validators.behaviour.thresholds import CHECKS as BEHAVIOUR
+
+    used |= {f"behaviour.{name}" for name in BEHAVIOUR}  # reported as f"behaviour.{name}"
     assert used == set(CHECKS)
     assert _cli("--list-checks").stdout.count("\n") == len(CHECKS)
 
@@ -481,4 +489,7 @@ def test_every_check_id_has_a_firing_test() -> None:
         "readiness.needs_conversion",
         "structure.hidden_file",  # test_validate_hardening.py
     }
+    from validators.behaviour.thresholds import CHECKS as BEHAVIOUR
+
+    elsewhere |= {f"behaviour.{name}" for name in BEHAVIOUR}  # test_validate_behaviour.py
     assert fired | elsewhere == set(CHECKS), set(CHECKS) - fired - elsewhere

@@ -1,0 +1,213 @@
+"""Checks on whole episodes: too short, saved twice, offset from the others, two joints
+swapped, the action a copy of the state, timestamps of a slow loop."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from validators import f32
+from validators.behaviour.base import DROP, Checks, dims, g, state_key
+from validators.behaviour.rows import Feature
+
+
+def short(c: Checks) -> None:
+    """Much shorter than the dataset's median episode (recording stopped at once)."""
+    n = c.rows.lengths
+    if len(n) < 3:
+        return
+    med = float(np.median(n))
+    for i in np.flatnonzero(n < c.t["short_frac"] * med):
+        e = int(c.rows.episodes[i])
+        c.skip.setdefault("short", set()).add(e)
+        c.say(
+            "short_episode",
+            "warning",
+            e,
+            f"{int(n[i])} frames ({n[i] / (c.ctx.fps or 30):.2f} s), under "
+            f"{100 * c.t['short_frac']:g} % of the median episode ({med:g} frames)",
+            f"a recording stopped at once; {DROP}",
+            frames=(0, int(n[i]) - 1),
+        )
+
+
+def duplicates(c: Checks) -> None:
+    """Two episodes with the very same rows in every numeric feature: saved twice."""
+    if not c.rows.features:
+        return
+    first: dict[bytes, int] = {}
+    for i, e in enumerate(c.rows.episodes.tolist()):
+        a, b = int(c.rows.starts[i]), int(c.rows.ends[i])
+        h = hashlib.blake2b(digest_size=16)
+        for ft in c.rows.features.values():
+            h.update(np.ascontiguousarray(ft.values[a:b]).tobytes())
+        key = h.digest()
+        if key in first:
+            c.say(
+                "duplicate_episode",
+                "error",
+                int(e),
+                f"the same {b - a} rows as episode {first[key]} in every feature "
+                f"({', '.join(c.rows.features)})",
+                f"the episode was saved twice: training sees it double; drop this copy: make "
+                f"edit EPISODES=~{e}",
+                frames=(0, b - a - 1),
+            )
+        else:
+            first[key] = int(e)
+
+
+def _outside(ft: Feature, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per (episode, dim): how far the episode's [min, max] lies outside [lo, hi] (>= 0)
+    and the width of the others' envelope, both leave-one-out."""
+    gap = np.maximum(ft.ep_min - hi, lo - ft.ep_max)
+    return np.maximum(gap, 0.0), hi - lo
+
+
+def _loo(ft: Feature) -> tuple[np.ndarray, np.ndarray]:
+    """Each episode's envelope of the *other* episodes: (min of their mins, max of maxes)."""
+    mins = np.where(ft.finite[:, None], ft.ep_min, np.inf)
+    maxs = np.where(ft.finite[:, None], ft.ep_max, -np.inf)
+    lo2 = np.sort(mins, axis=0)[:2]
+    hi2 = np.sort(maxs, axis=0)[-2:]
+    lo = np.where(mins == lo2[0], lo2[1], lo2[0])
+    hi = np.where(maxs == hi2[1], hi2[0], hi2[1])
+    return lo, hi
+
+
+def offsets(c: Checks) -> None:
+    """An episode outside every other episode's range (recalibrated arm), or two dimensions
+    each inside the other's range (swapped columns)."""
+    if len(c.rows.episodes) < c.t["offset_min_episodes"]:
+        return
+    for ft in c.rows.features.values():
+        lo, hi = _loo(ft)
+        gap, width = _outside(ft, lo, hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(width > 0, gap / width, 0.0)
+        off = ft.finite[:, None] & (frac > c.t["offset_gap_frac"]) & _far(c, ft)
+        for i in np.flatnonzero(off.any(axis=1)):
+            e = int(c.rows.episodes[i])
+            if c.skipped(e):
+                continue
+            swapped = _swapped(ft, i, lo, hi, off[i])
+            if swapped and c.on("swapped_joints"):
+                a, b = swapped
+                c.say(
+                    "swapped_joints",
+                    "warning",
+                    e,
+                    f"{ft.key} {ft.names[a]} and {ft.names[b]} look swapped: each lies outside "
+                    "its own range in every other episode and inside the other's "
+                    f"({ft.names[a]} {g(ft.ep_min[i, a])}..{g(ft.ep_max[i, a])}, others "
+                    f"{g(lo[i, a])}..{g(hi[i, a])})",
+                    f"swap the columns back for this episode (cables or the names' order "
+                    f"changed in that session), or {DROP}",
+                    feature=ft.key,
+                    frames=(0, int(c.rows.lengths[i]) - 1),
+                )
+                continue
+            if not c.on("episode_offset"):
+                continue
+            j = int(np.argmax(np.where(off[i], frac[i], -1)))
+            c.say(
+                "episode_offset",
+                "warning",
+                e,
+                f"{ft.key} {dims(ft, off[i])} sits outside every other episode: "
+                f"{ft.names[j]} {g(ft.ep_min[i, j])}..{g(ft.ep_max[i, j])}, the others "
+                f"{g(lo[i, j])}..{g(hi[i, j])} (gap {100 * frac[i, j]:.3g} % of their width; "
+                f"above {100 * c.t['offset_gap_frac']:g} %)",
+                f"the arm was likely recalibrated between sessions; re-record, subtract the "
+                f"offset, or {DROP}",
+                feature=ft.key,
+                frames=(0, int(c.rows.lengths[i]) - 1),
+            )
+
+
+def _far(c: Checks, ft: Feature) -> np.ndarray:
+    """(E, D): the episode's centre is an outlier among all episodes' centres (robust z),
+    in a dimension that moves within episodes. A joint that holds still within episodes but
+    sits at a new pose in each (a humanoid's idle joints) has every episode "outside" the
+    others; that is the data, not a recalibration."""
+    centre = np.where(ft.finite[:, None], (ft.ep_min + ft.ep_max) / 2, np.nan)
+    med = np.nanmedian(centre, axis=0)
+    mad = 1.4826 * np.nanmedian(np.abs(centre - med), axis=0)
+    moves = np.nanmedian(np.where(ft.finite[:, None], ft.ep_range, np.nan), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(centre - med) / np.where(mad > 0, mad, np.inf)
+        moving = moves > c.t["offset_moving_frac"] * ft.spread
+    return (z > c.t["offset_z"]) & moving
+
+
+def _swapped(
+    ft: Feature, i: int, lo: np.ndarray, hi: np.ndarray, off: np.ndarray
+) -> tuple[int, int] | None:
+    """(a, b): episode i's dim a fits the others' envelope of b and vice versa."""
+    cand = np.flatnonzero(off)
+    pad = 0.1 * (hi[i] - lo[i])
+    for a in cand:
+        for b in cand:
+            if b == a:
+                continue
+            fits_ab = lo[i, b] - pad[b] <= ft.ep_min[i, a] and ft.ep_max[i, a] <= hi[i, b] + pad[b]
+            fits_ba = lo[i, a] - pad[a] <= ft.ep_min[i, b] and ft.ep_max[i, b] <= hi[i, a] + pad[a]
+            if fits_ab and fits_ba:
+                return (int(min(a, b)), int(max(a, b)))
+    return None
+
+
+def copies(c: Checks) -> None:
+    """action(t) equal to state(t): a copy (no lead), not the command that led the state."""
+    sk = state_key(c.rows)
+    if sk is None or "action" not in c.rows.features:
+        return
+    st, act = c.rows.features[sk], c.rows.features["action"]
+    if st.values.shape[1] != act.values.shape[1] or st.names != act.names:
+        return  # different joints (GR2: 45-d state, 37-d action): nothing to compare
+    s = st.values.astype(np.float64)
+    tol = c.t["copy_tol_frac"] * st.spread + f32.slack(s)
+    eq = (np.abs(act.values - s) <= tol).mean(axis=1)
+    frac = np.add.reduceat(eq, c.rows.starts) / c.rows.lengths
+    for i in np.flatnonzero(frac >= c.t["copy_frac"]):
+        e = int(c.rows.episodes[i])
+        if c.skipped(e) or not (st.finite[i] and act.finite[i]):
+            continue
+        c.say(
+            "action_copies_state",
+            "warning",
+            e,
+            f"action equals {sk} in {100 * frac[i]:.3g} % of the values (within float32): "
+            "the action is a copy of the state, not the command that leads it",
+            f"the recorder logged the wrong field; re-record, or {DROP}",
+            feature="action",
+            frames=(0, int(c.rows.lengths[i]) - 1),
+        )
+
+
+def slow(c: Checks) -> None:
+    """Timestamps spaced wider than 1/fps: the control loop ran slower than the dataset says."""
+    fps = c.ctx.fps
+    ts = c.rows.timestamp
+    if fps <= 0 or len(ts) < 2 or not np.isfinite(ts).all():
+        return
+    d = np.diff(ts)
+    inner = c.rows.inner()
+    for i in range(len(c.rows.episodes)):
+        a, b = int(c.rows.starts[i]), int(c.rows.ends[i])
+        if b - a < 3:
+            continue
+        spacing = float(np.median(d[a : b - 1][inner[a : b - 1]]))
+        if spacing * fps > c.t["slow_ratio"]:
+            e = int(c.rows.episodes[i])
+            c.say(
+                "slow_loop",
+                "warning",
+                e,
+                f"frames are {1000 * spacing:.1f} ms apart (median): the loop ran at "
+                f"{1 / spacing:.3g} Hz, not the dataset's {fps:g} fps (limit "
+                f"{c.t['slow_ratio']:g} x 1/fps)",
+                f"replaying at {fps:g} fps runs this episode {spacing * fps:.2g}x fast; {DROP}",
+                frames=(0, b - a - 1),
+            )
