@@ -80,7 +80,7 @@ def behaviour(report) -> list:
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_each_defect_is_found_in_its_episode(recorded: Path, name: str) -> None:
     check, severity = DEFECTS[name]
-    report = validate_dataset(recorded / name)
+    report = validate_dataset(recorded / name, deep=name == "frozen_camera")
     found = behaviour(report)
     assert {f.check_id for f in found} == {check}, [f.message for f in found]
     assert {f.episode for f in found} == {BAD}, [f.message for f in found]
@@ -88,6 +88,12 @@ def test_each_defect_is_found_in_its_episode(recorded: Path, name: str) -> None:
     for f in found:
         assert f.message.startswith(f"episode {BAD}, frames "), f.message
         assert f.hint and f.frames is not None
+
+
+def test_camera_check_runs_in_deep_mode_only(recorded: Path) -> None:
+    """Standard mode reads parquet only (the fast path stays fast); DEEP=1 decodes."""
+    standard = behaviour(validate_dataset(recorded / "frozen_camera"))
+    assert "behaviour.frozen_camera" not in {f.check_id for f in standard}
 
 
 def test_constant_joint_is_no_stats_order_error_but_a_dead_joint(recorded: Path) -> None:
