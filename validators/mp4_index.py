@@ -6,6 +6,8 @@ while the ``moov`` box already lists every sample: durations (``stts``), composi
 (``stco``/``co64`` + ``stsc``). From those we get the presentation timestamps PyAV would
 report and whether every sample's bytes are inside the file (truncation). Anything unusual
 (fragmented MP4, empty edits, several edits) returns None and the caller demuxes instead.
+Held to PyAV's demuxer (timestamps, codec, size, rate) on the real fixture and PyAV-muxed files
+by ``tests/validate/test_validate_video_fast.py::test_sample_table_agrees_with_pyav_demux``.
 """
 
 from __future__ import annotations

@@ -335,6 +335,29 @@ def test_probe_sample_table(vids: dict[str, Path]) -> None:
     expect_probe(p, "h264", None, N, N / FPS, frames)
 
 
+def test_sample_table_agrees_with_pyav_demux(vids: dict[str, Path]) -> None:
+    """mp4_index is hand-written for speed (its docstring); here it is held to the library it
+    replaces: PyAV's demuxer gives the same presentation timestamps, codec, size and rate for
+    every indexable file, LeRobot-recorded (the real fixture's AV1) and PyAV-muxed alike."""
+    from conftest import FIXTURE_V21
+
+    files = sorted(FIXTURE_V21.glob("videos/**/*.mp4")) + [
+        vids[k] for k in ("av1", "h264", "single", "faststart")
+    ]
+    for path in files:
+        idx = read_video_index(path)
+        assert idx is not None, path
+        with av.open(str(path)) as c:
+            st = c.streams.video[0]
+            pts = sorted(float(pk.pts * st.time_base) for pk in c.demux(st) if pk.pts is not None)
+            cc = st.codec_context
+            want = (cc.codec.canonical_name, cc.width, cc.height)
+            rate = float(st.base_rate) if st.base_rate else 0.0
+        np.testing.assert_allclose(idx.pts_s, pts, rtol=0, atol=1e-9, err_msg=str(path))
+        assert (idx.codec, idx.width, idx.height) == want, path
+        assert idx.fps == pytest.approx(rate, rel=1e-9), path
+
+
 def test_probe_degenerate_sample_tables(vids: dict[str, Path]) -> None:
     """No sample: nothing ends anywhere; samples of duration 0: no rate, the last one ends
     where it starts."""
