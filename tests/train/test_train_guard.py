@@ -3,11 +3,12 @@
 ``make train RECIPE=act_cpu HOLDOUT=0.25 EVAL_EVERY=2`` on a 4-episode dataset written by
 LeRobot 0.6.1, checkpoints every 2 steps, and a real NaN injected into step 6's loss
 (``LEROBOT_OPS_TEST_NAN_AT_STEP``, scripts/train/guard.py). The one run (~1 min on 2 shared
-cores) answers two questions:
+cores) answers three questions:
 
 - the guard stops it at step 6 with one line, exit 8, and no checkpoint of step 6 exists
   (``checkpoints/last`` is step 4's);
 - ``make eval OUT=run`` with no EPISODES scores the episodes LeRobot itself held out;
+- ``make plot`` reads the eval loss and the gradient norm LeRobot logged beside the loss.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import env_python, run
 from helpers.train_common import cached, make_v30, tool_env
+
+from scripts.train.plot_loss import parse_series
 
 NAN_AT = 6
 SAVE_EVERY = 2
@@ -99,6 +102,23 @@ def test_holdout_run_is_evaluated_on_what_lerobot_held_out(
     assert doc["episodes_source"] == "heldout"
     (ck,) = doc["checkpoints"]
     assert ck["episodes"] == lerobot_held and ck["step"] == NAN_AT - SAVE_EVERY
+
+
+@pytest.mark.slow
+def test_plot_draws_eval_loss_and_grad_norm_from_the_real_log(nan_run) -> None:
+    out, _proc = nan_run
+    series = parse_series((out / "train.log").read_text())
+    assert [s for s, _ in series["loss"]] == list(range(1, NAN_AT))
+    assert [s for s, _ in series["eval_loss"]] == list(range(SAVE_EVERY, NAN_AT, SAVE_EVERY))
+    assert [s for s, _ in series["grad_norm"]] == list(range(1, NAN_AT))
+    assert series["mem_gb"] == []  # LeRobot logs mem_gb only on CUDA
+    png = out / "loss.png"
+    png.unlink(missing_ok=True)
+    proc = run(["make", "-s", "plot", f"OUT={out}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"{NAN_AT - 1} points" in proc.stdout and "eval loss 2 points" in proc.stdout
+    assert "grad norm" in proc.stdout and "memory" not in proc.stdout
 
 
 def test_what_counts_as_non_finite() -> None:
