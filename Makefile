@@ -39,6 +39,8 @@ RECIPE ?=
 OUT ?=
 GPUS ?= 1
 STEPS ?=
+HOLDOUT ?=
+EVAL_EVERY ?=
 ARGS ?=
 DEEP ?=
 REPORT ?=
@@ -112,10 +114,10 @@ demo: ## the main job on the embedded sample: convert, validate, smoke (re-runs 
 smoke: env-tools $(DATASET_DEPS) ## train a few steps and check the checkpoint (DATASET RECIPE=act_cpu STEPS)
 	$(TOOLS_PY) -m scripts.train.smoke --dataset $(call q,DATASET) --recipe $(or $(RECIPE),act_cpu)$(if $(STEPS), --steps $(call q,STEPS))
 
-train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS DRY_RUN=1 FORCE=1 ARGS; NODES=N SLURM=1: see Scale-out)
+train: env-tools $(if $(RECIPE),$(DATASET_DEPS)) ## lerobot-train with a recipe (RECIPE=name DATASET=dir OUT GPUS HOLDOUT=0.1 EVAL_EVERY=N DRY_RUN=1 FORCE=1 ARGS; NODES=N SLURM=1: see Scale-out)
 	$(call require,RECIPE)
 	$(if $(SLURM),,$(if $(filter-out 1,$(NODES)),$(error NODES=$(NODES) runs on Slurm: make train ... NODES=$(NODES) SLURM=1)))
-	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.train $(SLURM_FLAGS),train) --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
+	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.train $(SLURM_FLAGS),train) --recipe $(call q,RECIPE) --dataset $(call q,DATASET) --gpus $(GPUS)$(if $(OUT), --out $(call q,OUT))$(if $(HOLDOUT), --holdout $(call q,HOLDOUT))$(if $(EVAL_EVERY), --eval-every $(call q,EVAL_EVERY))$(if $(DRY_RUN), --dry-run)$(if $(FORCE), --force)$(if $(ARGS), -- $(ARGS))
 
 plot: env-tools ## loss-curve PNG from a run's train.log (OUT=run dir)
 	$(call require,OUT)

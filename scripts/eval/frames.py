@@ -46,8 +46,8 @@ def one_line(e: BaseException, limit: int = 300) -> str:
 
 
 def video_backend() -> str:
-    """$VIDEO_BACKEND, else this env's cached torchcodec probe (scripts.video_backend)."""
-    from scripts.video_backend import CACHE_NAME, choose
+    """$VIDEO_BACKEND, else this env's cached torchcodec probe (scripts.common.video_backend)."""
+    from scripts.common.video_backend import CACHE_NAME, choose
 
     return choose(os.environ.get("VIDEO_BACKEND") or None, Path(sys.prefix) / CACHE_NAME)[0]
 

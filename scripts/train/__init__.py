@@ -10,7 +10,9 @@ each:
 - ``gpu``               detect GPUs (nvidia-smi) and check a recipe's memory budget
 - ``preflight``         the checks before launch: env, GPU, dataset, weights, validation
 - ``derive``            dataset-specific arguments: state/action dims, camera renames, repo id
+- ``holdout``           ``HOLDOUT``/``EVAL_EVERY``: which episodes LeRobot holds out, and why
 - ``options``           ``ARGS`` overrides against lerobot-train's real options (cached per env)
+- ``guard``             lerobot-train stopped at the first NaN/Inf loss or gradient (its env)
 - ``run``               run lerobot-train into <OUT>/train.log; read a run directory's state
 - ``cli``               ``python -m scripts.train`` (``make train``): plan, print, launch
 - ``smoke``             ``make smoke``: a few steps, then the checkpoint reloads and acts

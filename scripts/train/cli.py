@@ -1,12 +1,14 @@
 """``make train``: preflight, derive dataset-specific arguments, run lerobot-train from a recipe.
 
 Runs in the light tools env (no torch) so every check fails in about a second; lerobot-train
-itself runs from the recipe's environment (envs/act or envs/smolvla). The exact command is
-printed first; ``--dry-run`` prints only. Output goes to the terminal and <OUT>/train.log;
-an <OUT> holding a checkpoint resumes; a finished run is not clobbered without ``--force``.
+itself runs from the recipe's environment (envs/act or envs/smolvla), under ``guard`` (stops
+at the first non-finite loss or gradient). The exact command is printed first; ``--dry-run``
+prints only. ``--holdout``/``--eval-every`` (HOLDOUT, EVAL_EVERY): see ``holdout``. Output
+goes to the terminal and <OUT>/train.log; an <OUT> holding a checkpoint resumes; a finished
+run is not clobbered without ``--force``.
 
 Usage: python -m scripts.train --recipe R --dataset D [--out O] [--gpus N] [--dry-run]
-       [--force] [-- --key=value ...]      (extra args are LeRobot overrides)
+       [--force] [--holdout X] [--eval-every N] [-- --key=value ...]  (extras: LeRobot overrides)
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.train import derive, run
+from scripts.episodes.table import EpisodeError, read_episodes
+from scripts.train import derive, guard, holdout, run
 from scripts.train import gpu as gpu_mod
 from scripts.train import options as train_options
 from scripts.train import preflight as pf
@@ -101,6 +104,8 @@ def child_env() -> dict[str, str]:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
     env.setdefault("TORCH_HOME", str(pf.torch_home()))
+    # scripts.train.guard runs in the recipe's env from this checkout
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     if not sys.stdout.isatty():  # cron, CI, a pipe: no progress bars at all
         env.setdefault("TQDM_DISABLE", "1")
     return env
@@ -115,6 +120,12 @@ def plan(args: argparse.Namespace) -> Plan:
     except RecipeError as exc:
         raise pf.PreflightError(pf.EXIT_USAGE, str(exc)) from exc
     flat = merged(recipe, overrides)
+    try:  # knobs first: a typo costs a second, not an env check
+        split = holdout.parse_holdout(args.holdout)
+        every = holdout.parse_eval_every(args.eval_every)
+        split_default = holdout.recipe_default(recipe.ops, recipe.path)
+    except holdout.HoldoutError as exc:
+        raise pf.PreflightError(pf.EXIT_USAGE, str(exc)) from exc
     if args.gpus < 1:
         raise pf.PreflightError(pf.EXIT_USAGE, f"GPUS={args.gpus}: must be 1 or more")
     if args.gpus > 1 and (recipe.is_cpu or flat.get("policy.device") == "cpu"):
@@ -175,6 +186,26 @@ def plan(args: argparse.Namespace) -> Plan:
     if state.kind == "resume":
         mode = "resume"
         notes.append(f"resuming from checkpoint step {state.last_step} towards {steps}")
+    try:
+        held = holdout.decide(
+            recipe=name,
+            recipe_default=split_default,
+            holdout=split,
+            eval_every=every,
+            flat=flat,
+            episodes=read_episodes(dataset),
+            resumed_config=holdout.resumed_config(out / run.CONFIG_IN_CKPT)
+            if mode == "resume"
+            else None,
+        )
+    except EpisodeError as exc:
+        raise pf.PreflightError(pf.EXIT_DATASET, f"DATASET={dataset}: {exc}") from exc
+    except holdout.HoldoutError as exc:
+        raise pf.PreflightError(pf.EXIT_USAGE, str(exc)) from exc
+    notes.append(held.note)
+    flat.update(held.updates)
+    if mode == "resume" and held.eval_every is not None:
+        overrides = {**overrides, "eval_steps": held.eval_every}
 
     flat.update(
         {
@@ -239,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--gpus", type=int, default=1, help="GPUs for accelerate (default 1)")
     ap.add_argument("--dry-run", action="store_true", help="print the command only")
     ap.add_argument("--force", action="store_true", help="start over on a finished OUT")
+    ap.add_argument("--holdout", default=None, help="eval_split in [0, 0.5) (HOLDOUT; 0 = off)")
+    ap.add_argument("--eval-every", default=None, help="steps between eval losses (EVAL_EVERY)")
     return ap
 
 
@@ -262,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"recipe {p.recipe}, {p.mode} run, OUT={p.out}")
     for note in p.notes:
         say(note)
-    shown = shlex.join(p.cmd)
+    cmd = guard.command(p.cmd)  # stops at the first NaN/Inf loss or gradient (guard.py)
+    shown = shlex.join(cmd)
     print(shown, flush=True)
     if args.dry_run:
         return 0
@@ -271,14 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     elif p.out_kind == "finished":
         say(f"FORCE: previous run kept at {run.move_aside(p.out)}")
     header = f"[train] {shown}\n"
-    code = run.run_logged(p.cmd, p.out, p.env, header)
-    launch = {"recipe": p.recipe, "cmd": p.cmd, "mode": p.mode, "exit_code": code}
+    code = run.run_logged(cmd, p.out, p.env, header)
+    launch = {"recipe": p.recipe, "cmd": cmd, "mode": p.mode, "exit_code": code}
     if p.out.is_dir():
         (p.out / "launch.json").write_text(json.dumps(launch, indent=2))
     from scripts.train import plot_loss
 
     plot_loss.main([str(p.out)])
-    if code != 0:
+    if code not in (0, guard.EXIT_NONFINITE):  # the guard's own line said it all
         print(
             f"train: error: lerobot-train exited with {code}; see {p.out / 'train.log'}",
             file=sys.stderr,

@@ -195,7 +195,9 @@ def test_gpus_n_dry_run_prints_accelerate_command_and_effective_batch(koch: Path
     words = shlex.split(line[line.index("/") :] if "/" in line else line)
     i = next(k for k, w in enumerate(words) if w.endswith("/accelerate"))
     assert words[i + 1 : i + 4] == ["launch", "--multi_gpu", "--num_processes=2"], words
-    assert words[i + 4].endswith("/envs/act/.venv/bin/lerobot-train"), words
+    # one non-finite guard per process (scripts/train/guard.py), then LeRobot's own trainer
+    assert words[i + 4 : i + 6] == ["-m", "scripts.train.guard"], words
+    assert words[i + 6].endswith("/envs/act/.venv/bin/lerobot-train"), words
     assert f"--batch_size={bs}" in words
     assert f"effective batch: {bs} per process x 2 GPU(s) = {2 * bs}" in out
 
