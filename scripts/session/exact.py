@@ -18,6 +18,7 @@ from pathlib import Path
 from scripts.fix_stats.recompute import numeric_features, recompute
 from scripts.fix_stats.rewrite import rewrite_episodes, write_stats_json
 from scripts.session import journal
+from scripts.session.writer import kill_hook
 from validators.dataset_format import load_layout
 
 
@@ -35,7 +36,9 @@ def write_exact_stats(root: Path) -> int:
         for path in staged:
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-        for path in staged:
+        for i, path in enumerate(staged):
+            if i == 1:
+                kill_hook("finalize-stats", "end")  # crash test: one file replaced, not all
             os.replace(path, root / path.relative_to(stage))
         journal.fsync_path(root / "meta")
     finally:

@@ -26,12 +26,50 @@ which LeRobot trained on for years.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
 from scripts.session import journal
 
 EPISODE_FILE_MB = 1e-6  # smaller than any file: LeRobot rotates to a new file per episode
+# Crash tests: LEROBOT_OPS_RECORD_KILL_AT=<stage>:<episode> SIGKILLs this process there, like a
+# power cut: save-data (rows in LeRobot's open data ParquetWriter, no footer), save-video (the
+# encoded mp4 not yet moved into videos/), save-meta (meta row written, its file without a
+# footer, info.json already counting the episode), save-journal (all closed, not committed),
+# finalize-stats (exact stats half installed: scripts.session.exact).
+KILL_ENV = "LEROBOT_OPS_RECORD_KILL_AT"
+
+
+def kill_hook(stage: str, episode: int | str) -> None:
+    """Die here when the crash test asks for this stage and episode."""
+    if os.environ.get(KILL_ENV) == f"{stage}:{episode}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install_kill_hooks(ds) -> None:
+    """Wrap LeRobot's save steps with ``kill_hook`` (only when the crash test asks)."""
+    w, meta = ds.writer, ds.meta
+    data, video, save_meta = w._save_episode_data, w._save_episode_video, meta.save_episode
+
+    def save_data(buf):
+        out = data(buf)
+        kill_hook("save-data", meta.total_episodes)
+        return out
+
+    def save_video(key, episode_index, temp_path=None):
+        kill_hook("save-video", episode_index)
+        return video(key, episode_index, temp_path=temp_path)
+
+    def meta_save(episode_index, *rest):
+        save_meta(episode_index, *rest)
+        kill_hook("save-meta", episode_index)
+
+    w._save_episode_data, w._save_episode_video, meta.save_episode = (
+        save_data,
+        save_video,
+        meta_save,
+    )
 
 
 class EncoderBehind(RuntimeError):
@@ -55,6 +93,9 @@ class CrashSafeWriter:
         self.root = Path(root)
         self.streaming = streaming
         self.save_seconds: list[float] = []
+        self.codec = ""
+        if os.environ.get(KILL_ENV):
+            _install_kill_hooks(ds)
 
     # ---- construction --------------------------------------------------------------------
     @classmethod
@@ -177,6 +218,7 @@ class CrashSafeWriter:
         journal.atomic_write(
             self.root / journal.INFO_SNAPSHOT, (self.root / "meta/info.json").read_bytes()
         )
+        kill_hook("save-journal", index)
         save_s = time.perf_counter() - t
         self.save_seconds.append(save_s)
         record = {
@@ -194,6 +236,5 @@ class CrashSafeWriter:
         return record
 
     def finish(self) -> None:
-        """LeRobot's finalize (idempotent); every file is already closed."""
+        """LeRobot's finalize (idempotent); every file is already closed and fsynced."""
         self.ds.finalize()
-        os.sync()
