@@ -22,6 +22,7 @@ Exit codes: 0 ok, 2 bad knob, 3 preflight, 4 the validator found errors, 1 anyth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -224,6 +225,23 @@ def check(args: argparse.Namespace):
     return root, episodes, episode_s, reset_s, fps, robot_cfg, teleop_cfg
 
 
+def connect(device, label: str, attempts: int = 3) -> None:
+    """LeRobot's connect (calibrate=False: the preflight checked the calibration), retried
+    when a bus packet timed out (a busy laptop's USB or pty hands bytes over late)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            device.connect(calibrate=False)
+            return
+        except (ConnectionError, RuntimeError) as e:  # RuntimeError: "motor check failed"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            if attempt == attempts:
+                raise PreflightError(f"{label}: connect failed {attempts} times: {first}") from e
+            log(f"{label}: connect failed ({first[:100]}); retrying")
+            with contextlib.suppress(Exception):
+                device.disconnect()
+            time.sleep(0.5)
+
+
 def finish(
     root: Path, fps: int, res, before: int, writer, report_path: Path | None, t0: float
 ) -> int:
@@ -275,8 +293,8 @@ def record(args: argparse.Namespace) -> int:
     events = None
     listener = None
     try:
-        teleop.connect(calibrate=False)  # before the robot, as lerobot-record does
-        robot.connect(calibrate=False)
+        connect(teleop, "leader")  # before the robot, as lerobot-record does
+        connect(robot, "follower")
         if args.resume:
             writer = CrashSafeWriter.resume(root, codec=args.codec, streaming=streaming)
             from lerobot.common.control_utils import sanity_check_dataset_robot_compatibility

@@ -232,8 +232,7 @@ def build(root: Path, tmp: Path, s: Scan) -> None:
     (tmp / journal.MARKER).write_text(
         json.dumps({**marker, "repaired_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n"
     )
-    records = [r for r in journal.read(root) if r["episode_index"] in s.files]
-    journal.write_journal(tmp, records)
+    journal.write_journal(tmp, journal_records(root, tmp, s))
     for e in s.files:
         src = journal.ticks_path(root, e)
         if src.is_file():
@@ -241,6 +240,37 @@ def build(root: Path, tmp: Path, s: Scan) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
     shutil.copyfile(tmp / "meta/info.json", tmp / journal.INFO_SNAPSHOT)
+
+
+def journal_records(root: Path, tmp: Path, s: Scan) -> list[dict]:
+    """The kept episodes' journal lines; one rebuilt for a complete episode the kill caught
+    between its last fsync and its journal line (hashes of its files, timing from its ticks)."""
+    from scripts.session.clock import summarize
+
+    committed = {r["episode_index"]: r for r in journal.read(root)}
+    fps = int(s.info["fps"])
+    out = []
+    for row in s.kept:
+        e = int(row["episode_index"])
+        if e in committed:
+            out.append(committed[e])
+            continue
+        periods = journal.read_ticks(root, e)
+        missed = sum(max(0, round(p * fps) - 1) for p in periods)
+        out.append(
+            {
+                "episode_index": e,
+                "length": int(row["length"]),
+                "dataset_from_index": int(row["dataset_from_index"]),
+                "dataset_to_index": int(row["dataset_to_index"]),
+                "tasks": list(row["tasks"]),
+                "files": {rel: journal.sha256(tmp / rel) for rel in s.files[e]},
+                "timing": summarize(periods, fps, int(row["length"]), missed),
+                "save_s": 0.0,
+                "rebuilt_by_repair": True,
+            }
+        )
+    return out
 
 
 def repair(root: Path, dst: Path | None, in_place: bool) -> tuple[Path, Scan]:
