@@ -61,8 +61,8 @@ def dataset_problem(root: Path, resume: bool) -> str | None:
         return f"DATASET={root}: no such recording to resume (drop RESUME=1 to start one)"
     if marker is None:
         return (
-            f"DATASET={root}: RESUME=1 appends only to a recording of this toolkit (no "
-            f"{journal.MARKER}); this folder is left alone"
+            f"DATASET={root}: is not a recording of this toolkit (no {journal.MARKER}); "
+            "RESUME=1 appends only to those; this folder is left alone"
         )
     try:
         info = json.loads((root / "meta/info.json").read_text())

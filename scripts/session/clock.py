@@ -9,7 +9,8 @@ each tick and stamps frame ``i`` at ``i / fps`` whatever happened, so a loop tha
   start) is kept, in seconds, float64, for the whole episode;
 - a tick whose work overran one or more later deadlines does not run those ticks in a burst
   to catch up (that would put frames 2 ms apart and stamp them 33 ms apart); the deadlines
-  it overran are counted as *missed* and the schedule re-anchors on the next free deadline;
+  it overran are counted as *missed* and the schedule re-anchors on the late tick (the next
+  one comes a full period after it, never sooner);
 - ``summary()`` gives what the report shows: mean rate, p50/p99/max period, missed ticks,
   and ``slow``: the real rate fell below 95 % of FPS (``SLOW_FRACTION``).
 
@@ -85,6 +86,8 @@ class TickClock:
         missed. With ``limit`` (deadlines in the phase): None when the tick would fall at or
         after deadline ``limit`` (the phase is over; nothing is counted for it).
         """
+        if limit is not None and self._k >= limit:
+            return None
         due = self._t0 + self._k * self.period
         t = self.now()
         if t < due:
@@ -98,6 +101,7 @@ class TickClock:
                 return None
             self.missed += late
             self._k += late
+            self._t0 = t - self._k * self.period  # re-anchor: the next tick a full period on
         if self._last is not None:
             self.periods.append(t - self._last)
         self._last = t
