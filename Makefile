@@ -240,6 +240,38 @@ calibrate: env-act ## LeRobot's interactive arm calibration, saved where make ro
 motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch FAULTS="missing=3 baud=57600" CALIBRATED=1 WIGGLE=400)
 	envs/act/.venv/bin/python -m scripts.motors.sim --robot $(MOTORS_ROBOT)$(foreach f,$(FAULTS), --fault $(f))$(if $(CALIBRATED), --calibrated)$(if $(WIGGLE), --wiggle $(WIGGLE))
 
+##@ Record
+# Teleoperated recording (scripts/record, scripts/session; docs/record.md): the Koch leader arm
+# moves the follower, each episode lands crash-safe in a v3.0 dataset, offline (never pushed).
+# ROBOT is the follower here (default koch; replay above is the deploy default).
+TELEOP ?= koch_leader
+TELEOP_PORT ?=
+EPISODES ?= 1
+EPISODE_S ?= 30
+RESET_S ?= 10
+RESUME ?=
+CODEC ?= h264
+REPLAY ?=
+SIM_SIZE ?= 640x480
+SIM_FAULTS ?=
+INPLACE ?=
+RECORD_ROBOT = $(if $(filter command line environment,$(origin ROBOT)),$(ROBOT),koch)
+# DATASET has a default (the converted sample): recording and repair want it named.
+require_given = $(if $(filter command line environment,$(origin $(1))),,$(error $(1) is required: make $@ $(1)=<dir>))
+RECORD_ARGS = --robot $(RECORD_ROBOT) --teleop $(call q,TELEOP) --dataset $(call q,DATASET) --episodes $(call q,EPISODES) --episode-s $(call q,EPISODE_S) --reset-s $(call q,RESET_S) --codec $(call q,CODEC)$(if $(FPS), --fps $(call q,FPS))$(if $(RESUME), --resume)
+.PHONY: record record-sim repair
+record: env-act ## teleoperated recording, crash-safe v3.0, offline (DATASET=new dir TASK="..." EPISODES=1 EPISODE_S=30 RESET_S=10 FPS=30 RESUME=1 ROBOT=koch TELEOP=koch_leader ROBOT_PORT TELEOP_PORT CAMERAS=replay REPLAY=dir CODEC=h264)
+	$(call require_given,DATASET)$(if $(value TASK),,$(error TASK is required: make record TASK="what the operator does"))
+	@envs/act/.venv/bin/python -m scripts.record $(RECORD_ARGS) --task $(call qv,TASK)$(if $(ROBOT_PORT), --robot-port $(call q,ROBOT_PORT))$(if $(TELEOP_PORT), --teleop-port $(call q,TELEOP_PORT))$(if $(CAMERAS), --cameras $(call q,CAMERAS))$(if $(REPLAY), --replay $(call q,REPLAY))
+
+record-sim: env-act ## make record on the simulator: leader and follower on ptys, replayed cameras, no hardware (DATASET TASK EPISODES EPISODE_S RESET_S FPS RESUME=1 SIM_SIZE=640x480 SIM_FAULTS="slow=all:20")
+	$(call require_given,DATASET)
+	@envs/act/.venv/bin/python -m scripts.record.sim --size $(call q,SIM_SIZE)$(foreach f,$(SIM_FAULTS), --fault $(f)) -- $(RECORD_ARGS) --task $(if $(value TASK),$(call qv,TASK),'move the arm on the simulator')
+
+repair: env-tools ## after a crash: every complete episode, bit-identical, into DATASET_repaired (DATASET=dir DST=dir; INPLACE=1: the original renamed aside, kept)
+	$(call require_given,DATASET)
+	$(TOOLS_PY) -m scripts.session.repair $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(INPLACE), --in-place)
+
 ##@ Ops
 .PHONY: envs lock video-backend nightly cron-line cron-install cron-remove clean
 envs: ## build every environment from its lock (LEROBOT_SRC=checkout for editable LeRobot)

@@ -50,7 +50,8 @@ def run_lerobot(prof: profile_mod.Profile, port: str) -> None:
     from lerobot.utils.import_utils import register_third_party_plugins
 
     register_third_party_plugins()
-    args = [f"--robot.type={prof.type}", f"--robot.port={port}", f"--robot.id={prof.id}"]
+    side = "teleop" if prof.kind == "teleoperators" else "robot"  # a leader arm is a teleop
+    args = [f"--{side}.type={prof.type}", f"--{side}.port={port}", f"--{side}.id={prof.id}"]
     print("$ lerobot-calibrate " + " ".join(args), flush=True)
     lc.calibrate(draccus.parse(lc.CalibrateConfig, args=args))
 
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if report.problems:
         return report.finish()
 
-    path = cf.calibration_path(prof.type, prof.id)
+    path = cf.calibration_path(prof.type, prof.id, prof.kind)
     before = path.read_bytes() if path.is_file() else None
     print(f"calibrating {prof.name} on {port}; LeRobot writes {path}", flush=True)
     try:

@@ -29,9 +29,10 @@ def calibration_root() -> Path:
     return lerobot_home / "calibration"
 
 
-def calibration_path(robot_type: str, robot_id: str) -> Path:
-    """The file KochFollower (type koch_follower, id) reads: <root>/robots/<type>/<id>.json."""
-    return calibration_root() / "robots" / robot_type / f"{robot_id}.json"
+def calibration_path(robot_type: str, robot_id: str, kind: str = "robots") -> Path:
+    """The file KochFollower (type koch_follower, id) reads: <root>/robots/<type>/<id>.json;
+    a leader arm's (kind "teleoperators"): <root>/teleoperators/<type>/<id>.json."""
+    return calibration_root() / kind / robot_type / f"{robot_id}.json"
 
 
 def load(path: Path) -> dict[str, dict[str, int]] | None:

@@ -127,7 +127,7 @@ def check_calibration(
     prof: profile_mod.Profile, readings: dict[int, scan.MotorReading], report: Report
 ) -> str:
     """Compare the calibration file with the registers; returns a one-line summary."""
-    path = cf.calibration_path(prof.type, prof.id)
+    path = cf.calibration_path(prof.type, prof.id, prof.kind)
     calib = cf.load(path)
     fix = f"make calibrate ROBOT={prof.name}"
     if calib is None:

@@ -113,6 +113,16 @@ _MODEL_DEFAULTS = {
         "Position_D_Gain": 0,
         "Present_Input_Voltage": 50,
     },
+    "xl330-m077": {  # the leader arm's motor: same electronics as the M288, another gearbox
+        "Temperature_Limit": 70,
+        "Max_Voltage_Limit": 70,
+        "Min_Voltage_Limit": 35,
+        "Current_Limit": 1750,
+        "Velocity_Limit": 1023,
+        "Velocity_I_Gain": 1000,
+        "Position_D_Gain": 0,
+        "Present_Input_Voltage": 50,
+    },
 }
 # No-load speed in encoder ticks per second (e-manual: XL430-W250 57 rpm @12 V, XL330-M288
 # 103 rpm @5 V; 4096 ticks per turn): the fastest the motion model moves a joint.

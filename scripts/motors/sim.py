@@ -10,6 +10,10 @@ really do not answer, and `scan_port` finds them where they are.
 
 Usage: python -m scripts.motors.sim [--robot koch] [--fault SPEC ...] [--calibrated]
        [--write-calibration FILE] [--state FILE] [--link PATH] [--wiggle TICKS]
+       [--human TICKS] [--lag-ms MS]
+A leader arm for teleoperation tests: --robot koch_leader --human 300 (joints follow a scripted
+person's hand, scripts/motors/trajectory.py); a follower that tracks with a servo's delay:
+--robot koch --lag-ms 60.
 Prints `PORT <path>` on its first line, runs until SIGTERM/SIGINT; on exit and on SIGUSR1 it
 writes every motor's registers to --state (JSON).
 """
@@ -199,6 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="joints move +-TICKS while torque is off",
     )
     ap.add_argument(
+        "--human",
+        type=float,
+        default=0.0,
+        metavar="TICKS",
+        help="joints with torque off follow a scripted human-like trajectory of +-TICKS",
+    )
+    ap.add_argument(
+        "--lag-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="position tracking lags with this time constant (a real servo's delay)",
+    )
+    ap.add_argument(
         "--priority",
         choices=("rt", "nice", "none"),
         default="rt",
@@ -219,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"motors-sim: error: {e}", file=sys.stderr)
         return 2
     bus.set_wiggle(args.wiggle)
+    if args.human:
+        bus.set_human(args.human, args.seed, time.monotonic())
+    bus.set_lag(args.lag_ms / 1e3)
     if args.calibrated or args.write_calibration:
         calib = bus.calibrate()
         if args.write_calibration:

@@ -59,6 +59,18 @@ class SimBus:
         self.packets = 0
 
     # ---- setup helpers -----------------------------------------------------------------
+    def set_human(self, amplitude: float, seed: int, now: float) -> None:
+        """Joints with torque off follow a person's hand (``trajectory.HumanTrajectory``)."""
+        from scripts.motors.trajectory import HumanTrajectory
+
+        for m in self.motors:
+            m.trajectory = HumanTrajectory(seed * 100 + m.id, amplitude, now)
+
+    def set_lag(self, seconds: float) -> None:
+        """Position tracking with a first-order lag of ``seconds`` (0: as fast as possible)."""
+        for m in self.motors:
+            m.lag_s = seconds
+
     def set_wiggle(self, amplitude: float) -> None:
         """Joints move by themselves while torque is off (a person moving the arm)."""
         for m in self.motors:

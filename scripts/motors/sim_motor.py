@@ -58,6 +58,9 @@ class SimMotor:
         self.wiggle_period = 2.0
         self.phase = 0.7 * motor_id
         self.goal_written = False
+        self.trajectory = None  # callable(now) -> ticks from rest, while torque is off
+        self.lag_s = 0.0  # first-order lag of the position loop (a real servo's tracking delay)
+        self.push = 0.0  # ticks a hand pushes a current-limited joint (mode 5) off its goal
         self.update(now)
 
     # ---- registers ---------------------------------------------------------------------
@@ -100,16 +103,29 @@ class SimMotor:
         before = self.actual
         current = 0
         if torque and self.get("Operating_Mode") in (3, 4, 5):
+            self.actual -= self.push
             target = self._sign() * (self.get("Goal_Position") - self.get("Homing_Offset"))
             profile = self.get("Profile_Velocity")
             speed = min(self.speed, profile * RPM_UNIT * 4096 / 60) if profile else self.speed
             step = speed * dt
             delta = target - self.actual
-            self.actual = target if abs(delta) <= step else self.actual + math.copysign(step, delta)
+            if self.lag_s > 0:  # exponential approach, never faster than the motor can turn
+                move = delta * (1 - math.exp(-dt / self.lag_s))
+                self.actual += math.copysign(min(abs(move), step), delta)
+            else:
+                self.actual = (
+                    target if abs(delta) <= step else self.actual + math.copysign(step, delta)
+                )
             err = abs(target - self.actual)
+            # a leader's gripper (current-based position, a spring): the hand squeezes it
+            squeeze = self.trajectory is not None and self.get("Operating_Mode") == 5
+            self.push = max(0.0, self.trajectory(now)) * 0.6 if squeeze else 0.0
+            self.actual += self.push
             current = min(8 + int(err * 2), self.get("Current_Limit") or 1750)
             if self.get("Operating_Mode") == 5:
                 current = min(current, abs(self.get("Goal_Current")) or current)
+        elif not torque and self.trajectory is not None:
+            self.actual = self.rest + self.trajectory(now)
         elif not torque and self.wiggle:
             self.actual = self.rest + self.wiggle * math.sin(
                 2 * math.pi * now / self.wiggle_period + self.phase

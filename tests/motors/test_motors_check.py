@@ -143,7 +143,7 @@ def test_unknown_robot_lists_profiles(tmp_path: Path) -> None:
     code, _, err = make_motors(tmp_path, "ROBOT=kohc")
     assert code == 2
     (line,) = errors(err)
-    assert "unknown robot 'kohc' (have: koch, replay); did you mean 'koch'?" in line
+    assert "unknown robot 'kohc' (have: koch, replay, koch_leader); did you mean 'koch'?" in line
     assert line.endswith("make motors ROBOT=<name>"), line
 
 

@@ -1,0 +1,240 @@
+"""A crash-safe v3.0 episode writer on LeRobot 0.6.1's own LeRobotDataset (runs in envs/act).
+
+The engine is LeRobot's: ``LeRobotDataset.create`` / ``.resume``, ``add_frame``,
+``save_episode``, ``finalize``, its streaming video encoder and codec options. What it does
+not do is leave a complete episode safe on disk: it keeps one ParquetWriter open per data file
+and per ``meta/episodes`` file (no footer until ``finalize``: a kill makes every episode of
+that file unreadable, LeRobot #3522), buffers 10 episodes' metadata in memory, appends
+episodes to a shared mp4 by re-muxing it, and rewrites ``info.json`` in place. So, here:
+
+- every episode gets its own data file, video file per camera and ``meta/episodes`` file
+  (``data_files_size_in_mb`` / ``video_files_size_in_mb`` = ``EPISODE_FILE_MB``, so LeRobot's
+  own rotation opens a new file for each episode; ``metadata_buffer_size=1``);
+- right after ``save_episode`` both parquet writers are closed (footers written), every file
+  of the episode is fsynced, its tick periods and an ``info.json`` snapshot are written, and
+  last its journal line is appended (``journal``): once that line exists the episode's files
+  are complete and are never opened for writing again. A kill can only damage the episode
+  being recorded, which ``make repair`` drops;
+- a streaming encoder that dropped frames (its queue was full: the video would be shorter
+  than the data) makes the episode be discarded, not saved broken.
+
+Why per-episode files are fine: v3.0 allows any number of files (1000 per chunk folder), and
+LeRobot's reader maps episodes to files through ``meta/episodes``; it is v2.1's layout again,
+which LeRobot trained on for years.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from scripts.session import journal
+
+EPISODE_FILE_MB = 1e-6  # smaller than any file: LeRobot rotates to a new file per episode
+# Crash tests: LEROBOT_OPS_RECORD_KILL_AT=<stage>:<episode> SIGKILLs this process there, like a
+# power cut: save-data (rows in LeRobot's open data ParquetWriter, no footer), save-video (the
+# encoded mp4 not yet moved into videos/), save-meta (meta row written, its file without a
+# footer, info.json already counting the episode), save-journal (all closed, not committed),
+# finalize-stats (exact stats half installed: scripts.session.exact).
+KILL_ENV = "LEROBOT_OPS_RECORD_KILL_AT"
+
+
+def kill_hook(stage: str, episode: int | str) -> None:
+    """Die here when the crash test asks for this stage and episode."""
+    if os.environ.get(KILL_ENV) == f"{stage}:{episode}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install_kill_hooks(ds) -> None:
+    """Wrap LeRobot's save steps with ``kill_hook`` (only when the crash test asks)."""
+    w, meta = ds.writer, ds.meta
+    data, video, save_meta = w._save_episode_data, w._save_episode_video, meta.save_episode
+
+    def save_data(buf):
+        out = data(buf)
+        kill_hook("save-data", meta.total_episodes)
+        return out
+
+    def save_video(key, episode_index, temp_path=None):
+        kill_hook("save-video", episode_index)
+        return video(key, episode_index, temp_path=temp_path)
+
+    def meta_save(episode_index, *rest):
+        save_meta(episode_index, *rest)
+        kill_hook("save-meta", episode_index)
+
+    w._save_episode_data, w._save_episode_video, meta.save_episode = (
+        save_data,
+        save_video,
+        meta_save,
+    )
+
+
+class EncoderBehind(RuntimeError):
+    """The streaming encoder dropped frames; the episode cannot be saved consistently."""
+
+
+def rgb_encoder(codec: str, encoder_threads: int | None = None):
+    """LeRobot's RGBEncoderConfig for ``codec`` (h264: preset veryfast, crf 23; else LeRobot's)."""
+    from lerobot.configs.video import RGBEncoderConfig
+
+    if codec in ("h264", "libx264"):
+        return RGBEncoderConfig(vcodec="h264", preset="veryfast", crf=23)
+    return RGBEncoderConfig(vcodec=codec)
+
+
+class CrashSafeWriter:
+    """``Session``'s sink: LeRobotDataset underneath, one committed journal line per episode."""
+
+    def __init__(self, ds, root: Path, *, streaming: bool) -> None:
+        self.ds = ds
+        self.root = Path(root)
+        self.streaming = streaming
+        self.save_seconds: list[float] = []
+        self.codec = ""
+        if os.environ.get(KILL_ENV):
+            _install_kill_hooks(ds)
+
+    # ---- construction --------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        *,
+        fps: int,
+        features: dict,
+        robot_type: str,
+        codec: str = "h264",
+        streaming: bool = True,
+        encoder_threads: int | None = None,
+        settings: dict | None = None,
+    ) -> CrashSafeWriter:
+        """A new dataset at ``root`` (which must not exist) and its marker."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        root = Path(root)
+        ds = LeRobotDataset.create(
+            repo_id=f"local/{root.name}",
+            fps=fps,
+            features=features,
+            root=root,
+            robot_type=robot_type,
+            use_videos=True,
+            rgb_encoder=rgb_encoder(codec, encoder_threads),
+            streaming_encoding=streaming,
+            encoder_threads=encoder_threads,
+            image_writer_threads=0 if streaming else 4,
+            metadata_buffer_size=1,
+            data_files_size_in_mb=EPISODE_FILE_MB,
+            video_files_size_in_mb=EPISODE_FILE_MB,
+        )
+        journal.write_marker(root, {"fps": fps, "codec": codec, "streaming": streaming,
+                                    **(settings or {})})  # fmt: skip
+        return cls(ds, root, streaming=streaming)
+
+    @classmethod
+    def resume(
+        cls,
+        root: Path,
+        *,
+        codec: str = "h264",
+        streaming: bool = True,
+        encoder_threads: int | None = None,
+    ) -> CrashSafeWriter:
+        """Append to a recording (its marker checked by the caller): numbering goes on."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        root = Path(root)
+        ds = LeRobotDataset.resume(
+            repo_id=f"local/{root.name}",
+            root=root,
+            rgb_encoder=rgb_encoder(codec, encoder_threads),
+            streaming_encoding=streaming,
+            encoder_threads=encoder_threads,
+            image_writer_threads=0 if streaming else 4,
+        )
+        ds.meta._metadata_buffer_size = 1  # resume() takes no such argument
+        return cls(ds, root, streaming=streaming)
+
+    # ---- the Sink protocol ---------------------------------------------------------------
+    @property
+    def next_index(self) -> int:
+        """The index the episode being recorded will get."""
+        return int(self.ds.meta.total_episodes)
+
+    @property
+    def features(self) -> dict:
+        return self.ds.features
+
+    def add(self, frame: dict) -> None:
+        self.ds.add_frame(frame)
+
+    def discard(self) -> None:
+        if self.ds.has_pending_frames() or self.streaming:
+            self.ds.clear_episode_buffer()
+
+    def _dropped(self) -> dict[str, int]:
+        enc = getattr(self.ds.writer, "_streaming_encoder", None)
+        return {k: int(v) for k, v in (getattr(enc, "_dropped_frames", None) or {}).items() if v}
+
+    def save(self, periods: list[float], summary: dict) -> dict:
+        """Save, close, fsync, then commit the journal line; returns that line."""
+        index = self.next_index
+        dropped = self._dropped()
+        if dropped:
+            self.ds.clear_episode_buffer()
+            return {"episode_index": index, "discarded": f"the video encoder dropped {dropped} "
+                    "frames (CPU too slow for this codec/size/fps)"}  # fmt: skip
+        t = time.perf_counter()
+        self.ds.save_episode()
+        self.ds.writer.close_writer()  # data file footer
+        self.ds.meta._close_writer()  # meta/episodes file footer
+        ep = self.ds.meta.latest_episode
+        meta = self.ds.meta
+        files = [
+            meta.data_path.format(
+                chunk_index=ep["data/chunk_index"][0], file_index=ep["data/file_index"][0]
+            )
+        ]
+        for key in meta.video_keys:
+            files.append(
+                meta.video_path.format(
+                    video_key=key,
+                    chunk_index=ep[f"videos/{key}/chunk_index"][0],
+                    file_index=ep[f"videos/{key}/file_index"][0],
+                )
+            )
+        episodes_file = "meta/episodes/chunk-{:03d}/file-{:03d}.parquet".format(
+            ep["meta/episodes/chunk_index"][0], ep["meta/episodes/file_index"][0]
+        )
+        for rel in [*files, episodes_file, "meta/info.json", "meta/stats.json"]:
+            journal.fsync_path(self.root / rel)
+            journal.fsync_path((self.root / rel).parent)
+        if (self.root / "meta/tasks.parquet").exists():
+            journal.fsync_path(self.root / "meta/tasks.parquet")
+        journal.write_ticks(self.root, index, periods)
+        journal.atomic_write(
+            self.root / journal.INFO_SNAPSHOT, (self.root / "meta/info.json").read_bytes()
+        )
+        kill_hook("save-journal", index)
+        save_s = time.perf_counter() - t
+        self.save_seconds.append(save_s)
+        record = {
+            "episode_index": index,
+            "length": int(ep["length"][0]),
+            "dataset_from_index": int(ep["dataset_from_index"][0]),
+            "dataset_to_index": int(ep["dataset_to_index"][0]),
+            "tasks": list(ep["tasks"][0]),
+            "files": {rel: journal.sha256(self.root / rel) for rel in files},
+            "timing": summary,
+            "save_s": round(save_s, 4),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        journal.append(self.root, record)
+        return record
+
+    def finish(self) -> None:
+        """LeRobot's finalize (idempotent); every file is already closed and fsynced."""
+        self.ds.finalize()
