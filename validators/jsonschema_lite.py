@@ -4,7 +4,8 @@ Why not ``jsonschema``: importing it costs 80-210 ms here (``python -X importtim
 runs on the 2-core box under load, 2026-12-06; the issue measured 95 ms idle) against 22 ms for
 this module: it pulls in referencing, rpds and attrs, about as much as validating a small
 dataset, and the validator must run in less than half the time of lerobot-doctor.
-``fastjsonschema`` would compile the same files but is not in the locked tools environment. The schema files stay standard draft 2020-12; a test checks
+``fastjsonschema`` would compile the same files but is not in the locked tools environment.
+The schema files stay standard draft 2020-12; a test checks
 them with ``jsonschema.Draft202012Validator.check_schema`` and asserts this module reports
 an error exactly where ``jsonschema`` does. A keyword this module does not implement raises,
 so a schema edit cannot silently stop being enforced.
