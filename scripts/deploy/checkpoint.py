@@ -23,7 +23,13 @@ from typing import Any
 
 IMAGE_PREFIX = "observation.images."
 STATE = "observation.state"
-POLICY_ENV = {"act": "act", "smolvla": "smolvla", "pi0": "smolvla", "pi05": "smolvla"}
+POLICY_ENV = {
+    "act": "act",
+    "diffusion": "act",
+    "smolvla": "smolvla",
+    "pi0": "smolvla",
+    "pi05": "smolvla",
+}
 
 
 class CheckpointError(ValueError):

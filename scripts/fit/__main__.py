@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.fit import report
+from scripts.fit import shapes as shapes_mod
 from scripts.train.recipes import REPO, RecipeError, list_recipes, load_recipe
 
 
@@ -138,9 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     except (RecipeError, KnobError) as exc:
         print(f"fit: {exc}", file=sys.stderr)
         return 2
+    todo = []
+    for n, s in ((n, s) for n in names for s in shape_list):
+        why = shapes_mod.refusal(load_recipe(n).policy, shapes_mod.resolve(s))
+        if why and not args.all:
+            print(f"fit: {n} on {s}: {why}: make fit RECIPE={n} DATASET=gr2|<dir>", file=sys.stderr)
+            return 2
+        if why:
+            print(f"[fit] skipped {n} on {s}: {why}", file=sys.stderr, flush=True)
+            continue
+        todo.append((n, s))
     for env in dict.fromkeys(r.env for r in recipes):  # only what these recipes need
         build_env(env)
-    todo = [(n, s) for n in names for s in shape_list]
     results = []
     for i, (n, s) in enumerate(todo, 1):
         if len(todo) > 1:

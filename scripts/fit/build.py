@@ -12,7 +12,8 @@ What differs from a real run, and why it does not change memory:
 - ``policy.path`` (smolvla_base, pi0_base) becomes ``policy.type`` with the same config values:
   LeRobot's defaults for SmolVLA/PI0 are the published base checkpoints' architecture. Weights
   are random; their shapes and dtypes are what loading would give.
-- ACT's ImageNet backbone weights are off; SmolVLA's ``load_vlm_weights`` builds the bfloat16
+- ACT's and Diffusion's ImageNet backbone weights are off (the same ResNet-18 shapes, random
+  values); SmolVLA's ``load_vlm_weights`` builds the bfloat16
   model ``from_pretrained`` would load, without reading weights (nothing is downloaded).
 - ``compile_model`` is off: ``torch.compile`` cannot trace fake-mode shims, and it does not
   increase the eager step's peak (it usually lowers it).
@@ -33,6 +34,7 @@ from scripts.fit.shapes import Shapes
 
 SMOLVLM2_500M_ID = "HuggingFaceTB/SmolVLM2-500M-Video-Instruct"
 PADDED = ("smolvla", "pi0")  # policies that pad state/action to max_state_dim/max_action_dim
+BACKBONE_WEIGHTS = ("act", "diffusion")  # torchvision ImageNet weights: off, nothing downloaded
 # Keys of a recipe's ``policy:`` block that are launcher/loader settings, not architecture.
 NOT_CONFIG = ("path", "type", "device", "push_to_hub")
 
@@ -61,7 +63,7 @@ def policy_kwargs(
             f"policy.path {policy_block['path']}: built as policy.type={policy} with the same "
             "architecture, random weights"
         )
-    if policy == "act":
+    if policy in BACKBONE_WEIGHTS:
         kw["pretrained_backbone_weights"] = None
     if policy == "smolvla" and "path" in policy_block:
         # smolvla_base's published config.json says load_vlm_weights=true: the VLM comes from
@@ -71,7 +73,7 @@ def policy_kwargs(
         notes.append("smolvla_base: load_vlm_weights=true, VLM and expert in bfloat16")
     if kw.pop("compile_model", False):
         notes.append("compile_model ignored (eager step predicted)")
-    for key in ("resize_imgs_with_padding", "image_resolution"):
+    for key in ("resize_imgs_with_padding", "image_resolution", "resize_shape", "down_dims"):
         if isinstance(kw.get(key), list):
             kw[key] = tuple(kw[key])
     if policy in PADDED:
@@ -183,13 +185,18 @@ def build_policy(policy: str, cfg: Any) -> Any:
 
 
 def make_batch(cfg: Any, policy: str, shapes: Shapes, batch: int) -> dict[str, torch.Tensor]:
-    """What the pre-processor hands ``policy.forward`` (values random; shapes are the point)."""
+    """What the pre-processor hands ``policy.forward`` (values random; shapes are the point).
+
+    Diffusion reads ``n_obs_steps`` frames of state and of every camera per sample (its
+    ``observation_delta_indices``) and a ``horizon`` of actions, so its inputs carry a time axis.
+    """
+    obs = (int(cfg.n_obs_steps),) if policy == "diffusion" else ()
     out: dict[str, torch.Tensor] = {
-        "observation.state": torch.randn(batch, shapes.state_dim),
+        "observation.state": torch.randn(batch, *obs, shapes.state_dim),
     }
     for key, (c, h, w) in shapes.cameras.items():
-        out[key] = torch.rand(batch, c, h, w)
-    chunk = int(cfg.chunk_size)
+        out[key] = torch.rand(batch, *obs, c, h, w)
+    chunk = int(cfg.horizon if policy == "diffusion" else cfg.chunk_size)
     out["action"] = torch.randn(batch, chunk, shapes.action_dim)
     out["action_is_pad"] = torch.zeros(batch, chunk, dtype=torch.bool)
     if policy in PADDED:

@@ -83,3 +83,15 @@ def resolve(spec: str) -> Shapes:
     if spec == "gr2":
         return gr2()
     return from_dataset(Path(spec))
+
+
+def refusal(policy: str, shapes: Shapes) -> str | None:
+    """Why ``policy`` cannot train on ``shapes`` at all, or None.
+
+    LeRobot 0.6.1's Diffusion (``DiffusionConfig.validate_features``) needs every camera at one
+    shape; a prediction for shapes lerobot-train would refuse is not a prediction.
+    """
+    if policy == "diffusion" and len(set(shapes.cameras.values())) > 1:
+        sizes = ", ".join(f"{h}x{w}" for _c, h, w in shapes.cameras.values())
+        return f"{policy} needs all cameras at one shape (LeRobot's validate_features): {sizes}"
+    return None

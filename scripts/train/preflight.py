@@ -274,7 +274,7 @@ def check_weights(flat: dict[str, Any], policy: str) -> dict[str, Any]:
                 "make weights-import FROM=<complete policy dir>",
             )
         updates["policy.path"] = str(local)
-    if policy == "act":
+    if policy in ("act", "diffusion"):  # both default to torchvision's ImageNet ResNet-18
         weights = flat.get("policy.pretrained_backbone_weights", "ResNet18_Weights.IMAGENET1K_V1")
         if weights and not path:
             expected = torch_home() / "hub" / "checkpoints" / RESNET18_FILE

@@ -38,6 +38,7 @@ MEMORY_KNOBS = frozenset(
         "policy.chunk_size",
         "policy.n_action_steps",
         "policy.compile_model",
+        "policy.resize_shape",
     }
 )
 # Extra keys a *_cpu smoke recipe may change (stated in each CPU recipe's header).
@@ -56,6 +57,10 @@ CPU_KNOBS = frozenset(
         "policy.optimizer_lr",
         "policy.optimizer_lr_backbone",
         "policy.scheduler_warmup_steps",
+        "policy.down_dims",
+        "policy.diffusion_step_embed_dim",
+        "policy.spatial_softmax_num_keypoints",
+        "policy.horizon",
         "steps",
         "save_freq",
         "log_freq",

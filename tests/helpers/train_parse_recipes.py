@@ -33,6 +33,7 @@ def parse(args: list[str]) -> str:
 def main() -> int:
     # Register the policy config types the recipes use (lighter than lerobot.policies.factory).
     import lerobot.policies.act.configuration_act
+    import lerobot.policies.diffusion.configuration_diffusion
     import lerobot.policies.pi0.configuration_pi0
     import lerobot.policies.smolvla.configuration_smolvla  # noqa: F401
 

@@ -35,7 +35,12 @@ REQUIRED = [
     "pi0_24g",
     "pi0_48g",
     "pi0_80g",
+    "diffusion_12g",
+    "diffusion_24g",
+    "diffusion_48g",
+    "diffusion_80g",
     "act_cpu",
+    "diffusion_cpu",
     "smolvla_cpu",
 ]
 
@@ -93,7 +98,7 @@ def diff_keys(a: dict, b: dict) -> set[str]:
     return {k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k)}
 
 
-@pytest.mark.parametrize("policy", ["act", "smolvla", "pi0"])
+@pytest.mark.parametrize("policy", ["act", "diffusion", "smolvla", "pi0"])
 def test_siblings_differ_only_in_memory_knobs(policy: str) -> None:
     names = siblings()[policy]
     gpu = [n for n in names if not n.endswith("_cpu")]

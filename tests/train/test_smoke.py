@@ -1,4 +1,5 @@
-"""make smoke on CPU: ACT on Koch-like and GR2-like v3.0 data, SmolVLA with the tiny VLM.
+"""make smoke on CPU: ACT on Koch-like and GR2-like v3.0 data, Diffusion on GR2-like data,
+SmolVLA with the tiny VLM.
 
 Each trains for real (lerobot-train), reloads the checkpoint with LeRobot 0.6.1 and runs
 select_action on a dataset frame. Plus the checks' own ability to fail.
@@ -15,6 +16,7 @@ import pytest
 from conftest import run
 from helpers.train_common import tool_env
 
+from scripts.train import preflight as pf
 from scripts.train.plot_loss import parse_log
 from scripts.train.smoke import loss_went_down
 from scripts.train.smoke_check import failures
@@ -45,6 +47,30 @@ def test_act_smoke_on_gr2(gr2: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert rep["action_shape"] == [1, 37]
     assert len(rep["checkpoint_image_keys"]) == 2
+
+
+def has_diffusers(env: str) -> bool:
+    """LeRobot 0.6.1 builds Diffusion's DDPM scheduler with diffusers (its ``diffusion`` extra)."""
+    py = pf.env_dir(env) / "bin" / "python"
+    return run([py, "-c", "import diffusers"], timeout=120).returncode == 0
+
+
+@pytest.mark.slow
+def test_diffusion_smoke_on_gr2(gr2: Path, tmp_path: Path) -> None:
+    """diffusion_cpu trains (tiny U-Net, ResNet-18 from scratch), reloads and acts on GR2 shapes.
+
+    GR2-like data because LeRobot's Diffusion needs all cameras at one shape (Koch's are not).
+    """
+    if not has_diffusers("act"):
+        pytest.skip(
+            "envs/act has no diffusers: add LeRobot's diffusion extra to envs/act and re-lock"
+        )
+    proc, rep = smoke(gr2, tmp_path / "diff", "--recipe", "diffusion_cpu")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert rep["failures"] == [] and rep["policy_type"] == "diffusion"
+    assert rep["action_shape"] == [1, 37]
+    assert len(rep["checkpoint_image_keys"]) == 2
+    assert "[smoke] OK diffusion_cpu" in proc.stdout
 
 
 @pytest.mark.slow
