@@ -18,7 +18,7 @@ prediction. Modules, one job each:
 - :mod:`scripts.fit.report`      text / JSON output and the README table
 - :mod:`scripts.fit.run`         the part that runs in the recipe's env (JSON on stdout)
 - :mod:`scripts.fit.agree`       real vs fake tensors on CPU (the agreement test)
-- :mod:`scripts.fit.guide`       the hardware guide's conditions: reserved, context, nvidia-smi total
+- :mod:`scripts.fit.guide`       the hardware guide's conditions: reserved, context, nvidia-smi
 - :mod:`scripts.fit.measure`     ``MEASURE=1``: real CUDA steps, appended to ``ops.measured``
 - ``python -m scripts.fit``      the launcher ``make fit`` / ``make fit-all`` call (tools env)
 """

@@ -2,7 +2,8 @@
 
 Predictions run in envs/act (as ``make fit`` runs them) and need diffusers there: LeRobot 0.6.1
 builds Diffusion's DDPM noise scheduler with it (the ``diffusion`` extra). Without it those
-tests skip and say so; the refusal of mismatched cameras runs in the tools env regardless.
+tests fail (envs/act's lock carries lerobot[diffusion]); the refusal of mismatched cameras
+runs in the tools env regardless.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def act_python() -> Path:
 
 
 def needs_diffusers() -> None:
-    if run([act_python(), "-c", "import diffusers"], timeout=120).returncode != 0:
-        pytest.skip("envs/act has no diffusers: add LeRobot's diffusion extra to envs/act, re-lock")
+    """envs/act's lock carries lerobot[diffusion]: no diffusers is a broken env, not a skip."""
+    proc = run([act_python(), "-c", "import diffusers"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-500:]
 
 
 def shapes_dir(root: Path, h: int, w: int, cameras: int = 2) -> Path:

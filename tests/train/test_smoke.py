@@ -61,10 +61,7 @@ def test_diffusion_smoke_on_gr2(gr2: Path, tmp_path: Path) -> None:
 
     GR2-like data because LeRobot's Diffusion needs all cameras at one shape (Koch's are not).
     """
-    if not has_diffusers("act"):
-        pytest.skip(
-            "envs/act has no diffusers: add LeRobot's diffusion extra to envs/act and re-lock"
-        )
+    assert has_diffusers("act"), "envs/act has no diffusers: its lock carries lerobot[diffusion]"
     proc, rep = smoke(gr2, tmp_path / "diff", "--recipe", "diffusion_cpu")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert rep["failures"] == [] and rep["policy_type"] == "diffusion"
