@@ -121,4 +121,3 @@ class LabelledSink:
             "rollout/duration_s": float(round(sum(periods), 4)),
         }
         return self.writer.save(periods, summary, extra=extra)
-
