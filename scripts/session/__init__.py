@@ -6,7 +6,8 @@ Read ``runner`` first (the loop and its plug-in points), then ``writer`` (what i
                ``hooks.tick(phase) -> frame | None`` is the control step (leader arm or policy)
 - ``clock``    ``TickClock``: absolute deadlines, the real period of every tick, missed ticks,
                per-episode summary (mean rate, p99 period, missed, slow below 95 % of FPS)
-- ``keys``     ``TerminalKeys``: n / r / q (and arrows, Esc) from a raw-mode tty, over SSH
+- ``keys``     ``TerminalKeys``: n / r / q (and arrows, Esc) from a raw-mode tty, over SSH;
+               s / f / p / a labels with ``labels=True`` (``make rollout``)
 - ``writer``   ``CrashSafeWriter``: LeRobot 0.6.1's LeRobotDataset (create/resume, add_frame,
                save_episode, finalize), one file set per episode, closed, fsynced, journaled
 - ``journal``  the recording's marker, journal and tick files beside the LeRobot files

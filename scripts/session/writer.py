@@ -179,8 +179,13 @@ class CrashSafeWriter:
         enc = getattr(self.ds.writer, "_streaming_encoder", None)
         return {k: int(v) for k, v in (getattr(enc, "_dropped_frames", None) or {}).items() if v}
 
-    def save(self, periods: list[float], summary: dict) -> dict:
-        """Save, close, fsync, then commit the journal line; returns that line."""
+    def save(self, periods: list[float], summary: dict, extra: dict | None = None) -> dict:
+        """Save, close, fsync, then commit the journal line; returns that line.
+
+        ``extra`` (``make rollout``: label, policy id, timing) becomes columns of this episode's
+        row in LeRobot's ``meta/episodes`` (names with a ``/``, e.g. ``rollout/label``, beside
+        LeRobot's own ``videos/...``; LeRobot 0.6.1 loads and keeps them) and the journal line.
+        """
         index = self.next_index
         dropped = self._dropped()
         if dropped:
@@ -188,7 +193,20 @@ class CrashSafeWriter:
             return {"episode_index": index, "discarded": f"the video encoder dropped {dropped} "
                     "frames (CPU too slow for this codec/size/fps)"}  # fmt: skip
         t = time.perf_counter()
-        self.ds.save_episode()
+        if extra:
+            meta = self.ds.meta
+            plain = meta.save_episode
+
+            def with_extra(episode_index, length, tasks, stats, episode_metadata):
+                plain(episode_index, length, tasks, stats, {**episode_metadata, **extra})
+
+            meta.save_episode = with_extra
+            try:
+                self.ds.save_episode()
+            finally:
+                meta.save_episode = plain
+        else:
+            self.ds.save_episode()
         self.ds.writer.close_writer()  # data file footer
         self.ds.meta._close_writer()  # meta/episodes file footer
         ep = self.ds.meta.latest_episode
@@ -231,6 +249,7 @@ class CrashSafeWriter:
             "timing": summary,
             "save_s": round(save_s, 4),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **({"extra": extra} if extra else {}),
         }
         journal.append(self.root, record)
         return record
