@@ -130,7 +130,7 @@ weights-import: env-tools ## put offline weights where LeRobot looks (FROM=dir o
 ##@ Evaluate
 # Offline evaluation (scripts/eval/): checkpoints ranked on held-out episodes, no robot, no sim.
 # CHECKPOINT, DATASET, JSON, BATCH and DEVICE are the variables defined with Train/Fit/Deploy.
-EPISODES ?=
+# EPISODES (defined with Edit): the same episode syntax
 STEP ?=
 SEEDS ?=
 PNG ?=
@@ -246,7 +246,7 @@ motors-sim: env-act ## simulated motor bus on a pty; prints its port (ROBOT=koch
 # ROBOT is the follower here (default koch; replay above is the deploy default).
 TELEOP ?= koch_leader
 TELEOP_PORT ?=
-EPISODES ?= 1
+# EPISODES (above, shared with edit and eval): make record defaults it to 1
 EPISODE_S ?= 30
 RESET_S ?= 10
 RESUME ?=
@@ -258,7 +258,7 @@ INPLACE ?=
 RECORD_ROBOT = $(if $(filter command line environment,$(origin ROBOT)),$(ROBOT),koch)
 # DATASET has a default (the converted sample): recording and repair want it named.
 require_given = $(if $(filter command line environment,$(origin $(1))),,$(error $(1) is required: make $@ $(1)=<dir>))
-RECORD_ARGS = --robot $(RECORD_ROBOT) --teleop $(call q,TELEOP) --dataset $(call q,DATASET) --episodes $(call q,EPISODES) --episode-s $(call q,EPISODE_S) --reset-s $(call q,RESET_S) --codec $(call q,CODEC)$(if $(FPS), --fps $(call q,FPS))$(if $(RESUME), --resume)
+RECORD_ARGS = --robot $(RECORD_ROBOT) --teleop $(call q,TELEOP) --dataset $(call q,DATASET) --episodes '$(subst ','\'',$(or $(EPISODES),1))' --episode-s $(call q,EPISODE_S) --reset-s $(call q,RESET_S) --codec $(call q,CODEC)$(if $(FPS), --fps $(call q,FPS))$(if $(RESUME), --resume)
 .PHONY: record record-sim repair
 record: env-act ## teleoperated recording, crash-safe v3.0, offline (DATASET=new dir TASK="..." EPISODES=1 EPISODE_S=30 RESET_S=10 FPS=30 RESUME=1 ROBOT=koch TELEOP=koch_leader ROBOT_PORT TELEOP_PORT CAMERAS=replay REPLAY=dir CODEC=h264)
 	$(call require_given,DATASET)$(if $(value TASK),,$(error TASK is required: make record TASK="what the operator does"))

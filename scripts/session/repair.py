@@ -304,7 +304,7 @@ def repair(root: Path, dst: Path | None, in_place: bool) -> tuple[Path, Scan]:
         build(root, tmp, s)
         from validators.runner import validate_dataset
 
-        result = validate_dataset(tmp)
+        result = validate_dataset(tmp, behaviour=False)  # format and stats; rows as recorded
         if result.errors:
             f = result.errors[0]
             raise RepairError(

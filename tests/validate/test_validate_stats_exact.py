@@ -216,7 +216,7 @@ def test_exact_stats_are_silent(real: dict[str, Path], tmp_path: Path) -> None:
     shutil.copytree(real["offset"], fixed)
     _write_exact_stats(fixed)
     for quick in (False, True):
-        report = validate_dataset(fixed, quick=quick)
+        report = validate_dataset(fixed, quick=quick, behaviour=False)  # stats only
         assert {f.check_id for f in report.findings} == {"stats.zero_variance"}, [
             f.message for f in report.findings
         ]
@@ -236,7 +236,7 @@ def test_constant_dimension_with_nonzero_std_is_only_a_warning(
     values[0][5] = 0.5  # gripper.pos is 12.5 in every row
     table = table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
     pq.write_table(table, meta)
-    report = validate_dataset(ds)
+    report = validate_dataset(ds, behaviour=False)  # the stats group's verdict
     hits = [f for f in report.findings if f.check_id == "stats.std_mismatch"]
     assert [(f.severity, f.episode) for f in hits] == [("warning", 0)], report.findings
     assert "constant" in hits[0].message
