@@ -236,7 +236,10 @@ def stats_diff(stats_file_dir: Path, state: dict, config: dict) -> list[str]:
             for s in ("mean", "std", "min", "max"):
                 old = state.get(f"{module}.buffer_{key.replace('.', '_')}.{s}")
                 new = written.get(f"{key}.{s}")
-                if old is None or new is None or not bool(old.isfinite().all()):
+                if old is None or not bool(old.isfinite().all()):
+                    continue
+                if new is None:
+                    bad.append(f"'{key}' {s} (missing from the processor files)")
                     continue
                 d = float((old - new.reshape(old.shape)).abs().max())
                 if d > 0:
