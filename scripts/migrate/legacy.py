@@ -1,8 +1,9 @@
 """The old side of ``make migrate``: runs in envs/legacy (LeRobot 0.3.3), never in the act env.
 
 ``describe FROM OUT.json``: the checkpoint's config as LeRobot 0.3.3 reads it (old defaults filled
-in), the fields config.json lacks, versions. ``run FROM FRAMES OUT``: action chunks of the old model
-(de-normalised by its own buffers) for the frames in FRAMES (safetensors, one batch), into OUT.
+in), the fields config.json lacks, versions. ``run FROM FRAMES OUT [OUT.json]``: action chunks of
+the old model (de-normalised by its own buffers) for the frames in FRAMES (safetensors, one
+batch), into OUT; with OUT.json, ``describe`` too (one process: the imports cost ~5 s).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def describe(src: Path, out: Path) -> None:
     out.write_text(json.dumps(info, indent=2))
 
 
-def run(src: Path, frames: Path, out: Path) -> None:
+def run(src: Path, frames: Path, out: Path, info: Path | None = None) -> None:
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
     from safetensors.torch import load_file, save_file
@@ -52,6 +53,8 @@ def run(src: Path, frames: Path, out: Path) -> None:
     with torch.inference_mode():
         chunk = policy.predict_action_chunk(batch)
     save_file({"action": chunk.contiguous()}, str(out))
+    if info is not None:
+        describe(src, info)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def check_input(src: Path, dst: Path) -> tuple[dict, dict]:
     kind = config.get("type")
     if kind not in SUPPORTED:
         raise Refused(f"{src} is a '{kind}' policy; supported: {', '.join(SUPPORTED)}")
+    if not config.get("input_features") or not config.get("output_features"):
+        raise Refused(f"{src}/config.json names no input/output features (older than 0.3.x)")
     state = load_file(str(src / "model.safetensors"))
     if not any(k.split(".")[0] in _MODULES for k in state):
         if list(src.glob("policy_preprocessor*.json")):
@@ -259,19 +261,22 @@ def migrate(src: Path, dst: Path, dataset: Path | None, n: int, seed: int) -> di
         work = tmp / "work"
         out = tmp / "checkpoint"
         work.mkdir()
-        legacy("describe", str(src), str(work / "old.json"))
+        stats, seen = extract(state, given, cases)
+        perturb(stats)
+        frames = make_frames(given, n, seed, dataset, stats)
+        save_file({k: v.contiguous() for k, v in frames.items()}, str(work / "frames.safetensors"))
+        legacy(
+            "run",
+            str(src),
+            str(work / "frames.safetensors"),
+            str(work / "old_actions.safetensors"),
+            str(work / "old.json"),
+        )
         old = json.loads((work / "old.json").read_text())
         for k, v in old["missing_fields"].items():
             cases.append(f"config field '{k}' missing: old default {v!r}")
         full = old["config"]
-        stats, seen = extract(state, full, cases)
-        perturb(stats)
         build_new(full, given, stats, state, out, cases)
-        frames = make_frames(full, n, seed, dataset, stats)
-        save_file({k: v.contiguous() for k, v in frames.items()}, str(work / "frames.safetensors"))
-        legacy(
-            "run", str(src), str(work / "frames.safetensors"), str(work / "old_actions.safetensors")
-        )
         a_old = load_file(str(work / "old_actions.safetensors"))["action"]
         a_new = run_new(out, frames)
         if a_old.shape != a_new.shape:

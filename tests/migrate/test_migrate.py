@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, env_python, run, run_env
+from conftest import FIXTURE_V21, REPO, env_python, run, run_env
 
 MIGRATE = ["-m", "scripts.migrate.migrate"]
 
@@ -110,3 +110,28 @@ def test_bad_input_one_line_each(old: Path, migrated, tmp_path: Path) -> None:
     r = run(["make", "migrate", f"FROM={old / 'old'}"])
     assert r.returncode != 0 and "DST is required: make migrate DST=<dir>" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_make_migrate_on_dataset_frames(tmp_path: Path) -> None:
+    """The real v2.1 fixture converted to v3.0: its decoded camera frames and states, via make."""
+    ds = tmp_path / "koch_v30"
+    r = run(["make", "convert", f"SRC={FIXTURE_V21}", f"DST={ds}"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run(
+        [
+            env_python("legacy"),
+            REPO / "tests/helpers/migrate_make_old.py",
+            tmp_path,
+            "--cameras",
+            "laptop:96x128,phone:64x80",
+        ]
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    dst = tmp_path / "new"
+    r = run(
+        ["make", "migrate", f"FROM={tmp_path / 'old'}", f"DST={dst}", f"DATASET={ds}", "FRAMES=6"]
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rep = json.loads((dst / "migration.json").read_text())
+    assert rep["frames_source"] == str(ds) and rep["frames_compared"] == 6
+    assert rep["max_abs_diff"] <= 1e-5
