@@ -143,6 +143,15 @@ bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-
 	$(call require,CHECKPOINT)
 	envs/act/.venv/bin/python -m scripts.eval.bench --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(BATCH), --batch $(call q,BATCH))
 
+##@ Migrate
+# Old ACT checkpoints (LeRobot 0.3.x, stats inside the model) -> 0.6.1, proven on the same frames
+# in envs/legacy and envs/act (scripts/migrate/); DST appears only when every action agrees.
+FRAMES ?=
+.PHONY: migrate
+migrate: env-act env-legacy ## pre-0.4 ACT checkpoint -> LeRobot 0.6.1, refused unless actions agree to 1e-5 (FROM=old DST=new DATASET=v3.0 dir FRAMES=16)
+	$(call require,FROM)$(call require_given,DST)
+	envs/act/.venv/bin/python -m scripts.migrate.migrate $(call q,FROM) $(call q,DST)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(FRAMES), --frames $(call q,FRAMES))
+
 ##@ Fit
 .PHONY: fit fit-all
 BATCH ?=
@@ -347,7 +356,7 @@ convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OU
 
 ##@ Dev
 .PHONY: test lint bench bench-convert bench-validate mutation fuzz
-test: envs env-compat04 ## run the test suite (builds what it needs; PYTEST_ARGS=...)
+test: envs env-compat04 env-legacy ## run the test suite (builds what it needs; PYTEST_ARGS=...)
 	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
 
 lint: env-tools ## ruff, ruff format --check, shellcheck

@@ -6,7 +6,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
-readonly ENVS=(tools act smolvla compat04)
+readonly ENVS=(tools act smolvla compat04 legacy)
 
 usage() {
   cat <<EOF
