@@ -49,6 +49,19 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
         "needs_image": True,
         "empty_cameras": 0,
     },
+    # DiffusionConfig: a horizon of 64 predicted actions (its chunk), 32 executed; like ACT it
+    # needs an image or env state. Its chunk is read from `horizon` (`chunk_key`).
+    "diffusion": {
+        "chunk_size": None,
+        "chunk_key": "horizon",
+        "horizon": 64,
+        "n_action_steps": 32,
+        "max_state_dim": None,
+        "max_action_dim": None,
+        "language": False,
+        "needs_image": False,
+        "empty_cameras": 0,
+    },
     # PI05Config: same limits as PI0.
     "pi05": {
         "chunk_size": 50,
@@ -193,7 +206,7 @@ def load_policy_spec(path: Path, overrides: dict[str, Any] | None = None) -> Pol
     return PolicySpec(
         recipe=path.stem,
         type=str(ptype),
-        chunk_size=pick("chunk_size"),
+        chunk_size=pick(defaults.get("chunk_key") or "chunk_size"),
         n_action_steps=pick("n_action_steps"),
         max_state_dim=pick("max_state_dim"),
         max_action_dim=pick("max_action_dim"),

@@ -193,7 +193,9 @@ def test_defaults_match_lerobot_source() -> None:
         pytest.fail(f"{src} missing: build the act env")
     for ptype, defaults in POLICY_DEFAULTS.items():
         text = (src / ptype / f"configuration_{ptype}.py").read_text()
-        for key in ("chunk_size", "n_action_steps", "max_state_dim", "max_action_dim"):
+        keys = ["chunk_size", "n_action_steps", "max_state_dim", "max_action_dim"]
+        keys += [defaults["chunk_key"]] if defaults.get("chunk_key") else []  # diffusion: horizon
+        for key in keys:
             if defaults[key] is None:
                 assert f"    {key}:" not in text, (ptype, key)
             else:
