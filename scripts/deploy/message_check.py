@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +163,9 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+DEVICE = re.compile(r"(cpu|cuda|mps|xpu|npu)(:\d{1,2})?")
+
+
 def _text(x: Any, what: str) -> str:
     if not isinstance(x, str) or not x or len(x) > MAX_TEXT:
         raise MessageRefused(f"{what} must be a non-empty string, got {type(x).__name__}")
@@ -203,7 +207,11 @@ def check_instructions(specs: Any, config_cls: type) -> None:
         raise MessageRefused(f"want RemotePolicyConfig, got {type(specs).__name__}")
     _text(specs.pretrained_name_or_path, "pretrained_name_or_path")
     _text(specs.policy_type, "policy_type")
-    _text(specs.device, "device")
+    device = _text(specs.device, "device")
+    if not DEVICE.fullmatch(device):  # the server decides the device; a name is all it logs
+        raise MessageRefused(
+            f"device must be a torch device name (cpu, cuda:0, mps), got {brief(device)}"
+        )
     n = specs.actions_per_chunk
     if not _is_int(n) or not 0 < n <= MAX_CHUNK:
         raise MessageRefused(f"actions_per_chunk must be an int in 1..{MAX_CHUNK}, got {brief(n)}")

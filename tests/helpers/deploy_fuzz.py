@@ -183,7 +183,10 @@ def hostile_observation(rng: random.Random) -> tuple[str, bytes]:
         return "keys", pickle.dumps(TimedObservation(time.time(), 1, obs))
     if k == 3:  # wrong field types
         fields = [time.time(), 1, obs, False]
-        fields[rng.randrange(4)] = hostile_value(rng)
+        i = rng.randrange(4)
+        fields[i] = hostile_value(rng)
+        if i == 3 and isinstance(fields[3], bool):  # True is a fine must_go (seed 22, n 3391)
+            fields[3] = "yes"
         return "fields", pickle.dumps(R(TimedObservation, tuple(fields)))
     if k == 4:  # truncated or garbled stream
         data = bytearray(valid_observation_bytes(rng, 1))
