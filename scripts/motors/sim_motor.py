@@ -117,9 +117,12 @@ class SimMotor:
                     target if abs(delta) <= step else self.actual + math.copysign(step, delta)
                 )
             err = abs(target - self.actual)
-            # a leader's gripper (current-based position, a spring): the hand squeezes it
+            # a leader's gripper (current-based position, a spring): the hand squeezes it and
+            # lets go. abs(), not max(0, .): a clipped squeeze sat at rest for whole seconds
+            # whenever the trajectory dipped below zero, so a short recording's gripper never
+            # moved and the validator rightly called it a dead motor (a flaky record test)
             squeeze = self.trajectory is not None and self.get("Operating_Mode") == 5
-            self.push = max(0.0, self.trajectory(now)) * 0.6 if squeeze else 0.0
+            self.push = abs(self.trajectory(now)) * 0.6 if squeeze else 0.0
             self.actual += self.push
             current = min(8 + int(err * 2), self.get("Current_Limit") or 1750)
             if self.get("Operating_Mode") == 5:
