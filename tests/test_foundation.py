@@ -114,7 +114,11 @@ def test_direnv_exports_the_toolkit_defaults(tmp_path: Path) -> None:
     assert got["HF_DATASETS_CACHE"] == f"{REPO}/.cache/huggingface/datasets"
     assert got["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
     # PATH_add prepends: the last line of .envrc comes first.
-    assert got["PATH"].split(":")[:3] == [f"{REPO}/scripts/nightly", f"{REPO}/scripts", f"{REPO}/bin"]
+    assert got["PATH"].split(":")[:3] == [
+        f"{REPO}/scripts/nightly",
+        f"{REPO}/scripts",
+        f"{REPO}/bin",
+    ]
     # A value set by the user wins over the default.
     proc = run(["direnv", "exec", ".", "env"], env={**env, "HF_HOME": str(tmp_path / "hf")})
     assert f"HF_HOME={tmp_path}/hf" in proc.stdout
