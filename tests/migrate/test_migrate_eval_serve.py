@@ -91,8 +91,8 @@ def test_migrated_serves_and_drives_the_replay_robot(migrated: Path, ds: Path, t
         server.wait_for("serve: SERVING", timeout=240)
         log_dir = tmp_path / "robot"
         r = run(["make", "robot", "ROBOT=replay", f"CHECKPOINT={migrated}",
-                 f"SERVER=127.0.0.1:{port}", f"DATASET={ds}", "DURATION=4", "STALL_S=5", "ACTIONS_PER_CHUNK=8",
-                 f"DEPLOY_DIR={log_dir}"], timeout=300)  # fmt: skip
+                 f"SERVER=127.0.0.1:{port}", f"DATASET={ds}", "DURATION=4", "STALL_S=5",
+                 "ACTIONS_PER_CHUNK=8", f"DEPLOY_DIR={log_dir}"], timeout=300)  # fmt: skip
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
         assert "robot: moving" in r.stdout and "duration 4 s reached" in r.stdout
         rdir = dc.run_dir(log_dir)
