@@ -147,10 +147,11 @@ bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-
 # Old ACT checkpoints (LeRobot 0.3.x, stats inside the model) -> 0.6.1, proven on the same frames
 # in envs/legacy and envs/act (scripts/migrate/); DST appears only when every action agrees.
 FRAMES ?=
+CHECK ?=
 .PHONY: migrate
-migrate: env-act env-legacy ## pre-0.4 ACT checkpoint -> LeRobot 0.6.1, refused unless actions agree to 1e-5 (FROM=old DST=new DATASET=v3.0 dir FRAMES=16)
-	$(call require,FROM)$(call require_given,DST)
-	envs/act/.venv/bin/python -m scripts.migrate.migrate $(call q,FROM) $(call q,DST)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(FRAMES), --frames $(call q,FRAMES))
+migrate: env-act env-legacy ## pre-0.4 ACT checkpoint -> LeRobot 0.6.1, refused unless actions agree to 1e-5 (FROM=old DST=new DATASET=v3.0 dir FRAMES=16; CHECK=dir proves an existing migrated copy)
+	$(call require,FROM)$(if $(CHECK),,$(call require_given,DST))
+	envs/act/.venv/bin/python -m scripts.migrate.migrate $(call q,FROM) $(if $(CHECK),--check $(call q,CHECK),$(call q,DST))$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(FRAMES), --frames $(call q,FRAMES))
 
 ##@ Fit
 .PHONY: fit fit-all

@@ -151,9 +151,15 @@ def _json(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not JSON ({e})") from e
 
 
-def resolve(given: str, step: int | None = None) -> Checkpoint:
-    """Locate, read the configs and check the weight files of one CHECKPOINT."""
+def resolve(given: str, step: int | None = None, migrated: str | None = None) -> Checkpoint:
+    """Locate, read the configs and check the weight files of one CHECKPOINT.
+
+    ``migrated``: the folder holding this old-layout checkpoint's migrated copy, loaded instead
+    (the step stays the one of the checkpoint given).
+    """
     model_dir, found_step = locate(given, step)
+    if migrated is not None:
+        model_dir = Path(migrated)
     cfg_path = model_dir / "config.json"
     if not cfg_path.is_file():
         raise CheckpointError(f"{model_dir}: no config.json (an incomplete checkpoint)")
@@ -173,12 +179,14 @@ def resolve(given: str, step: int | None = None) -> Checkpoint:
     return Checkpoint(given, model_dir, found_step, cfg, train_cfg)
 
 
-def resolve_all(spec: str, step: int | None = None) -> list[Checkpoint]:
+def resolve_all(
+    spec: str, step: int | None = None, migrated: dict[str, str] | None = None
+) -> list[Checkpoint]:
     """``a,b,...`` -> resolved checkpoints; all must run in one environment."""
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise CheckpointError("CHECKPOINT is empty")
-    out = [resolve(n, step) for n in names]
+    out = [resolve(n, step, (migrated or {}).get(n)) for n in names]
     envs = {c.env for c in out}
     if len(envs) > 1:
         which = ", ".join(f"{c.given} ({c.policy_type} -> envs/{c.env})" for c in out)

@@ -8,6 +8,7 @@ checkpoints are only ever read.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive, default=32, help="frames per forward pass")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # The launcher's: {given: migrated copy} for old-layout ACT checkpoints (scripts/eval/legacy).
+    p.add_argument("--migrated", type=json.loads, default={}, help=argparse.SUPPRESS)
     return p
 
 

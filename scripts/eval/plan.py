@@ -15,6 +15,7 @@ from scripts.episodes.select import heldout_of, select, spans
 from scripts.episodes.table import Episode, EpisodeError, read_episodes, read_info
 from scripts.eval.checkpoints import Checkpoint, CheckpointError, resolve_all
 from scripts.eval.features import action_names, mismatch
+from scripts.eval.legacy import note as legacy_note
 from scripts.report.atomic import ReportError, output_problem
 
 DEFAULT_EPISODES = "last:10%"
@@ -65,15 +66,20 @@ def make_plan(
     episodes: str | None = None,
     step: int | None = None,
     outputs: dict[str, Path | None] | None = None,
+    migrated: dict[str, str] | None = None,
 ) -> Plan:
-    """Resolve and check every input; raises one-line errors (Checkpoint/Episode/Report)."""
+    """Resolve and check every input; raises one-line errors (Checkpoint/Episode/Report).
+
+    ``migrated`` ({given: folder}, from the launcher) evaluates an old-layout checkpoint's
+    migrated copy under its given name, with a note saying so (scripts/eval/legacy.py).
+    """
     for knob, path in (outputs or {}).items():
         if path is not None and (problem := output_problem(path, knob)):
             raise ReportError(problem)
-    cks = resolve_all(checkpoint, step)
+    cks = resolve_all(checkpoint, step, migrated)
     info = read_info(dataset)
     table = read_episodes(dataset)
-    notes: list[str] = []
+    notes: list[str] = [legacy_note(g, Path(d)) for g, d in (migrated or {}).items()]
     for ck in cks:
         if problem := mismatch(ck, info, str(dataset)):
             raise CheckpointError(problem)

@@ -29,7 +29,7 @@ def evaluate(args: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     plan = make_plan(
         args.checkpoint, args.dataset, args.episodes, args.step,
-        {"JSON": args.json, "PNG": args.png},
+        {"JSON": args.json, "PNG": args.png}, args.migrated,
     )  # fmt: skip
     for note in plan.notes:
         say(f"note: {note}")

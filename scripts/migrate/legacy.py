@@ -3,7 +3,9 @@
 ``describe FROM OUT.json``: the checkpoint's config as LeRobot 0.3.3 reads it (old defaults filled
 in), the fields config.json lacks, versions. ``run FROM FRAMES OUT [OUT.json]``: action chunks of
 the old model (de-normalised by its own buffers) for the frames in FRAMES (safetensors, one
-batch), into OUT; with OUT.json, ``describe`` too (one process: the imports cost ~5 s).
+batch), into OUT; with OUT.json, ``describe`` too (one process: the imports cost ~5 s). With
+temporal ensembling on, OUT also holds ``steps``: ``select_action`` over the frames in order, one
+frame per call after a ``reset`` (the ensembler needs that history: it is not a batched chunk).
 """
 
 from __future__ import annotations
@@ -52,7 +54,15 @@ def run(src: Path, frames: Path, out: Path, info: Path | None = None) -> None:
     batch = load_file(str(frames))
     with torch.inference_mode():
         chunk = policy.predict_action_chunk(batch)
-    save_file({"action": chunk.contiguous()}, str(out))
+        result = {"action": chunk.contiguous()}
+        if policy.config.temporal_ensemble_coeff is not None:
+            policy.reset()
+            n = next(iter(batch.values())).shape[0]
+            steps = [
+                policy.select_action({k: v[t : t + 1] for k, v in batch.items()}) for t in range(n)
+            ]
+            result["steps"] = torch.cat(steps).contiguous()
+    save_file(result, str(out))
     if info is not None:
         describe(src, info)
 

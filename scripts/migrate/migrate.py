@@ -2,6 +2,8 @@
 
 ``python -m scripts.migrate.migrate FROM DST [--dataset DIR] [--frames N]``. Exit 0: DST written,
 with ``migration.json``; 1: refused (DST not created), one ``migrate:`` line saying why.
+``--check NEW`` instead of DST proves an existing 0.4+ checkpoint (e.g. what LeRobot's own
+``migrate_policy_normalization`` wrote) against FROM the same way, writing nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -21,9 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LEGACY_PY = ROOT / "envs" / "legacy" / ".venv" / "bin" / "python"
 TOL = 1e-5
 SUPPORTED = ("act",)
-# Test hook: "feature:stat:delta" adds delta to one extracted stat before it is written, so the
-# tests can prove the comparison refuses a wrong stats buffer (the extraction itself is right).
-PERTURB = "LEROBOT_OPS_MIGRATE_PERTURB"
 _MODULES = ("normalize_inputs", "normalize_targets", "unnormalize_outputs")
 
 
@@ -35,10 +33,10 @@ def say(msg: str) -> None:
     print(f"migrate: {msg}", flush=True)
 
 
-def check_input(src: Path, dst: Path) -> tuple[dict, dict]:
+def check_input(src: Path, dst: Path | None) -> tuple[dict, dict]:
     from safetensors.torch import load_file
 
-    if dst.exists():
+    if dst is not None and dst.exists():
         raise Refused(f"DST {dst} exists; choose a new folder (nothing is written over)")
     if not (src / "config.json").is_file() or not (src / "model.safetensors").is_file():
         raise Refused(f"{src} is not a checkpoint (needs config.json and model.safetensors)")
@@ -109,14 +107,6 @@ def extract(state: dict, config: dict, cases: list[str]) -> tuple[dict, dict]:
         )
         cases.append(f"inf stats buffers (never fitted): '{key}' in {', '.join(where)}; {fitted}")
     return stats, {"lerobot_keys": sorted(lerobot_view), "inf": inf}
-
-
-def perturb(stats: dict) -> None:
-    spec = os.environ.get(PERTURB)
-    if spec:
-        key, stat, delta = spec.rsplit(":", 2)
-        stats[key][stat] = stats[key][stat] + float(delta)
-        say(f"TEST HOOK {PERTURB}: {key} {stat} += {delta}")
 
 
 def build_new(
@@ -196,7 +186,8 @@ def make_frames(config: dict, n: int, seed: int, dataset: Path | None, stats: di
     return out
 
 
-def run_new(out: Path, frames: dict):
+def run_new(out: Path, frames: dict) -> dict:
+    """The new checkpoint's chunks (and, with temporal ensembling, its per-step actions)."""
     import torch
     from lerobot.policies import get_policy_class, make_pre_post_processors
     from lerobot.policies.act.configuration_act import ACTConfig
@@ -207,7 +198,16 @@ def run_new(out: Path, frames: dict):
     torch.manual_seed(0)
     with torch.inference_mode():
         batch = pre({k: v.clone() for k, v in frames.items()})
-        return post(policy.predict_action_chunk(batch))
+        result = {"action": post(policy.predict_action_chunk(batch))}
+        if cfg.temporal_ensemble_coeff is not None:
+            policy.reset()
+            n = next(iter(frames.values())).shape[0]
+            steps = []
+            for t in range(n):
+                one = pre({k: v[t : t + 1].clone() for k, v in frames.items()})
+                steps.append(post(policy.select_action(one)))
+            result["steps"] = torch.cat(steps)
+        return result
 
 
 def legacy(*args: str) -> None:
@@ -249,20 +249,61 @@ def stats_diff(stats_file_dir: Path, state: dict, config: dict) -> list[str]:
     return sorted(set(bad))
 
 
-def migrate(src: Path, dst: Path, dataset: Path | None, n: int, seed: int) -> dict:
+def check_new(new: Path) -> None:
+    """CHECK=dir must be a 0.4+ ACT checkpoint (config, weights, processor files)."""
+    if not (new / "config.json").is_file() or not (new / "model.safetensors").is_file():
+        raise Refused(f"CHECK {new} is not a checkpoint (needs config.json and model.safetensors)")
+    if not list(new.glob("policy_preprocessor*.json")):
+        raise Refused(f"CHECK {new} has no processor files: not a LeRobot 0.4+ checkpoint")
+
+
+def compare(a_old: dict, a_new: dict, out: Path, state: dict, full: dict) -> dict:
+    """Max abs differences of chunks (and ensembled steps); Refused beyond TOL, naming stats."""
+    result = {}
+    for name, what in (("action", "action chunks"), ("steps", "temporally ensembled actions")):
+        if name not in a_old and name not in a_new:
+            continue
+        old, new = a_old.get(name), a_new.get(name)
+        if old is None or new is None or old.shape != new.shape:
+            shapes = [None if t is None else tuple(t.shape) for t in (old, new)]
+            raise Refused(f"{what} differ in shape: old {shapes[0]}, new {shapes[1]}")
+        dims = tuple(range(old.dim() - 1))
+        per_dim = [float(d) for d in (old.double() - new.double()).abs().amax(dim=dims)]
+        worst = max(per_dim)
+        if not math.isfinite(worst) or worst > TOL:
+            bad = stats_diff(out, state, full)
+            off = [i for i, d in enumerate(per_dim) if not d <= TOL]
+            raise Refused(
+                f"new {what} differ from the old model's by up to {worst:.3g} (> {TOL})"
+                f" in action dims {off}; "
+                f"stats that differ from the old buffers: {', '.join(bad) or 'none found'}"
+            )
+        result[name] = (per_dim, worst, tuple(old.shape))
+    return result
+
+
+def migrate(
+    src: Path, dst: Path | None, dataset: Path | None, n: int, seed: int, check: Path | None = None
+) -> dict:
+    """Write DST (or, with ``check``, prove that existing checkpoint); the report dict."""
     import torch
     from safetensors.torch import load_file, save_file
 
     given, state = check_input(src, dst)
+    if check is not None:
+        check_new(check)
     cases: list[str] = []
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    base = (dst if check is None else check).parent  # type: ignore[union-attr]
+    if check is None:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=base))  # type: ignore[union-attr]
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="lerobot-ops-migrate-check-"))
     try:
         work = tmp / "work"
-        out = tmp / "checkpoint"
+        out = tmp / "checkpoint" if check is None else check
         work.mkdir()
         stats, seen = extract(state, given, cases)
-        perturb(stats)
         frames = make_frames(given, n, seed, dataset, stats)
         save_file({k: v.contiguous() for k, v in frames.items()}, str(work / "frames.safetensors"))
         legacy(
@@ -276,30 +317,15 @@ def migrate(src: Path, dst: Path, dataset: Path | None, n: int, seed: int) -> di
         for k, v in old["missing_fields"].items():
             cases.append(f"config field '{k}' missing: old default {v!r}")
         full = old["config"]
-        build_new(full, given, stats, state, out, cases)
-        a_old = load_file(str(work / "old_actions.safetensors"))["action"]
-        a_new = run_new(out, frames)
-        if a_old.shape != a_new.shape:
-            raise Refused(
-                f"action chunks differ in shape: old {tuple(a_old.shape)}, new {tuple(a_new.shape)}"
-            )
-        diff = (a_old.double() - a_new.double()).abs().amax(dim=(0, 1))
-        per_dim = [float(d) for d in diff]
-        worst = max(per_dim)
-        if not math.isfinite(worst) or worst > TOL:
-            bad = stats_diff(out, state, full)
-            dims = [i for i, d in enumerate(per_dim) if not d <= TOL]
-            raise Refused(
-                f"new actions differ from the old model's by up to {worst:.3g} (> {TOL})"
-                f" in action dims {dims}; "
-                f"stats that differ from the old buffers: {', '.join(bad) or 'none found'}"
-            )
-        if (src / "train_config.json").exists():
-            shutil.copy2(src / "train_config.json", out)
+        if check is None:
+            build_new(full, given, stats, state, out, cases)
+        got = compare(load_file(str(work / "old_actions.safetensors")), run_new(out, frames),
+                      out, state, full)  # fmt: skip
+        per_dim, worst, shape = got["action"]
         report = {
             "from": str(src),
-            "frames_compared": int(a_old.shape[0]),
-            "actions_per_chunk": int(a_old.shape[1]),
+            "frames_compared": int(shape[0]),
+            "actions_per_chunk": int(shape[1]),
             "frames_source": str(dataset) if dataset else f"generated, seed {seed}",
             "tolerance_abs": TOL,
             "max_abs_diff": worst,
@@ -311,8 +337,19 @@ def migrate(src: Path, dst: Path, dataset: Path | None, n: int, seed: int) -> di
                 "new": {"lerobot": version("lerobot"), "torch": torch.__version__},
             },
         }
-        (out / "migration.json").write_text(json.dumps(report, indent=2) + "\n")
-        out.rename(dst)
+        if "steps" in got:
+            s_dim, s_worst, s_shape = got["steps"]
+            report["temporal_ensemble"] = {
+                "coeff": full.get("temporal_ensemble_coeff"),
+                "steps_compared": int(s_shape[0]),
+                "max_abs_diff": s_worst,
+                "max_abs_diff_per_action_dim": s_dim,
+            }
+        if check is None:
+            if (src / "train_config.json").exists():
+                shutil.copy2(src / "train_config.json", out)
+            (out / "migration.json").write_text(json.dumps(report, indent=2) + "\n")
+            out.rename(dst)  # type: ignore[arg-type]
         return report
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -321,25 +358,37 @@ def migrate(src: Path, dst: Path, dataset: Path | None, n: int, seed: int) -> di
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make migrate", description=__doc__)
     p.add_argument("src", type=Path)
-    p.add_argument("dst", type=Path)
+    p.add_argument("dst", type=Path, nargs="?")
+    p.add_argument("--check", type=Path, help="prove this existing 0.4+ checkpoint; write nothing")
     p.add_argument("--dataset", type=Path)
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     src = a.src.resolve()
-    if src == a.dst.resolve() or a.dst.resolve().is_relative_to(src):
+    if (a.dst is None) == (a.check is None):
+        say("give DST (write a migrated copy) or --check NEW (prove an existing one), not both")
+        return 1
+    dst = a.dst.resolve() if a.dst is not None else None
+    if dst is not None and (src == dst or dst.is_relative_to(src)):
         say("DST must not be FROM or inside it: the source is never written")
         return 1
     try:
-        r = migrate(src, a.dst.resolve(), a.dataset, a.frames, a.seed)
+        r = migrate(src, dst, a.dataset, a.frames, a.seed, a.check and a.check.resolve())
     except Refused as e:
         say(f"refused: {e}")
         return 1
     for c in r["cases"]:
         say(f"handled: {c}")
+    te = r.get("temporal_ensemble")
+    if te:
+        say(
+            f"temporal ensembling (coeff {te['coeff']}): {te['steps_compared']} select_action "
+            f"steps agree, max abs diff {te['max_abs_diff']:.3g} <= {TOL}"
+        )
     say(
-        f"{a.dst}: {r['frames_compared']} frames x {r['actions_per_chunk']} actions agree, "
-        f"max abs diff {r['max_abs_diff']:.3g} <= {TOL} (migration.json)"
+        f"{a.dst or a.check}: {r['frames_compared']} frames x {r['actions_per_chunk']} actions "
+        f"agree, max abs diff {r['max_abs_diff']:.3g} <= {TOL}"
+        + (" (migration.json)" if a.dst else " (checked, nothing written)")
     )
     return 0
 

@@ -6,10 +6,13 @@ stats buffers from a small random dataset, saved with ``save_pretrained``. The d
 ``front_cam`` has an underscore: the case LeRobot's own extraction renames. Writes ``DIR/old``
 (``dropout``, ``kl_weight`` and ``temporal_ensemble_coeff`` removed from config.json, so 0.3.3's
 defaults apply) and ``DIR/old_inf`` (the same model with ``normalize_targets`` left unfitted, inf,
-as in a checkpoint whose target stats were never loaded). One process: imports cost ~10 s.
+as in a checkpoint whose target stats were never loaded) and ``DIR/old_te`` (the same weights with
+temporal ensembling on: ``temporal_ensemble_coeff=0.01``, ``n_action_steps=1``). One process:
+imports cost ~10 s.
 """
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -69,6 +72,11 @@ c = json.loads((a.dir / "old" / "config.json").read_text())
 for k in ("dropout", "kl_weight", "temporal_ensemble_coeff"):
     c.pop(k)
 (a.dir / "old" / "config.json").write_text(json.dumps(c, indent=4))
+te = ACTPolicy(
+    dataclasses.replace(cfg, temporal_ensemble_coeff=0.01, n_action_steps=1), dataset_stats=stats
+)
+te.load_state_dict(policy.state_dict())
+te.save_pretrained(a.dir / "old_te")
 for buf in policy.normalize_targets.buffer_action.values():
     buf.data.fill_(torch.inf)
 policy.save_pretrained(a.dir / "old_inf")

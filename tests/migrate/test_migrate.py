@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_V21, REPO, env_python, run, run_env
+from conftest import FIXTURE_V21, REPO, env_python, run
 
 MIGRATE = ["-m", "scripts.migrate.migrate"]
 
@@ -71,16 +71,51 @@ def test_migrated_equivalent_to_1e5_with_cases_named(old: Path, migrated) -> Non
     assert {p.name for p in (old / "old").iterdir()} == {"config.json", "model.safetensors"}
 
 
-def test_wrong_stats_refused_naming_the_feature(old: Path, tmp_path: Path) -> None:
-    env = {**run_env(), "LEROBOT_OPS_MIGRATE_PERTURB": "observation.state:std:1e-3"}
-    r = migrate(old / "old", tmp_path / "new", env=env)
-    assert r.returncode == 1
+def edit(path: Path, key: str, delta: str) -> None:
+    """Make a stats buffer deliberately wrong, from the test side (no hook in product code)."""
+    r = run([env_python("act"), REPO / "tests/helpers/migrate_edit_stats.py", path, key, delta])
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_wrong_stats_refused_naming_the_feature(old: Path, migrated, tmp_path: Path) -> None:
+    """A migrated copy whose observation.state std is off by 1e-3 fails the proof (CHECK=)."""
+    bad = tmp_path / "bad_copy"
+    shutil.copytree(migrated[0], bad)
+    (pre,) = bad.glob("policy_preprocessor_step_*_normalizer_processor.safetensors")
+    edit(pre, "observation.state.std", "1e-3")
+    r = run(["make", "migrate", f"FROM={old / 'old'}", f"CHECK={bad}", "FRAMES=8"])
+    assert r.returncode != 0
     last = lines(r)[-1]
     assert (
-        last.startswith("migrate: refused: new actions differ")
-        and "'observation.state' std" in last
-    )
-    assert list(tmp_path.iterdir()) == [], "DST or a partial folder was created"
+        last.startswith("migrate: refused: new action chunks differ")
+        and "'observation.state' std (max diff 0.001)" in last
+    ), last
+    r = run(["make", "migrate", f"FROM={old / 'old'}", f"CHECK={migrated[0]}", "FRAMES=8"])
+    assert r.returncode == 0 and "(checked, nothing written)" in lines(r)[-1], r.stdout[-2000:]
+    # An old checkpoint whose training-only target buffer disagrees with the output buffer.
+    src = tmp_path / "old_wrong"
+    shutil.copytree(old / "old", src)
+    edit(src / "model.safetensors", "normalize_targets.buffer_action.std", "1e-3")
+    r = migrate(src, tmp_path / "new")
+    assert r.returncode == 1
+    assert lines(r) == ["migrate: refused: feature 'action': std differs between normalisation "
+                        "modules"], r.stdout  # fmt: skip
+    assert not (tmp_path / "new").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".new.partial-")]
+
+
+def test_temporal_ensembling_proven_step_by_step(old: Path, migrated, tmp_path: Path) -> None:
+    r = migrate(old / "old_te", tmp_path / "new")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rep = json.loads((tmp_path / "new" / "migration.json").read_text())
+    te = rep["temporal_ensemble"]
+    assert te["coeff"] == 0.01 and te["steps_compared"] == 8
+    assert len(te["max_abs_diff_per_action_dim"]) == 6 and te["max_abs_diff"] <= 1e-5
+    out = "\n".join(lines(r))
+    assert "n_action_steps = 1 carried over (config.json)" in out
+    assert "temporal_ensemble_coeff = 0.01 carried over (config.json)" in out
+    assert "temporal ensembling (coeff 0.01): 8 select_action steps agree" in out
+    assert "temporal_ensemble" not in json.loads((migrated[0] / "migration.json").read_text())
 
 
 def test_inf_buffers_reported(old: Path, tmp_path: Path) -> None:
