@@ -154,7 +154,7 @@ migrate: env-act env-legacy ## pre-0.4 ACT checkpoint -> LeRobot 0.6.1, refused 
 	envs/act/.venv/bin/python -m scripts.migrate.migrate $(call q,FROM) $(if $(CHECK),--check $(call q,CHECK),$(call q,DST))$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(FRAMES), --frames $(call q,FRAMES))
 
 ##@ Fit
-.PHONY: fit fit-all
+.PHONY: fit fit-all fit-guide
 BATCH ?=
 JSON ?=
 MEASURE ?=
@@ -162,8 +162,11 @@ fit: env-tools ## predict a recipe's peak GPU memory, no GPU needed (RECIPE DATA
 	$(call require,RECIPE)
 	$(TOOLS_PY) -m scripts.fit $(call q,RECIPE)$(if $(filter command line environment,$(origin DATASET)), --dataset $(call q,DATASET))$(if $(BATCH), --batch $(BATCH))$(if $(JSON), --json)$(if $(MEASURE), --measure)
 
-fit-all: env-tools ## predict every GPU recipe on the sample's and GR2's shapes, write the table in docs/fit.md
-	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme
+fit-all: env-tools ## predict every GPU recipe on the sample's and GR2's shapes, write the table in docs/fit.md (MEASURE=1 on a GPU box: real steps too)
+	$(TOOLS_PY) -m scripts.fit --all --dataset sample,gr2 --readme$(if $(MEASURE), --measure)
+
+fit-guide: env-tools ## our prediction under the hardware guide's and the users' GR2 conditions, nvidia-smi item by item; writes docs/fit.md
+	$(TOOLS_PY) -m scripts.fit.guide --all --readme
 
 ##@ Deploy
 # LeRobot's async inference (scripts/deploy/): the policy server on the GPU box, the robot client

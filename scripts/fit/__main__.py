@@ -109,6 +109,8 @@ def run_one(recipe: str, shapes: str, args: argparse.Namespace) -> dict[str, Any
         cmd += ["--override", ov]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode == 3:  # MEASURE=1 without CUDA: the child said so in one line
+        raise SystemExit(3)
     if proc.returncode != 0:
         raise SystemExit(f"fit: {recipe} on {shapes} failed (exit {proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])

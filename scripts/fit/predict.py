@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -76,11 +77,13 @@ def measure_step(
     fake: bool = True,
     round_to: int | None = None,
     policy_overrides: dict[str, Any] | None = None,
+    prepare: Callable[[Any], None] | None = None,
 ) -> StepMemory:
     """Build and run one step under the live-bytes tracker; fake tensors unless ``fake=False``.
 
     ``fake=False`` runs the same step on real CPU tensors (the agreement test). ``round_to``
-    defaults to the CUDA allocator's 512-byte blocks.
+    defaults to the CUDA allocator's 512-byte blocks. ``prepare(model)`` changes the built
+    model before the step (a what-if of :mod:`scripts.fit.guide`, e.g. fp16 frozen buffers).
     """
     import contextlib
 
@@ -103,6 +106,8 @@ def measure_step(
             ctx.enter_context(FakeTensorMode())
         setup = b.build(block, policy, shapes, batch)
         model, opt = setup.policy, setup.optimizer
+        if prepare is not None:
+            prepare(model)
         params = list(model.parameters())
         trainable = [p for p in params if p.requires_grad]
         state = [t for s in opt.state.values() for t in s.values() if torch.is_tensor(t)]

@@ -87,12 +87,17 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def write_readme(readme: Path, body: str) -> bool:
     """Replace the text between the fit-table markers; False when the markers are missing."""
-    text_ = readme.read_text()
-    pat = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.S)
+    return write_between(readme, README_BEGIN, README_END, body)
+
+
+def write_between(path: Path, begin: str, end: str, body: str) -> bool:
+    """Replace the text between two marker lines (temp file, then rename); False if missing."""
+    text_ = path.read_text()
+    pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if not pat.search(text_):
         return False
-    new = pat.sub(lambda _m: f"{README_BEGIN}\n{body}\n{README_END}", text_)
-    tmp = readme.with_suffix(".md.tmp")
+    new = pat.sub(lambda _m: f"{begin}\n{body}\n{end}", text_)
+    tmp = path.with_suffix(".md.tmp")
     tmp.write_text(new)
-    tmp.replace(readme)
+    tmp.replace(path)
     return True

@@ -92,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", type=int, default=0, help="CUDA: run N real steps too")
     args = ap.parse_args(argv)
 
+    if args.measure:
+        import torch
+
+        if not torch.cuda.is_available():  # before minutes of prediction, not after
+            print("fit: MEASURE=1 needs a CUDA GPU (torch.cuda.is_available() is False); "
+                  "run it on the GPU box", file=sys.stderr)  # fmt: skip
+            return 3
     recipe = load_recipe(args.recipe)
     shapes = shapes_mod.resolve(args.shapes)
     block = dict(recipe.config["policy"], **parse_overrides(args.override))
