@@ -268,6 +268,7 @@ REPLAY ?=
 SIM_SIZE ?= 640x480
 SIM_FAULTS ?=
 INPLACE ?=
+SALVAGE ?=
 RECORD_ROBOT = $(if $(filter command line environment,$(origin ROBOT)),$(ROBOT),koch)
 # DATASET has a default (the converted sample): recording and repair want it named.
 require_given = $(if $(filter command line environment,$(origin $(1))),,$(error $(1) is required: make $@ $(1)=<dir>))
@@ -281,9 +282,9 @@ record-sim: env-act ## make record on the simulator: leader and follower on ptys
 	$(call require_given,DATASET)
 	@envs/act/.venv/bin/python -m scripts.record.sim --size $(call q,SIM_SIZE)$(foreach f,$(SIM_FAULTS), --fault $(f)) -- $(RECORD_ARGS) --task $(if $(value TASK),$(call qv,TASK),'move the arm on the simulator')
 
-repair: env-tools ## after a crash: every complete episode, bit-identical, into DATASET_repaired (DATASET=dir DST=dir; INPLACE=1: the original renamed aside, kept)
+repair: env-tools ## after a crash: every complete episode, bit-identical, into DATASET_repaired (DATASET=dir DST=dir; INPLACE=1: the original renamed aside, kept; SALVAGE=1: the killed episode's complete frames too)
 	$(call require_given,DATASET)
-	$(TOOLS_PY) -m scripts.session.repair $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(INPLACE), --in-place)
+	$(TOOLS_PY) -m scripts.session.repair $(call q,DATASET)$(if $(filter command line environment,$(origin DST)), --dst $(call q,DST))$(if $(INPLACE), --in-place)$(if $(SALVAGE), --salvage)
 
 # Robot evaluation (scripts/rollout; docs/rollout.md): blind, interleaved, labelled episodes per
 # checkpoint through make serve. The policy control loop is not built yet: it stops after the

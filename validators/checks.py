@@ -60,6 +60,11 @@ CHECKS: dict[str, tuple[str, str]] = {
     "data.timestamp_order": ("error", "timestamps do not strictly increase"),
     "data.unknown_task_index": ("error", "task_index not in the tasks metadata"),
     "data.non_finite": ("error", "NaN or Inf in a floating-point feature"),
+    "data.slow_loop": (
+        "warning",
+        "a make record episode whose real loop rate (its tick periods, kept beside the data) "
+        "was below 95 % of fps",
+    ),
     # video
     "video.unreadable": ("error", "a video cannot be opened or demuxed"),
     "video.truncated": ("error", "a video file is cut short"),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from validators import dataset_format as fmt
+from validators import loop_timing
 from validators.arrow_np import to_numpy
 from validators.context import Context, DataColumns
 
@@ -25,6 +26,7 @@ BOOK_KEEPING = ("index", "episode_index", "frame_index", "timestamp", "task_inde
 def run(ctx: Context) -> None:
     files = [rel for rel in ctx.data_files if rel not in ctx.unreadable_data]
     float_cols = check_schemas(ctx, files)
+    loop_timing.run(ctx)  # a recording's real loop rate (its tick files); cheap, also quick
     if ctx.quick:
         return
     read_columns(ctx, files, float_cols)

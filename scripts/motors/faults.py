@@ -12,6 +12,11 @@ wrong ID, the factory baud rate, the power switch off) from the command line, on
     drop=ID:P             the motor at ID drops each reply with probability P
     corrupt=ID[:P]        the motor's replies carry a bad CRC (probability P, default 1)
     die=ID:S              the motor stops answering S seconds after its first Goal_Position
+    latency=MS            every SYNC_READ of Present_Position (the control loop's read of all
+                          joints) is answered MS milliseconds late: a slow bus for the loop
+                          (make record's loop-truth test bed) while pings, connect and
+                          calibration reads stay on time; keep MS under ~30: the SDK gives a
+                          sync read ~34 ms before it calls the packet lost
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Faults:
     drop: dict[int, float] = field(default_factory=dict)
     corrupt: dict[int, float] = field(default_factory=dict)
     die_after: dict[int, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
 
     def lookup(self, table: dict[int, float], motor_id: int) -> float:
         """A per-motor knob's value for `motor_id` (an `all` entry applies to every motor)."""
@@ -83,9 +89,11 @@ def parse(specs: list[str]) -> Faults:
             f.corrupt[_id(ident, spec)] = _number(arg, spec) if arg else 1.0
         elif key == "die" and arg:
             f.die_after[_id(ident, spec)] = _number(arg, spec)
+        elif key == "latency" and value:
+            f.latency_ms = _number(value, spec)
         else:
             raise FaultError(
                 f"unknown fault {spec!r}: use missing=ID, model=ID:MODEL, duplicate=ID, no-power, "
-                "baud=BPS, slow=ID:MS, drop=ID:P, corrupt=ID[:P], die=ID:SECONDS"
+                "baud=BPS, slow=ID:MS, drop=ID:P, corrupt=ID[:P], die=ID:SECONDS, latency=MS"
             )
     return f

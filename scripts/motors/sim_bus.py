@@ -17,6 +17,8 @@ from scripts.motors.faults import Faults
 from scripts.motors.profile import MotorSpec
 from scripts.motors.sim_motor import SimMotor
 
+PRESENT_POSITION = 132  # its address in every X-series control table (LeRobot's tables)
+
 # Koch convention (LeRobot's KochFollower.calibrate): these joints keep the full 0-4095 range.
 FULL_TURN = ("shoulder_pan", "wrist_roll")
 
@@ -216,6 +218,9 @@ class SimBus:
                 replies += self._status(
                     [m for m in motors if m.id == mid], now, lambda m: m.read(addr, length), level=1
                 )
+            late = self.faults.latency_ms / 1000.0  # the latency knob (faults: latency=MS)
+            if late and addr == PRESENT_POSITION:
+                return [(t + late, pkt) for t, pkt in replies]
             return replies
         if code == p.SYNC_WRITE:
             if not broadcast or len(prm) < 5:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -76,6 +77,9 @@ def number(knob: str, text: str, kind: type, lo: float, hi: float | None = None)
 def robot_and_teleop(args: argparse.Namespace):
     """LeRobot configs from the profiles (draccus decodes them: unknown keys fail)."""
     import draccus
+
+    # the camera types a profile may name (lerobot-record imports them the same way)
+    from lerobot.cameras.opencv import configuration_opencv  # noqa: F401
     from lerobot.robots import RobotConfig, koch_follower  # noqa: F401  (registers the type)
     from lerobot.teleoperators import TeleoperatorConfig, koch_leader  # noqa: F401
     from lerobot.utils.import_utils import register_third_party_plugins
@@ -161,6 +165,10 @@ class Teleop:
         try:
             obs = self.robot.get_observation()
             act = self.teleop.get_action()
+            obs_p = self.o(obs)
+            act_p = self.t((act, obs))
+            # KochFollower.send_action reads Present_Position too (max_relative_target)
+            self.robot.send_action(self.r((act_p, obs)))
         except ConnectionError as e:
             self.bus_errors += 1
             self.bus_errors_total += 1
@@ -169,9 +177,6 @@ class Teleop:
             log(f"bus read failed, tick skipped ({str(e).splitlines()[0][:120]})")
             raise SkipTick from e
         self.bus_errors = 0
-        obs_p = self.o(obs)
-        act_p = self.t((act, obs))
-        self.robot.send_action(self.r((act_p, obs)))
         if phase != "episode":
             return None
         return {
@@ -206,10 +211,16 @@ def check(args: argparse.Namespace):
             f"the leader and the follower are both on {robot_cfg.port}: give each its own port "
             "(ROBOT_PORT=..., TELEOP_PORT=...; make motors SCAN=1 shows which is which)", 2
         )  # fmt: skip
-    lines = preflight.arm_problems("follower", "ROBOT_PORT", args.robot, robot_cfg.port)
-    lines += preflight.arm_problems("leader", "TELEOP_PORT", args.teleop, teleop_cfg.port)
-    if lines:
-        raise PreflightError("\n".join(lines))
+    follower = preflight.arm_problems("follower", "ROBOT_PORT", args.robot, robot_cfg.port)
+    leader = preflight.arm_problems("leader", "TELEOP_PORT", args.teleop, teleop_cfg.port)
+    if follower and leader and preflight.swapped(args, robot_cfg.port, teleop_cfg.port):
+        raise PreflightError(
+            f"the arms are swapped: the leader ({args.teleop}) answers on ROBOT_PORT="
+            f"{robot_cfg.port} and the follower ({args.robot}) on TELEOP_PORT={teleop_cfg.port}: "
+            f"give ROBOT_PORT={teleop_cfg.port} TELEOP_PORT={robot_cfg.port}"
+        )
+    if follower or leader:
+        raise PreflightError("\n".join(follower + leader))
     sizes = {n: (c.width or 640, c.height or 480) for n, c in robot_cfg.cameras.items()}
     problem = preflight.disk_problem(
         root, preflight.estimate_bytes(episodes, episode_s, fps, sizes)
@@ -239,6 +250,10 @@ def connect(device, label: str, attempts: int = 3) -> None:
             log(f"{label}: connect failed ({first[:100]}); retrying")
             with contextlib.suppress(Exception):
                 device.disconnect()
+            bus = getattr(device, "bus", None)  # failed after the port opened: close it too
+            if bus is not None and bus.is_connected:
+                with contextlib.suppress(Exception):
+                    bus.disconnect(disable_torque=False)
             time.sleep(0.5)
 
 
@@ -346,6 +361,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("record: interrupted", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError) as e:  # RuntimeError: LeRobot's encoder thread re-raised
+        if not disk_full(e):
+            raise
+        root = os.path.abspath(args.dataset)
+        print(f"record: error: disk full writing {root} ({str(e).splitlines()[0][:160]}): the "
+              f"episodes saved before it are intact; free space, then make repair DATASET={root}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+def disk_full(e: BaseException) -> bool:
+    """ENOSPC (or EDQUOT), also inside an error LeRobot's encoder thread turned into text."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(e) or "Disk quota exceeded" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 if __name__ == "__main__":

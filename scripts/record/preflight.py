@@ -111,6 +111,16 @@ def arm_problems(label: str, knob: str, profile: str, port: str | None) -> list[
     ]
 
 
+def swapped(args, robot_port: str, teleop_port: str) -> bool:
+    """Both arms failed their check: do they pass with the ports exchanged (plugged into each
+    other's USB)? Then one line says so instead of two about wrong motor models."""
+    from scripts.motors import check
+
+    return not check.problems(args.robot, teleop_port) and not check.problems(
+        args.teleop, robot_port
+    )
+
+
 def camera_problems(cameras: dict, fps: int, seconds: float = 1.0) -> list[str]:
     """Open each camera (LeRobot's classes), count distinct frames for ``seconds``."""
     from lerobot.cameras.utils import make_cameras_from_configs

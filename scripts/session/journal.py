@@ -11,6 +11,9 @@ Layout inside the dataset (``meta/`` so LeRobot and the validator ignore it):
     meta/.lerobot-ops-record/ticks/episode_NNNNNN.f64
                                              the real period of every tick (float64, seconds,
                                              little-endian): the loop timing truth
+    meta/.lerobot-ops-record/partial/episode_NNNNNN.rows.jsonl
+                                             the episode being recorded, one line per frame
+                                             (deleted once committed): make repair SALVAGE=1
     meta/.lerobot-ops-record/info.json       meta/info.json as of the last committed episode
                                              (LeRobot rewrites info.json in place, not
                                              atomically: a kill can truncate it)
@@ -34,6 +37,7 @@ SIDE = Path("meta") / ".lerobot-ops-record"
 JOURNAL = SIDE / "journal.jsonl"
 TICKS = SIDE / "ticks"
 INFO_SNAPSHOT = SIDE / "info.json"
+PARTIAL = SIDE / "partial"
 TOOL = "lerobot-ops record"
 
 
@@ -119,6 +123,11 @@ def write_journal(root: Path, records: list[dict]) -> None:
 
 def ticks_path(root: Path, episode_index: int) -> Path:
     return Path(root) / TICKS / f"episode_{episode_index:06d}.f64"
+
+
+def partial_rows(root: Path, episode_index: int) -> Path:
+    """The row log of an episode being recorded (``writer``; ``salvage`` reads it)."""
+    return Path(root) / PARTIAL / f"episode_{episode_index:06d}.rows.jsonl"
 
 
 def write_ticks(root: Path, episode_index: int, periods: list[float]) -> Path:

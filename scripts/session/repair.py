@@ -16,6 +16,9 @@ whose ``meta/episodes`` row is not, a truncated or missing video, a half-written
    ``meta/episodes`` files, ``tasks.parquet`` and ``info.json`` (totals, splits) rewritten
    with the converter's metadata writers, exact float64 stats (``scripts.fix_stats``), the
    marker, journal and tick files of the kept episodes;
+   With ``--salvage`` (``make repair SALVAGE=1``) the interrupted episode right after them
+   is kept too, as far as its frames are complete (``salvage``: its row log and the decodable
+   pictures of its streaming mp4s; its videos re-encoded, every other file still a copy);
 3. validates it (``validators``) and renames it to DST (default ``<DATASET>_repaired``), or
    with ``--in-place`` renames DATASET aside to ``<DATASET>.orig-<time>`` (kept) and the new
    one into its place. DATASET's files are only read.
@@ -27,6 +30,7 @@ Afterwards ``make record RESUME=1 DATASET=<the repaired one>`` numbers the next 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -70,6 +74,7 @@ class Scan:
     files: dict[int, list[str]] = field(default_factory=dict)  # episode -> data + video files
     meta_files: dict[int, str] = field(default_factory=dict)  # episode -> its episodes file
     dropped: list[str] = field(default_factory=list)  # one line per dropped thing
+    salvaged: dict | None = None  # SALVAGE=1: the interrupted episode's kept frames
 
 
 def read_info(root: Path) -> tuple[dict, str]:
@@ -196,15 +201,45 @@ def read_tasks(root: Path, kept: list[dict]) -> list[str]:
     return tasks
 
 
-def build(root: Path, tmp: Path, s: Scan) -> None:
+def salvage_partial(root: Path, tmp: Path, s: Scan, tasks: list[str]) -> None:
+    """SALVAGE=1: the interrupted episode's complete frames as one more episode (``salvage``)."""
+    from scripts.session import salvage
+
+    e = len(s.kept)
+    taken = {rel for files in s.files.values() for rel in files}
+    part = salvage.find(root, s.info, e, taken)
+    if part.frames < 2:
+        why = part.why_not or f"{part.frames} complete frame(s) ({len(part.rows)} rows, "
+        why += "" if part.why_not else f"pictures {[len(p) for p in part.pictures.values()]})"
+        if not s.kept:
+            raise RepairError(f"DATASET={root}: no complete episode, and salvage: {why}")
+        s.dropped.append(f"note: salvage: episode {e}: nothing to keep: {why}")
+        return
+    row, files, meta_rel = salvage.write(part, s.info, tmp, s.kept, tasks)
+    s.kept.append(row)
+    s.files[e] = files
+    s.meta_files[e] = meta_rel
+    s.salvaged = {"episode_index": e, "frames": part.frames, "rows": len(part.rows),
+                  "pictures": {k: len(v) for k, v in part.pictures.items()},
+                  "t": [r["t"] for r in part.rows[: part.frames]]}  # fmt: skip
+    s.dropped = [d for d in s.dropped if not d.startswith(f"episode {e}:")]
+    s.dropped.append(
+        f"note: salvage: episode {e}: kept its {part.frames} complete frames of "
+        f"{len(part.rows)} rows logged (videos re-encoded from the decoded pictures)"
+    )
+
+
+def build(root: Path, tmp: Path, s: Scan, salvage: bool = False) -> None:
     """The repaired dataset in ``tmp`` (see the module docstring, step 2)."""
     cloner = Cloner()
     for e, files in s.files.items():
         for rel in [*files, s.meta_files[e]]:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             cloner.put(root / rel, tmp / rel)
-    n_frames = sum(int(r["length"]) for r in s.kept)
     tasks = read_tasks(root, s.kept)
+    if salvage:
+        salvage_partial(root, tmp, s, tasks)
+    n_frames = sum(int(r["length"]) for r in s.kept)
     used = set()
     for files in s.files.values():
         used |= set(
@@ -256,6 +291,9 @@ def journal_records(root: Path, tmp: Path, s: Scan) -> list[dict]:
             out.append(committed[e])
             continue
         periods = journal.read_ticks(root, e)
+        if s.salvaged and s.salvaged["episode_index"] == e:  # tick starts from its row log
+            t = s.salvaged["t"]
+            periods = [b - a for a, b in itertools.pairwise(t)]
         missed = sum(max(0, round(p * fps) - 1) for p in periods)
         out.append(
             {
@@ -268,12 +306,17 @@ def journal_records(root: Path, tmp: Path, s: Scan) -> list[dict]:
                 "timing": summarize(periods, fps, int(row["length"]), missed),
                 "save_s": 0.0,
                 "rebuilt_by_repair": True,
+                **({"salvaged": True} if s.salvaged and s.salvaged["episode_index"] == e else {}),
             }
         )
+        if out[-1].get("salvaged"):
+            journal.write_ticks(tmp, e, periods)
     return out
 
 
-def repair(root: Path, dst: Path | None, in_place: bool) -> tuple[Path, Scan]:
+def repair(
+    root: Path, dst: Path | None, in_place: bool, salvage: bool = False
+) -> tuple[Path, Scan]:
     root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise RepairError(f"DATASET={root}: no such folder", 2)
@@ -292,7 +335,7 @@ def repair(root: Path, dst: Path | None, in_place: bool) -> tuple[Path, Scan]:
     if not in_place and (root in target.parents or target == root):
         raise RepairError(f"DST={target}: must be outside DATASET", 2)
     s = scan(root)
-    if not s.kept:
+    if not s.kept and not salvage:
         raise RepairError(
             f"DATASET={root}: no complete episode to keep ({'; '.join(s.dropped) or 'none saved'})"
         )
@@ -301,7 +344,12 @@ def repair(root: Path, dst: Path | None, in_place: bool) -> tuple[Path, Scan]:
     except ConversionError as exc:
         raise RepairError(f"{exc.file}: {exc.message}", 2) from exc
     try:
-        build(root, tmp, s)
+        build(root, tmp, s, salvage)
+        if not s.kept:
+            raise RepairError(
+                f"DATASET={root}: no complete episode and nothing to salvage "
+                f"({'; '.join(s.dropped) or 'none saved'})"
+            )
         from validators.runner import validate_dataset
 
         result = validate_dataset(tmp, behaviour=False)  # format and stats; rows as recorded
@@ -328,11 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--dst", type=Path, default=None, help="default: <DATASET>_repaired")
     ap.add_argument("--in-place", action="store_true", help="DATASET renamed aside, kept")
+    ap.add_argument("--salvage", action="store_true", help="keep the partial episode's frames")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
         log(f"checking {a.dataset} episode by episode ...")
-        target, s = repair(a.dataset, a.dst, a.in_place)
+        target, s = repair(a.dataset, a.dst, a.in_place, a.salvage)
     except RepairError as e:
         print(f"repair: error: {e}", file=sys.stderr)
         return e.code
@@ -342,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     for line in s.dropped:
         log(f"dropped {line}" if not line.startswith("note") else line)
     frames = sum(int(r["length"]) for r in s.kept)
-    log(f"wrote {target}: {len(s.kept)} complete episodes ({frames} frames) bit-identical, "
+    whole = len(s.kept) - (1 if s.salvaged else 0)
+    extra = ""
+    if s.salvaged:
+        extra = f" + episode {s.salvaged['episode_index']} salvaged ({s.salvaged['frames']} frames)"
+    log(f"wrote {target}: {whole} complete episodes bit-identical{extra}, {frames} frames, "
         f"exact stats, validated, in {time.perf_counter() - t0:.1f} s")  # fmt: skip
     log(f"continue with: make record RESUME=1 DATASET={target} (next episode: {len(s.kept)})")
     return 0

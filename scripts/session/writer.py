@@ -16,7 +16,13 @@ episodes to a shared mp4 by re-muxing it, and rewrites ``info.json`` in place. S
   are complete and are never opened for writing again. A kill can only damage the episode
   being recorded, which ``make repair`` drops;
 - a streaming encoder that dropped frames (its queue was full: the video would be shorter
-  than the data) makes the episode be discarded, not saved broken.
+  than the data) makes the episode be discarded, not saved broken;
+- for ``make repair SALVAGE=1`` the episode being recorded is kept salvageable: every frame's
+  numeric values (and the tick's start time) are appended to a row log
+  (``journal.partial_rows``, one JSON line per frame, written straight to the file: a SIGKILL
+  loses nothing the line holds), the streaming encoder's mp4 flushes every packet to its file
+  (``flush_packets``) and h264 repeats SPS/PPS in the stream (``repeat-headers``), so the
+  frames of an mp4 whose index (moov) was never written still decode (``salvage``).
 
 Why per-episode files are fine: v3.0 allows any number of files (1000 per chunk folder), and
 LeRobot's reader maps episodes to files through ``meta/episodes``; it is v2.1's layout again,
@@ -25,6 +31,7 @@ which LeRobot trained on for years.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -81,8 +88,41 @@ def rgb_encoder(codec: str, encoder_threads: int | None = None):
     from lerobot.configs.video import RGBEncoderConfig
 
     if codec in ("h264", "libx264"):
-        return RGBEncoderConfig(vcodec="h264", preset="veryfast", crf=23)
+        # repeat-headers: SPS/PPS in the stream too (not only in the moov a kill never writes),
+        # so make repair SALVAGE=1 can decode a killed episode's frames; ~40 bytes a keyframe.
+        return RGBEncoderConfig(
+            vcodec="h264", preset="veryfast", crf=23,
+            extra_options={"x264-params": "repeat-headers=1"},
+        )  # fmt: skip
     return RGBEncoderConfig(vcodec=codec)
+
+
+class _FlushingAV:
+    """LeRobot's video_utils' view of PyAV: the streaming encoder's mp4 is opened with
+    ``flush_packets=1`` so each encoded frame reaches the file at once (PyAV's 32 KB write
+    buffer would otherwise hold the last second of a small video when the process is killed).
+    Everything else is PyAV itself."""
+
+    def __init__(self, av) -> None:
+        self._av = av
+
+    def __getattr__(self, name: str):
+        return getattr(self._av, name)
+
+    def open(self, file, mode="r", *args, **kwargs):
+        if mode == "w" and str(file).endswith("_streaming.mp4"):
+            opts = dict(kwargs.get("container_options") or {})
+            opts.setdefault("flush_packets", "1")
+            kwargs["container_options"] = opts
+        return self._av.open(file, mode, *args, **kwargs)
+
+
+def _flush_streaming_packets() -> None:
+    """Install ``_FlushingAV`` in LeRobot's video_utils (once)."""
+    from lerobot.datasets import video_utils
+
+    if not isinstance(video_utils.av, _FlushingAV):
+        video_utils.av = _FlushingAV(video_utils.av)
 
 
 class CrashSafeWriter:
@@ -94,6 +134,14 @@ class CrashSafeWriter:
         self.streaming = streaming
         self.save_seconds: list[float] = []
         self.codec = ""
+        self._rows_fd: int | None = None
+        self._row_keys = [
+            k for k, ft in ds.features.items()
+            if ft["dtype"] not in ("video", "image")
+            and k not in ("timestamp", "frame_index", "episode_index", "index", "task_index")
+        ]  # fmt: skip
+        if streaming:
+            _flush_streaming_packets()
         if os.environ.get(KILL_ENV):
             _install_kill_hooks(ds)
 
@@ -169,11 +217,34 @@ class CrashSafeWriter:
         return self.ds.features
 
     def add(self, frame: dict) -> None:
+        t = time.perf_counter()
         self.ds.add_frame(frame)
+        self._log_row(frame, t)
+
+    def _log_row(self, frame: dict, t: float) -> None:
+        """Append the frame's numeric values to the episode's row log (salvage, see above)."""
+        if self._rows_fd is None:
+            path = journal.partial_rows(self.root, self.next_index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._rows_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
+        row = {k: _plain(frame[k]) for k in self._row_keys if k in frame}
+        enc = getattr(self.ds.writer, "_streaming_encoder", None)
+        dropped = sum((getattr(enc, "_dropped_frames", None) or {}).values())
+        rec = {"t": t, "task": frame.get("task", ""), "v": row, "dropped": dropped}
+        line = json.dumps(rec) + "\n"
+        os.write(self._rows_fd, line.encode())
+
+    def _drop_rows(self, index: int) -> None:
+        """Close and delete the row log (the episode was discarded or is committed)."""
+        if self._rows_fd is not None:
+            os.close(self._rows_fd)
+            self._rows_fd = None
+        journal.partial_rows(self.root, index).unlink(missing_ok=True)
 
     def discard(self) -> None:
         if self.ds.has_pending_frames() or self.streaming:
             self.ds.clear_episode_buffer()
+        self._drop_rows(self.next_index)
 
     def _dropped(self) -> dict[str, int]:
         enc = getattr(self.ds.writer, "_streaming_encoder", None)
@@ -190,6 +261,7 @@ class CrashSafeWriter:
         dropped = self._dropped()
         if dropped:
             self.ds.clear_episode_buffer()
+            self._drop_rows(index)
             return {"episode_index": index, "discarded": f"the video encoder dropped {dropped} "
                     "frames (CPU too slow for this codec/size/fps)"}  # fmt: skip
         t = time.perf_counter()
@@ -252,8 +324,15 @@ class CrashSafeWriter:
             **({"extra": extra} if extra else {}),
         }
         journal.append(self.root, record)
+        self._drop_rows(index)
         return record
 
     def finish(self) -> None:
         """LeRobot's finalize (idempotent); every file is already closed and fsynced."""
         self.ds.finalize()
+
+
+def _plain(value):
+    """A frame value as JSON (numpy arrays and scalars as lists / numbers, exact for float32)."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if tolist else value

@@ -61,7 +61,9 @@ def replay_source(root: Path, size: str = "64x48", fps: int = 30) -> Path:
 
 
 @contextmanager
-def bed(tmp: Path, replay: Path, *follower_args: str) -> Iterator[Bed]:
+def bed(
+    tmp: Path, replay: Path, *follower_args: str, leader_args: tuple[str, ...] = ()
+) -> Iterator[Bed]:
     """Both simulators for the block (calibrated; the leader moves like a hand)."""
     calib = tmp / "calibration"
     with ExitStack() as stack:
@@ -86,6 +88,7 @@ def bed(tmp: Path, replay: Path, *follower_args: str) -> Iterator[Bed]:
                 "300",
                 "--write-calibration",
                 str(calib / "teleoperators/koch_leader/koch_leader.json"),
+                *leader_args,
             )
         )
         yield Bed(follower, leader, calib, replay)

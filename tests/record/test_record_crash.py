@@ -22,11 +22,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from helpers.motors_sim import REPO, TRANSPORT_SIGNS
 from helpers.record_sim import bed, lerobot_check, replay_source, tools
 
-from scripts.session import journal
+from scripts.session import journal, salvage
 
 CI_KILLS = ["frame", "save-data:1", "save-meta:1", "save-journal:1", "finalize-stats:end"]
 MORE = ["save-video:1", "save-journal:0", "save-data:0"]
@@ -83,6 +84,31 @@ def resume(b, fixed: Path) -> subprocess.CompletedProcess:
     return res
 
 
+def check_salvage(ds: Path, committed: list[dict]) -> Path:
+    """``make repair SALVAGE=1`` of a recording killed during episode 1's frames."""
+    out = ds.with_name(ds.name + "_salvaged")
+    rep = tools("-m", "scripts.session.repair", ds, "--dst", out, "--salvage")
+    assert rep.returncode == 0, f"salvage failed:\n{rep.stderr}"
+    kept = journal.read(out)
+    assert [r["episode_index"] for r in kept] == list(range(len(committed) + 1)), rep.stderr
+    for rec in committed:
+        for rel, digest in rec["files"].items():
+            assert journal.sha256(out / rel) == digest, f"salvage: {rel} changed"
+    part = kept[-1]
+    logged = salvage.read_rows(journal.partial_rows(ds, part["episode_index"]))
+    assert part.get("salvaged") and 2 <= part["length"] <= len(logged), (part, rep.stderr)
+    rows = pq.read_table(out / next(r for r in part["files"] if r.startswith("data/"))).to_pylist()
+    assert [r["frame_index"] for r in rows] == list(range(part["length"]))
+    assert rows[0]["index"] == committed[-1]["dataset_to_index"]
+    for row, log in zip(rows, logged, strict=False):  # the values as logged, float32-exact
+        assert row["action"] == log["v"]["action"]
+        assert row["observation.state"] == log["v"]["observation.state"]
+    val = tools("-m", "validators", out)  # standard mode: exact float64 stats included
+    assert val.returncode == 0, f"salvage: validator:\n{val.stdout[-3000:]}"
+    print(f"salvage: kept {part['length']} of {len(logged)} logged frames: {rep.stderr[-300:]}")
+    return out
+
+
 def test_sigkill_repair_resume(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     replay = replay_source(tmp_path_factory.mktemp("replay"))
     rng = random.Random(24)
@@ -117,6 +143,8 @@ def test_sigkill_repair_resume(tmp_path: Path, tmp_path_factory: pytest.TempPath
             val = tools("-m", "validators", fixed)
             assert val.returncode == 0, f"{kill}: validator:\n{val.stdout[-3000:]}"
             checked.append(fixed)
+            if kill == "frame":  # SALVAGE=1: the killed episode's complete frames kept too
+                checked.append(check_salvage(ds, committed))
             if kill in RESUMED:
                 before = len(kept)
                 res = resume(b, fixed)
