@@ -253,9 +253,14 @@ def build_client(plan: dict, log_dir: Path):
     rc = import_async("robot_client", log_dir)
     cfgs = {}
     for c in dict.fromkeys(s["checkpoint"] for s in plan["slots"]):
-        ckpt_cfg = ck.read_config(Path(c))
-        cfg = profiles.client_config(prof, checkpoint=Path(c), policy_type=ckpt_cfg["type"],
-                                     server=plan["server"])  # fmt: skip
+        try:
+            ckpt_cfg = ck.read_config(Path(c))
+            if not isinstance(ckpt_cfg.get("type"), str):
+                raise ck.CheckpointError(f"{c}/config.json names no policy type")
+            cfg = profiles.client_config(prof, checkpoint=Path(c), policy_type=ckpt_cfg["type"],
+                                         server=plan["server"])  # fmt: skip
+        except (ck.CheckpointError, profiles.ProfileError) as e:
+            raise RolloutStop(f"CHECKPOINT {c}: {e}") from None
         try:
             for w in dc.preflight(cfg, ckpt_cfg, prof["ops"]):
                 log(f"warning: {w}")
