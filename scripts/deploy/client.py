@@ -254,11 +254,15 @@ def build_client_class(rc: Any) -> type:
                     for a in chunk:
                         a.action = a.get_action().to(self.config.client_device)
                 self.action_chunk_size = max(self.action_chunk_size, len(chunk))
-                self.inflight_since = None
                 with self.action_queue_lock:
                     was_empty = self.action_queue.empty()
                 late = self.metrics.chunk(now - chunk[0].get_timestamp(), was_empty)
                 self._aggregate_action_queues(chunk, self.config.aggregate_fn)
+                # Only now may the next observation go (issue 25's stall): cleared before the
+                # queue held the new chunk, the control loop saw the old, short queue, sent an
+                # observation of the timestep just predicted, the server dropped it as a
+                # duplicate, and nothing went for the 1 s in-flight limit (~750 ms dry).
+                self.inflight_since = None
                 self.must_go.set()
                 if late is not None:
                     self._warn_late(late, now - chunk[0].get_timestamp())
@@ -307,12 +311,20 @@ def build_client_class(rc: Any) -> type:
                 if time.monotonic() - self.inflight_since < 1.0:
                     return False
                 self.inflight_since = None
+            with self.latest_action_lock:
+                step = max(self.latest_action, 0)
+            if step == getattr(self, "last_sent_step", None):
+                with self.action_queue_lock:
+                    dry = self.action_queue.empty()
+                if not (dry and self.must_go.is_set()):
+                    return False  # the server drops a timestep it predicted (unless must_go)
             return super()._ready_to_send_observation()
 
         def send_observation(self, obs: Any) -> bool:
             sent = super().send_observation(obs)
             if sent:
                 self.inflight_since = time.monotonic()
+                self.last_sent_step = obs.get_timestep()
             return sent
 
         def actions_available(self) -> bool:

@@ -1,15 +1,14 @@
 """``make rollout``: N labelled episodes per checkpoint, blind and interleaved (tools env).
 
 Order: knobs (one line each, exit 2), then the blind schedule from SEED (printed: the order
-can be reproduced; the operator's terminal shows episode numbers only), then the session.
+can be reproduced; the operator's terminal shows episode numbers only), then the session:
+``scripts.rollout.loop`` in envs/act (robot, deploy client, session writer), a child process
+on the same terminal. The report is written here, from the dataset's journal, after the child
+ends however it ends: a client killed mid-session loses the episode it was recording, and the
+report says how many planned episodes are on disk and how the session ended.
+``REPORT_ONLY=1`` reports a rollout dataset already on disk.
 
-Not yet: the policy control loop (each episode driven through ``make serve`` with
-``scripts.deploy.client``'s pieces and recorded by ``scripts.session``). Until it exists the
-command stops after the schedule with one line saying so (exit 3) instead of pretending.
-``REPORT_ONLY=1`` reports a rollout dataset already on disk (its journal's ``rollout/``
-columns, as ``LabelledSink`` wrote them).
-
-Exit codes: 0 ok, 2 bad knob, 3 not yet (the control loop), 1 anything else.
+Exit codes: 0 ok, 2 bad knob / refused before the first episode, 1 anything else.
 """
 
 from __future__ import annotations
@@ -21,11 +20,10 @@ from pathlib import Path
 
 from scripts.rollout import report, schedule
 
-ROBOTS = ("koch", "replay", "sim")
-NOT_YET = (
-    "not yet: the policy control loop through make serve (issue 25 item 3) is not built; "
-    "the schedule, label keys, the writer's rollout/ columns and the report are"
-)
+ROBOTS = ("koch", "replay")
+OPERATORS = ("keys", "scripted")
+REPO = Path(__file__).resolve().parents[2]
+ACT_PY = REPO / "envs" / "act" / ".venv" / "bin" / "python"
 
 
 class KnobError(ValueError):
@@ -49,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", default="")
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--report", type=Path, default=None, help="report JSON (PNG beside it)")
+    p.add_argument("--operator", default="keys", help="keys | scripted (replay only)")
+    p.add_argument("--tolerance", default="0.5", help="scripted: distance in action stds")
+    p.add_argument("--replay", default="", help="replay robot: the v3.0 dataset it plays")
+    p.add_argument("--robot-port", default="")
+    p.add_argument("--stall-s", default="")
+    p.add_argument("--server-wait", default="10")
     return p
 
 
@@ -65,8 +69,19 @@ def _number(knob: str, text: str, kind: type, lo: float) -> float:
 
 def check(a: argparse.Namespace) -> dict:
     """Every knob, before anything connects; returns the parsed values."""
+    if a.robot == "sim":
+        raise KnobError(
+            "ROBOT=sim: not yet for make rollout (the simulated Koch runs under "
+            "make robot ROBOT=koch ROBOT_PORT=<make motors-sim pty>); use ROBOT=replay"
+        )
     if a.robot not in ROBOTS:
         raise KnobError(f"ROBOT={a.robot}: unknown robot (known: {', '.join(ROBOTS)})")
+    if a.operator not in OPERATORS:
+        raise KnobError(f"OPERATOR={a.operator}: keys or scripted")
+    if a.operator == "scripted" and a.robot != "replay":
+        raise KnobError(f"OPERATOR=scripted: only on ROBOT=replay (a person judges {a.robot})")
+    if a.replay and not (Path(a.replay) / "meta" / "info.json").is_file():
+        raise KnobError(f"REPLAY={a.replay}: not a v3.0 dataset (no meta/info.json)")
     ckpts = [c.strip() for c in a.checkpoint.split(",") if c.strip()]
     if not ckpts:
         raise KnobError("CHECKPOINT is empty: make rollout CHECKPOINT=a[,b]")
@@ -83,10 +98,41 @@ def check(a: argparse.Namespace) -> dict:
     seed = int(_number("SEED", a.seed, int, 0)) if a.seed else schedule.new_seed()
     return {"checkpoints": [str(Path(c).resolve()) for c in ckpts], "episodes": episodes,
             "episode_s": _number("EPISODE_S", a.episode_s, float, 0.1),
-            "reset_s": _number("RESET_S", a.reset_s, float, 0), "seed": seed}  # fmt: skip
+            "reset_s": _number("RESET_S", a.reset_s, float, 0), "seed": seed,
+            "tolerance": _number("TOLERANCE", a.tolerance, float, 0),
+            "stall_s": _number("STALL_S", a.stall_s, float, 0.1) if a.stall_s else None,
+            "server_wait": _number("SERVER_WAIT", a.server_wait, float, 0)}  # fmt: skip
 
 
-def report_only(root: Path, out: Path | None) -> int:
+def session_info(root: Path, child: dict | None = None) -> dict:
+    """What the report says about the session: planned vs on disk, how it ended."""
+    import json
+
+    from scripts.session import journal
+
+    info: dict = {"dataset": str(root), "episodes_on_disk": len(journal.read(root))}
+    marker = journal.read_marker(root) or {}
+    if "planned" in marker:
+        info["planned"] = marker["planned"]
+        info["seed"] = marker.get("seed")
+    f = root / journal.SIDE / "rollout_session.json"
+    if f.is_file():
+        info.update(json.loads(f.read_text()))
+    elif "planned" in marker:  # the control loop never wrote its end: it was killed
+        info["stopped"] = "killed"
+    if child:
+        info.update(child)
+    if info.get("stopped") == "killed" or info.get("returncode", 0) < 0:
+        info["stopped"] = "killed"
+        info["note"] = (
+            f"the session was killed: {info['episodes_on_disk']} of "
+            f"{info.get('planned', '?')} planned episodes on disk; the episode "
+            "being recorded then is lost (make repair DATASET=... drops its files)"
+        )
+    return info
+
+
+def report_only(root: Path, out: Path | None, child: dict | None = None) -> int:
     """The report of a rollout dataset already written (its journal)."""
     from scripts.report.atomic import ReportError
     from scripts.session import journal
@@ -95,7 +141,7 @@ def report_only(root: Path, out: Path | None) -> int:
     if not records:
         log(f"error: {root}: no committed episode (not a rollout dataset, or empty)")
         return 2
-    rep = report.build(records, {"dataset": str(root), "episodes_on_disk": len(records)})
+    rep = report.build(records, session_info(root, child))
     out = out or root / journal.SIDE / "rollout_report.json"
     try:
         print(report.write(rep, out, out.with_suffix(".png")), flush=True)
@@ -103,7 +149,44 @@ def report_only(root: Path, out: Path | None) -> int:
         log(f"error: {e}")
         return 1
     log(f"report {out} and {out.with_suffix('.png')}")
+    if rep["session"].get("note"):
+        log(rep["session"]["note"])
     return 0
+
+
+def run_session(a: argparse.Namespace, v: dict, root: Path, plan: list) -> int:
+    """The control loop in envs/act on this terminal; then the report, whatever happened."""
+    import json
+    import signal
+    import subprocess
+    import tempfile
+
+    doc = {"dataset": str(root), "robot": a.robot, "server": a.server, "task": a.task,
+           "episode_s": v["episode_s"], "reset_s": v["reset_s"], "seed": v["seed"],
+           "slots": [{"number": s.number, "checkpoint": s.checkpoint} for s in plan],
+           "operator": a.operator, "tolerance": v["tolerance"], "replay": a.replay,
+           "robot_port": a.robot_port, "stall_s": v["stall_s"],
+           "server_wait": v["server_wait"]}  # fmt: skip
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".json", prefix="rollout-plan-", delete=False
+    ) as f:
+        json.dump(doc, f)
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the child's to handle
+    try:
+        proc = subprocess.Popen([str(ACT_PY), "-m", "scripts.rollout.loop", f.name], cwd=REPO)
+        rc = proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        Path(f.name).unlink(missing_ok=True)
+    if not root.exists():
+        return rc or 1
+    from scripts.session import journal
+
+    if not journal.read(root):
+        log(f"no episode saved in {root}")
+        return rc or 1
+    out = report_only(root, a.report, {"returncode": rc})
+    return rc if rc else out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = schedule.plan(v["checkpoints"], v["episodes"], v["seed"])
     log(f"seed {v['seed']} (SEED={v['seed']} reproduces this order); {len(plan)} episodes, "
         f"{v['episodes']} per checkpoint, order blind to the operator")  # fmt: skip
-    for slot in plan:
-        log(f"  {schedule.blind_line(slot, len(plan))}")
-    log(NOT_YET)
-    return 3
+    return run_session(a, v, root, plan)
 
 
 if __name__ == "__main__":

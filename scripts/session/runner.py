@@ -11,6 +11,9 @@ What is plugged in (so rollout reuses all of it with a policy instead of a leade
   from the teleoperator or the policy, send it); returns the dataset frame to keep during an
   episode phase (``None``: nothing to record this tick).
 - ``hooks.phase(phase, episode_index)`` (optional): called as a phase begins (announce it).
+- ``hooks.prepare(phase, episode_index)`` (optional): called before the phase's clock starts,
+  so slow set-up (``make rollout`` loads the episode's checkpoint on the server and waits for
+  its first action chunk) is not counted as missed ticks of the phase.
 - ``sink``: where episodes go; ``sink.next_index``, ``sink.add(frame)``,
   ``sink.save(periods, summary) -> dict`` (the record of the saved episode; with a
   ``discarded`` reason when it could not be saved consistently), ``sink.discard()``.
@@ -104,6 +107,9 @@ class Session:
         """Run one phase; returns (how it ended: end|next|rerecord|stop, frames added)."""
         deadlines = max(1, round(seconds * self.cfg.fps))
         clock = self.clock
+        prepare = getattr(self.hooks, "prepare", None)
+        if prepare:
+            prepare(phase, self.sink.next_index)
         clock.start()
         frames = 0
         announce = getattr(self.hooks, "phase", None)
