@@ -100,9 +100,12 @@ HEAD ?=
 TAIL ?=
 NEW_TASK ?=
 FEATURE ?=
-EDIT_KNOBS = EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE
+IDLE ?=
+MOTION ?=
+FACTOR ?=
+EDIT_KNOBS = EPISODES SPLIT HEAD TAIL IDLE MOTION FACTOR TASK NEW_TASK FEATURE
 .PHONY: edit
-edit: env-tools ## a new v3.0 dataset from DATASET, source untouched (OP=delete|keep|split|merge|trim|rename-task|drop-feature DATASET=dir[,dir] DST=dir EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE FORCE=1)
+edit: env-tools ## a new v3.0 dataset from DATASET, source untouched (OP=delete|keep|split|merge|trim|trim-idle|fps|rename-task|drop-feature DATASET=dir[,dir] DST=dir EPISODES SPLIT HEAD TAIL IDLE MOTION FACTOR TASK NEW_TASK FEATURE FORCE=1)
 	$(call require,OP)$(if $(filter command line environment,$(origin DST)),,$(error DST is required: make edit DST=<new folder>))
 	$(TOOLS_PY) -m scripts.edit $(call q,OP) $(call q,DATASET) --dst $(call q,DST)$(foreach k,$(EDIT_KNOBS),$(if $($(k)), $(k)=$(call q,$(k))))$(if $(FORCE), --force)
 

@@ -2,8 +2,9 @@
 
 What ``make edit`` runs. Knobs are passed as the Makefile names them (``EPISODES=3,7-9``,
 ``SPLIT=train:0.9,val:0.1``, ``HEAD=``/``TAIL=`` frames or ``0.5s``, ``TASK=``/``NEW_TASK=``,
-``FEATURE=``) so every error names the knob the user typed. DATASET is one folder, or for
-merge several separated by commas (or ``@file`` with one folder per line). Errors are one line
+``FEATURE=``, ``IDLE=``/``MOTION=``, ``FACTOR=``) so every error names the knob the user
+typed. DATASET is one folder, or for merge several separated by commas (or ``@file`` with one
+folder per line). Errors are one line
 ``edit: error: ...``, exit 1, nothing written.
 """
 
@@ -16,8 +17,20 @@ from pathlib import Path
 
 from scripts.edit.errors import EditError
 from scripts.edit.pipeline import Request, run
+from scripts.edit.plan import OPS
 
-KNOBS = ("EPISODES", "SPLIT", "HEAD", "TAIL", "TASK", "NEW_TASK", "FEATURE")
+KNOBS = (
+    "EPISODES",
+    "SPLIT",
+    "HEAD",
+    "TAIL",
+    "IDLE",
+    "MOTION",
+    "FACTOR",
+    "TASK",
+    "NEW_TASK",
+    "FEATURE",
+)
 
 
 def _datasets(value: str) -> list[Path]:
@@ -36,7 +49,7 @@ def _datasets(value: str) -> list[Path]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="make edit", description=__doc__.splitlines()[0])
-    p.add_argument("op", help="delete, keep, split, merge, trim, rename-task, drop-feature")
+    p.add_argument("op", help=", ".join(OPS))
     p.add_argument("dataset", help="a v3.0 dataset folder (merge: a,b or @list.txt)")
     p.add_argument("--dst", required=True, type=Path, help="a new folder (FORCE=1: ours only)")
     p.add_argument("--force", action="store_true", help="replace a previous output of ours")
