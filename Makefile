@@ -358,7 +358,7 @@ convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OU
 	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly.run) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
 
 ##@ Dev
-.PHONY: test lint bench bench-convert bench-validate mutation fuzz
+.PHONY: test lint bench bench-convert bench-validate bench-edit mutation fuzz
 test: envs env-compat04 env-legacy ## run the test suite (builds what it needs; PYTEST_ARGS=...)
 	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
 
@@ -374,6 +374,9 @@ bench-convert: envs ## our converter vs LeRobot's vs cp -r: time ratio and peak 
 
 bench-validate: env-tools ## our validator vs lerobot-doctor on the mutation corpus
 	$(TOOLS_PY) -m scripts.bench.validate
+
+bench-edit: env-tools env-act ## make edit vs lerobot-edit-dataset: delete 10 %, split 90/10, merge two; time ratio, peak RSS, correctness
+	$(TOOLS_PY) -m scripts.bench.edit
 
 MODULES ?=
 mutation: env-tools ## mutmut over the converter/validator modules, fast tests only (MODULES=scripts/convert/stats.py ...; not CI)
