@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from scripts.common.cli import cli_errors
 from scripts.edit.errors import EditError
 from scripts.edit.pipeline import Request, run
 from scripts.edit.plan import OPS
@@ -60,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    try:
+
+    def body() -> int:
         knobs: dict[str, str] = {}
         for item in args.knobs:
             name, eq, value = item.partition("=")
@@ -73,16 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         progress = not args.quiet and sys.stderr.isatty()
         run(req, lambda m: print(f"edit: {m}", flush=True), progress)
-    except EditError as exc:
-        print(f"edit: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"edit: error: {exc.filename or args.dst}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("edit: error: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return cli_errors("edit", (EditError,), body, path=args.dst)
 
 
 if __name__ == "__main__":
