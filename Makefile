@@ -100,9 +100,12 @@ HEAD ?=
 TAIL ?=
 NEW_TASK ?=
 FEATURE ?=
-EDIT_KNOBS = EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE
+IDLE ?=
+MOTION ?=
+FACTOR ?=
+EDIT_KNOBS = EPISODES SPLIT HEAD TAIL IDLE MOTION FACTOR TASK NEW_TASK FEATURE
 .PHONY: edit
-edit: env-tools ## a new v3.0 dataset from DATASET, source untouched (OP=delete|keep|split|merge|trim|rename-task|drop-feature DATASET=dir[,dir] DST=dir EPISODES SPLIT HEAD TAIL TASK NEW_TASK FEATURE FORCE=1)
+edit: env-tools ## a new v3.0 dataset from DATASET, source untouched (OP=delete|keep|split|merge|trim|trim-idle|fps|rename-task|drop-feature DATASET=dir[,dir] DST=dir EPISODES SPLIT HEAD TAIL IDLE MOTION FACTOR TASK NEW_TASK FEATURE FORCE=1)
 	$(call require,OP)$(if $(filter command line environment,$(origin DST)),,$(error DST is required: make edit DST=<new folder>))
 	$(TOOLS_PY) -m scripts.edit $(call q,OP) $(call q,DATASET) --dst $(call q,DST)$(foreach k,$(EDIT_KNOBS),$(if $($(k)), $(k)=$(call q,$(k))))$(if $(FORCE), --force)
 
@@ -361,7 +364,7 @@ convert-many: env-tools ## convert every new/changed v2.x dataset in INBOX to OU
 	$(TOOLS_PY) -m scripts.$(if $(SLURM),slurm.fanout,nightly.run) --inbox $(call q,INBOX) --outbox $(call q,OUTBOX)$(if $(SETTLE_MIN), --settle-minutes $(call q,SETTLE_MIN))$(if $(NOTIFY), --notify $(call q,NOTIFY))$(if $(SLURM),$(if $(PARTITION), --partition $(call q,PARTITION))$(if $(TIME), --time $(call q,TIME))$(if $(SLURM_ARGS), --slurm-args=$(call q,SLURM_ARGS))$(if $(WAIT), --wait))
 
 ##@ Dev
-.PHONY: test lint bench bench-convert bench-validate mutation fuzz
+.PHONY: test lint bench bench-convert bench-validate bench-edit mutation fuzz
 test: envs env-compat04 env-legacy ## run the test suite (builds what it needs; PYTEST_ARGS=...)
 	$(TOOLS_PY) -m pytest $(PYTEST_ARGS)
 
@@ -377,6 +380,9 @@ bench-convert: envs ## our converter vs LeRobot's vs cp -r: time ratio and peak 
 
 bench-validate: env-tools ## our validator vs lerobot-doctor on the mutation corpus
 	$(TOOLS_PY) -m scripts.bench.validate
+
+bench-edit: env-tools env-act ## make edit vs lerobot-edit-dataset: delete 10 %, split 90/10, merge two; time ratio, peak RSS, correctness
+	$(TOOLS_PY) -m scripts.bench.edit
 
 MODULES ?=
 mutation: env-tools ## mutmut over the converter/validator modules, fast tests only (MODULES=scripts/convert/stats.py ...; not CI)

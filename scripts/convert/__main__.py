@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scripts.common.cli import cli_errors
 from scripts.convert.errors import ConversionError
 from scripts.convert.nopandas import block_pandas
 
@@ -167,26 +168,24 @@ def main(argv: list[str] | None = None) -> int:
         image_quantiles=args.image_quantiles,
         progress=not args.quiet,
     )
-    try:
+
+    def body() -> int:
         summary = convert(opts, pool)
-    except ConversionError as exc:
-        print(f"convert: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("convert: error: interrupted; nothing was published", file=sys.stderr)
-        return 130
-    if summary.up_to_date:
-        print(
-            f"convert: {summary.dst} is up to date (a verified conversion of {summary.src} "
-            "as it is now); nothing to do"
-        )
-        for note in summary.notes:
-            print(f"  note: {note}")
+        if summary.up_to_date:
+            print(
+                f"convert: {summary.dst} is up to date (a verified conversion of {summary.src} "
+                "as it is now); nothing to do"
+            )
+            for note in summary.notes:
+                print(f"  note: {note}")
+            return 0
+        print(format_summary(summary))
+        for warning in summary.warnings:
+            print(f"convert: warning: {warning}", file=sys.stderr)
         return 0
-    print(format_summary(summary))
-    for warning in summary.warnings:
-        print(f"convert: warning: {warning}", file=sys.stderr)
-    return 0
+
+    interrupted = "nothing was published"
+    return cli_errors("convert", (ConversionError,), body, path=dst, interrupted=interrupted)
 
 
 if __name__ == "__main__":

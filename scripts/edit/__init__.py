@@ -1,9 +1,10 @@
-"""``make edit``: cut, split, merge, trim and rename LeRobot v3.0 datasets into a new v3.0 copy.
+"""``make edit``: cut, split, merge, trim, downsample, rename v3.0 datasets into a new copy.
 Read ``plan`` first (every operation becomes a list of output episodes, each a frame range of
 one source episode), then ``pipeline`` (the order of the stages); ``__main__`` is the command
 line (``python -m scripts.edit``).
 
 plan      read the sources, turn OP + knobs into outputs of (source, episode, frames) pieces
+idle      which frames move (OP=trim-idle): the still head and tail, by a motion threshold
 data      rewrite the surviving rows with pyarrow: episode_index 0..N-1, index = row position
 video     stream-copy each surviving piece's packets; re-encode only a file that must be
 metadata  meta/episodes, tasks.parquet, info.json (totals, splits, features)

@@ -2,8 +2,9 @@
 
 What ``make edit`` runs. Knobs are passed as the Makefile names them (``EPISODES=3,7-9``,
 ``SPLIT=train:0.9,val:0.1``, ``HEAD=``/``TAIL=`` frames or ``0.5s``, ``TASK=``/``NEW_TASK=``,
-``FEATURE=``) so every error names the knob the user typed. DATASET is one folder, or for
-merge several separated by commas (or ``@file`` with one folder per line). Errors are one line
+``FEATURE=``, ``IDLE=``/``MOTION=``, ``FACTOR=``) so every error names the knob the user
+typed. DATASET is one folder, or for merge several separated by commas (or ``@file`` with one
+folder per line). Errors are one line
 ``edit: error: ...``, exit 1, nothing written.
 """
 
@@ -14,10 +15,23 @@ import os
 import sys
 from pathlib import Path
 
+from scripts.common.cli import cli_errors
 from scripts.edit.errors import EditError
 from scripts.edit.pipeline import Request, run
+from scripts.edit.plan import OPS
 
-KNOBS = ("EPISODES", "SPLIT", "HEAD", "TAIL", "TASK", "NEW_TASK", "FEATURE")
+KNOBS = (
+    "EPISODES",
+    "SPLIT",
+    "HEAD",
+    "TAIL",
+    "IDLE",
+    "MOTION",
+    "FACTOR",
+    "TASK",
+    "NEW_TASK",
+    "FEATURE",
+)
 
 
 def _datasets(value: str) -> list[Path]:
@@ -36,7 +50,7 @@ def _datasets(value: str) -> list[Path]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="make edit", description=__doc__.splitlines()[0])
-    p.add_argument("op", help="delete, keep, split, merge, trim, rename-task, drop-feature")
+    p.add_argument("op", help=", ".join(OPS))
     p.add_argument("dataset", help="a v3.0 dataset folder (merge: a,b or @list.txt)")
     p.add_argument("--dst", required=True, type=Path, help="a new folder (FORCE=1: ours only)")
     p.add_argument("--force", action="store_true", help="replace a previous output of ours")
@@ -47,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    try:
+
+    def body() -> int:
         knobs: dict[str, str] = {}
         for item in args.knobs:
             name, eq, value = item.partition("=")
@@ -60,16 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         progress = not args.quiet and sys.stderr.isatty()
         run(req, lambda m: print(f"edit: {m}", flush=True), progress)
-    except EditError as exc:
-        print(f"edit: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"edit: error: {exc.filename or args.dst}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("edit: error: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return cli_errors("edit", (EditError,), body, path=args.dst)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Each source data file is read once (whole episodes live in one file, as LeRobot 
 the rows of each piece are sliced out and renumbered: ``episode_index`` is the output position
 (0..N-1), ``index`` the row position in the output, ``task_index`` the position of the row's
 task text in the output's unified task list (merge, rename-task). Every other column is the
-source's bytes unchanged. A trimmed piece gets ``frame_index`` 0..n-1 and ``timestamp`` =
-``frame_index / fps`` in float32, as LeRobot's recorder writes them; an untrimmed one keeps
-its source timestamps exactly. Files roll over between episodes at the source's
+source's bytes unchanged. A trimmed or downsampled (``OP=fps``: every k-th row) piece gets
+``frame_index`` 0..n-1 and ``timestamp`` = ``frame_index / fps`` (the output's fps) in
+float32, as LeRobot's recorder writes them; an untouched one keeps its source timestamps.
+Files roll over between episodes at the source's
 ``data_files_size_in_mb`` (in-memory bytes, so a file never exceeds it on disk).
 """
 
@@ -87,10 +88,15 @@ def _piece_rows(
     fps: int,
     schema: pa.Schema,
 ) -> pa.Table:
-    rows = rows.slice(piece.start, piece.frames)
+    if rows.num_rows != piece.length:
+        raise EditError(
+            f"episode {piece.episode}: {rows.num_rows} rows, meta/episodes says {piece.length}"
+        )
+    if piece.step == 1:
+        rows = rows.slice(piece.start, piece.frames)
+    else:
+        rows = rows.take(pa.array(np.arange(piece.start, piece.stop, piece.step)))
     n = rows.num_rows
-    if n != piece.frames:
-        raise EditError(f"episode {piece.episode}: {n} rows, meta/episodes says {piece.length}")
     new = {
         "episode_index": pa.array(np.full(n, new_episode, np.int64)),
         "index": pa.array(np.arange(first_index, first_index + n, dtype=np.int64)),
@@ -115,7 +121,7 @@ def write_data(
     info = first_src.layout.info
     limit = float(info.get("data_files_size_in_mb") or DEFAULT_DATA_FILE_SIZE_IN_MB) * MB
     chunks_size = first_src.layout.chunks_size
-    fps = first_src.layout.fps
+    fps = out.fps or first_src.layout.fps
     rows_of = [{int(r["episode_index"]): r for r in s.episodes} for s in sources]
     tasks: list[str] = []
     task_pos: dict[str, int] = {}
@@ -136,7 +142,8 @@ def write_data(
             rows = readers[piece.source].rows(path, piece.episode)
             if schema is None:
                 schema = _schema(rows.schema, out.features)
-            seen = np.unique(rows.column("task_index").to_numpy()[piece.start : piece.stop])
+            kept = rows.column("task_index").to_numpy()[piece.start : piece.stop : piece.step]
+            seen = np.unique(kept)
             for t in seen.tolist():
                 if t >= len(src.tasks):
                     raise EditError(f"{path}: task_index {t} not in {src.root}/meta/tasks.parquet")

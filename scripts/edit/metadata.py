@@ -3,7 +3,7 @@
 The writers are the converter's (``scripts.convert.metadata``: the recorder's column order,
 pandas metadata on tasks.parquet, episode files rolled at the data size limit), so an edited
 dataset's metadata is byte-compatible with a converted one. info.json is the source's with
-the totals, ``splits`` and features of the output.
+the totals, ``splits``, features and (``OP=fps``) fps of the output.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def write_info_and_tasks(
     n = len(out.pieces)
     info["features"] = copy.deepcopy(out.features)
     info.update(total_episodes=n, total_frames=frames, total_tasks=len(tasks))
+    if out.fps:  # OP=fps: the dataset's and every stream's declared rate
+        info["fps"] = out.fps
+        for ft in info["features"].values():
+            if isinstance(ft.get("info"), dict) and "video.fps" in ft["info"]:
+                ft["info"]["video.fps"] = out.fps
     info["splits"] = {"train": f"0:{n}"}
     if not out.video_keys:
         info["video_path"] = None

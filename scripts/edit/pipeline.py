@@ -43,7 +43,7 @@ class Request:
 class Result:
     """What was written, for the summary and the tests."""
 
-    outputs: list[tuple[Path, int, int, float, int]]  # path, episodes, frames, seconds, tasks
+    outputs: list[tuple[Path, int, int, int, int]]  # path, episodes, frames, fps, tasks
     copied: int = 0  # video frames stream-copied (all cameras)
     reencoded: int = 0  # video frames re-encoded (all cameras)
     seconds: float = 0.0
@@ -65,13 +65,17 @@ def make_plan(req: Request, sources: list[Source]) -> list[Output]:
         return planning.plan_merge(sources)
     if req.op == "trim":
         return planning.plan_trim(src, k.get("HEAD", ""), k.get("TAIL", ""), k.get("EPISODES"))
+    if req.op == "trim-idle":
+        return planning.plan_trim_idle(src, k.get("IDLE"), k.get("MOTION"), k.get("EPISODES"))
+    if req.op == "fps":
+        return planning.plan_fps(src, k.get("FACTOR"))
     if req.op == "rename-task":
         return planning.plan_rename_task(src, k.get("TASK"), k.get("NEW_TASK"))
     return planning.plan_drop_feature(src, k.get("FEATURE"))
 
 
 def _describe(episodes: int, frames: int, fps: int, tasks: int) -> str:
-    return f"{episodes} episodes, {frames} frames, {frames / fps:.1f} s, {tasks} tasks"
+    return f"{episodes} episodes, {frames} frames, {frames / fps:.1f} s at {fps} fps, {tasks} tasks"
 
 
 def write_output(
@@ -141,15 +145,16 @@ def run(req: Request, log: Callable[[str], None], progress: bool = False) -> Res
             result.reencoded += reencoded
             frames = sum(p.frames for p in out.pieces)
             path = req.dst / out.name if out.name else req.dst
-            result.outputs.append((path, len(out.pieces), frames, frames / fps, ntasks))
+            out_fps = out.fps or fps
+            result.outputs.append((path, len(out.pieces), frames, out_fps, ntasks))
         publish.write_marker(tmp, req.op, req.datasets, req.knobs)
         hook("edit-publish")
         publish.publish(tmp, req.dst, req.datasets, req.force, hook=hook)
     except BaseException:
         publish.discard(tmp)
         raise
-    for path, eps, frames, _, ntasks in result.outputs:
-        log(f"after:  {_describe(eps, frames, fps, ntasks)}  -> {path}")
+    for path, eps, frames, out_fps, ntasks in result.outputs:
+        log(f"after:  {_describe(eps, frames, out_fps, ntasks)}  -> {path}")
     log(
         f"video: {result.copied} frames stream-copied, {result.reencoded} re-encoded; "
         "validated; sources unchanged"

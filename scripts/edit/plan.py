@@ -25,7 +25,17 @@ from scripts.episodes.select import select, spans
 from scripts.episodes.table import Episode, EpisodeError, read_info
 from validators.dataset_format import DEFAULT_FEATURES, TASKS_PATH, DatasetLayout, load_layout
 
-OPS = ("delete", "keep", "split", "merge", "trim", "rename-task", "drop-feature")
+OPS = (
+    "delete",
+    "keep",
+    "split",
+    "merge",
+    "trim",
+    "trim-idle",
+    "fps",
+    "rename-task",
+    "drop-feature",
+)
 
 
 @dataclass
@@ -51,21 +61,23 @@ class Source:
 
 @dataclass(frozen=True)
 class Piece:
-    """Frames ``[start, stop)`` of episode ``episode`` of source number ``source``."""
+    """Frames ``start, start + step, ... < stop`` of episode ``episode`` of source ``source``
+    (``step`` > 1 only for ``OP=fps``: every step-th frame, the first one kept)."""
 
     source: int
     episode: int
     start: int
     stop: int
     length: int  # the source episode's length
+    step: int = 1
 
     @property
     def whole(self) -> bool:
-        return self.start == 0 and self.stop == self.length
+        return self.start == 0 and self.stop == self.length and self.step == 1
 
     @property
     def frames(self) -> int:
-        return self.stop - self.start
+        return len(range(self.start, self.stop, self.step))
 
 
 @dataclass
@@ -76,6 +88,7 @@ class Output:
     pieces: list[Piece]
     features: dict[str, dict[str, Any]]
     renames: dict[str, str] = field(default_factory=dict)
+    fps: int | None = None  # the output's fps when it differs from the source's (OP=fps)
 
     @property
     def video_keys(self) -> list[str]:
@@ -299,3 +312,50 @@ def plan_drop_feature(src: Source, names: str | None) -> list[Output]:
         del feats[name]
     pieces = _pieces(src, 0, [int(r["episode_index"]) for r in src.episodes])
     return [Output(None, pieces, feats)]
+
+
+def plan_trim_idle(
+    src: Source, threshold: str | None, key: str | None, spec: str | None
+) -> list[Output]:
+    """Drop each selected episode's still head and tail (``scripts.edit.idle`` says which
+    frames move); an episode that never moves is refused, naming it: delete it instead."""
+    from scripts.edit.idle import still_bounds
+
+    which = set(_select(src, spec or "all"))
+    bounds = still_bounds(src, threshold, key)
+    pieces = []
+    for p in _pieces(src, 0, [int(r["episode_index"]) for r in src.episodes]):
+        if p.episode in which:
+            start, stop = bounds.spans[p.episode]
+            if stop <= start:
+                raise EditError(
+                    f"IDLE={bounds.knob}: episode {p.episode} never moves ({bounds.key} within "
+                    f"{bounds.describe()} of its first frame); delete it (OP=delete "
+                    f"EPISODES={p.episode}) or lower IDLE"
+                )
+            p = Piece(p.source, p.episode, start, stop, p.length)
+        pieces.append(p)
+    return [Output(None, pieces, dict(src.layout.features))]
+
+
+def plan_fps(src: Source, factor: str | None) -> list[Output]:
+    """Every ``FACTOR``-th frame of every episode (the first kept), at ``fps / FACTOR``. The
+    factor must divide the fps: a 30 fps dataset cannot become 7.5 fps on LeRobot's grid."""
+    fps = src.layout.fps
+    if not factor:
+        raise EditError("OP=fps: give FACTOR=k (keep every k-th frame; k divides the fps)")
+    try:
+        k = int(factor)
+    except ValueError:
+        raise EditError(f"FACTOR={factor}: want a whole number >= 2") from None
+    if k < 2:
+        raise EditError(f"FACTOR={factor}: want a whole number >= 2 (1 keeps every frame)")
+    if fps % k:
+        divisors = [d for d in range(2, fps + 1) if fps % d == 0]
+        raise EditError(
+            f"FACTOR={factor}: does not divide the dataset's fps {fps} "
+            f"(these do: {', '.join(map(str, divisors))})"
+        )
+    rows = {int(r["episode_index"]): int(r["length"]) for r in src.episodes}
+    pieces = [Piece(0, e, 0, n, n, step=k) for e, n in rows.items()]
+    return [Output(None, pieces, dict(src.layout.features), fps=fps // k)]

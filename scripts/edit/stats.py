@@ -86,7 +86,7 @@ def episode_stats(
 ) -> list[dict[str, Stats]]:
     """Per output episode, every feature's stats (numeric recomputed, cameras as above)."""
     fresh = numeric(root)
-    fps = sources[out.pieces[0].source].layout.fps
+    fps = out.fps or sources[out.pieces[0].source].layout.fps
     result = []
     for i, piece in enumerate(out.pieces):
         src_row = next(

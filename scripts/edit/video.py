@@ -82,8 +82,30 @@ def _segments(sources: list[Source], out: Output, key: str) -> list[Segment]:
     return segs
 
 
-def _packets(seg: Segment, fps: int) -> tuple[av.VideoStream, list[av.Packet], Any]:
-    """The piece's packets in decode order, from the keyframe at or before its start."""
+@dataclass
+class _Window:
+    """A piece's packets in its source file, and how to tell which frame each one is."""
+
+    stream: av.VideoStream
+    packets: list[av.Packet]  # every packet of frames [start, stop), decode order
+    lead: list[av.Packet]  # from the keyframe before ``start`` (what decoding needs first)
+    container: Any
+    lo: int  # pts of frame ``start``
+    tick: int  # one source frame in the stream's time base
+    step: int
+
+    def frame(self, pts: int) -> int:
+        """The frame number (from ``start``) a pts is, on the source's fps grid."""
+        return round((pts - self.lo) / self.tick)
+
+    def kept(self, pts: int | None) -> bool:
+        """Whether the frame at ``pts`` survives (``OP=fps`` keeps every step-th)."""
+        return pts is not None and self.frame(pts) % self.step == 0
+
+
+def _packets(seg: Segment, fps: int) -> _Window:
+    """The piece's packets in decode order, from the keyframe at or before its start
+    (``fps`` is the source's: the window is on its grid)."""
     container = open_input(seg.path)
     s = video_stream(container, seg.path)
     tb = s.time_base
@@ -103,13 +125,15 @@ def _packets(seg: Segment, fps: int) -> tuple[av.VideoStream, list[av.Packet], A
             kept.append(p)
         elif ts < lo - half:
             lead.append(p)
-    if len(kept) != seg.piece.frames:
+    want = seg.piece.stop - seg.piece.start
+    if len(kept) != want:
         container.close()
         raise EditError(
             f"{seg.path}: episode {seg.piece.episode} has {len(kept)} frames in "
-            f"[{lo * tb:.4f}, {hi * tb:.4f}) s, its rows say {seg.piece.frames}"
+            f"[{lo * tb:.4f}, {hi * tb:.4f}) s, its rows say {want}"
         )
-    return s, kept, (container, lead, lo)
+    tick = max(1, round(1 / (fps * tb)))
+    return _Window(s, kept, lead, container, lo, tick, seg.piece.step)
 
 
 def _plan_files(segs: list[Segment], limit: float) -> list[list[Segment]]:
@@ -126,6 +150,9 @@ def _plan_files(segs: list[Segment], limit: float) -> list[list[Segment]]:
 
 
 def _copy_file(group: list[Segment], path: Path, fps: int, key: str, slot: tuple[int, int]):
+    """Stream copy: the kept packets' bytes, pts shifted so pieces follow each other. With
+    ``step`` > 1 the kept packets keep their spacing (step source frames = one output frame)
+    and every one of them must be a keyframe (else the file is re-encoded)."""
     rows = []
     ref: StreamProps | None = None
     with open_input(group[0].path) as tc:
@@ -135,27 +162,37 @@ def _copy_file(group: list[Segment], path: Path, fps: int, key: str, slot: tuple
             ostream.time_base = template.time_base
             offset = 0
             for seg in group:
-                s, packets, (container, _, lo) = _packets(seg, fps)
-                tb = s.time_base
+                w = _packets(seg, fps)
+                tb = w.stream.time_base
                 try:
-                    props = stream_props(s)
+                    props = stream_props(w.stream)
                     if ref is None:
                         ref = props
+                    packets = w.packets
+                    if w.step > 1:
+                        packets = [p for p in packets if w.kept(p.pts)]
+                        if len(packets) != seg.piece.frames or not all(
+                            p.is_keyframe for p in packets
+                        ):
+                            raise _NeedsReencode
                     if ref.differences(props) or not packets[0].is_keyframe:
                         raise _NeedsReencode
-                    first = packets[0].pts if packets[0].pts is not None else lo
-                    tick = round(1 / (fps * s.time_base))
+                    first = packets[0].pts if packets[0].pts is not None else w.lo
+                    duration = w.tick * w.step
                     end = 0
                     for p in packets:
                         if p.pts is not None:
-                            end = max(end, p.pts - first + (p.duration or tick))
+                            length = duration if w.step > 1 else (p.duration or w.tick)
+                            end = max(end, p.pts - first + length)
                             p.pts = p.pts - first + offset
                         if p.dts is not None:
                             p.dts = p.dts - first + offset
+                        if w.step > 1:
+                            p.duration = duration
                         p.stream = ostream
                         out.mux(p)
                 finally:
-                    container.close()
+                    w.container.close()
                 rows.append(_row(key, slot, offset * tb, end * tb))
                 offset += end
     return rows
@@ -170,48 +207,52 @@ def _row(key: str, slot: tuple[int, int], start: Any, duration: Any) -> dict[str
     }
 
 
-def _reencode_file(group: list[Segment], path: Path, fps: int, key: str, slot: tuple[int, int]):
-    """Decode each piece from its keyframe, keep its frames, encode them: the exact frames
-    of the source's decode, once more compressed (only for files stream copy cannot make)."""
+def _decode_all(w: _Window):
+    """Every frame the window's packets decode to, the decoder's flush last."""
+    for p in [*w.lead, *w.packets]:
+        yield from p.decode()
+    yield from w.stream.codec_context.decode(None)
+
+
+def _reencode_file(
+    group: list[Segment], path: Path, fps: int, out_fps: int, key: str, slot: tuple[int, int]
+):
+    """Decode each piece from its keyframe, keep its frames (every step-th with ``OP=fps``),
+    encode them at ``out_fps``: the exact frames of the source's decode, once more compressed
+    (only for files stream copy cannot make)."""
     rows = []
     with open_input(group[0].path) as tc:
         props = stream_props(video_stream(tc, group[0].path))
     name, options = _encoder_for(props.codec)
     written = 0
     with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        ostream = out.add_stream(name, rate=fps, options=options)
+        ostream = out.add_stream(name, rate=out_fps, options=options)
         ostream.width, ostream.height = props.width, props.height
         ostream.pix_fmt = props.pix_fmt or "yuv420p"
         for seg in group:
-            s, packets, (container, lead, lo) = _packets(seg, fps)
-            half = max(1, round(1 / (2 * fps * s.time_base)))
-            ctx = s.codec_context
+            w = _packets(seg, fps)
+            span = seg.piece.stop - seg.piece.start
             first = written
+
             try:
-                for p in [*lead, *packets]:
-                    for frame in p.decode():
-                        if frame.pts is None or frame.pts < lo - half:
-                            continue
-                        frame.pts = written
-                        frame.time_base = ostream.codec_context.time_base
-                        for q in ostream.encode(frame):
-                            out.mux(q)
-                        written += 1
-                for frame in ctx.decode(None):
-                    if written - first < seg.piece.frames and frame.pts >= lo - half:
-                        frame.pts = written
-                        frame.time_base = ostream.codec_context.time_base
-                        for q in ostream.encode(frame):
-                            out.mux(q)
-                        written += 1
+                for frame in _decode_all(w):
+                    if frame.pts is None or not 0 <= w.frame(frame.pts) < span:
+                        continue
+                    if not w.kept(frame.pts) or written - first >= seg.piece.frames:
+                        continue
+                    frame.pts = written
+                    frame.time_base = ostream.codec_context.time_base
+                    for q in ostream.encode(frame):
+                        out.mux(q)
+                    written += 1
             finally:
-                container.close()
+                w.container.close()
             if written - first != seg.piece.frames:
                 raise EditError(
                     f"{seg.path}: episode {seg.piece.episode} decodes to {written - first} "
                     f"frames, its rows say {seg.piece.frames}"
                 )
-            rows.append(_row(key, slot, first / fps, seg.piece.frames / fps))
+            rows.append(_row(key, slot, first / out_fps, seg.piece.frames / out_fps))
         for q in ostream.encode(None):
             out.mux(q)
     return rows, written
@@ -227,6 +268,7 @@ def write_camera(
     """Write camera ``key`` of ``out`` under ``root/videos/<key>``; stream copy first."""
     layout = sources[out.pieces[0].source].layout
     fps = layout.fps
+    out_fps = out.fps or fps
     mb = float(layout.info.get("video_files_size_in_mb") or DEFAULT_VIDEO_FILE_SIZE_IN_MB)
     result = CameraResult()
     chunk = file = 0
@@ -242,7 +284,7 @@ def write_camera(
                 result.copied += frames
             except _NeedsReencode:
                 path.unlink(missing_ok=True)
-                rows, written = _reencode_file(group, path, fps, key, (chunk, file))
+                rows, written = _reencode_file(group, path, fps, out_fps, key, (chunk, file))
                 result.reencoded += written
         except (av.FFmpegError, OSError) as exc:
             raise EditError(f"{path}: cannot write camera {key} ({exc})") from exc

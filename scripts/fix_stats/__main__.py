@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from scripts.common.cli import cli_errors
 from scripts.convert import publish
 from scripts.convert.errors import ConversionError
 from scripts.fix_stats.clone import LINK_REFUSED, Cloner, read_only_protects
@@ -184,22 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     root = Path(os.path.abspath(args.dataset))
     dst = Path(os.path.abspath(args.dst)) if args.dst else root.parent / f"{root.name}_fixed"
-    try:
+
+    def body() -> int:
         progress = not args.quiet and sys.stderr.isatty()
         lines = fix(root, dst, progress=progress, images=args.images, link=args.link)
-    except FixError as exc:
-        print(f"fix-stats: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"fix-stats: error: {exc.filename or dst}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("fix-stats: error: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    log(f"wrote {dst} (the original {root} is unchanged)")
-    for line in lines:
-        print(line)
-    return 0
+        log(f"wrote {dst} (the original {root} is unchanged)")
+        for line in lines:
+            print(line)
+        return 0
+
+    return cli_errors("fix-stats", (FixError,), body, path=dst)
 
 
 if __name__ == "__main__":

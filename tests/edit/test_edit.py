@@ -1,7 +1,8 @@
 """make edit: every op's output validates, loads in LeRobot 0.6.1 and matches its source.
 
 The source is a 6-episode, 2-task, 2-camera dataset LeRobot 0.6.1 recorded itself (built once
-per session); every test edits a private copy and checks its checksums afterwards.
+per session), each episode still for its first 4 and last 3 frames (sensor noise only); every
+test edits a private copy and checks its checksums afterwards.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from helpers.edit_common import (
 from helpers.train_common import cached, make_v30
 
 EPISODES, FRAMES = 6, 20
+STILL_HEAD, STILL_TAIL = 4, 3
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> Path:
     return cached(
-        tmp_path_factory, "edit-src", lambda p: make_v30(p, episodes=EPISODES, frames=FRAMES)
+        tmp_path_factory,
+        "edit-src",
+        lambda p: make_v30(p, episodes=EPISODES, frames=FRAMES, still=f"{STILL_HEAD},{STILL_TAIL}"),
     )
 
 
@@ -58,6 +62,9 @@ def work(tmp_path_factory, recorded) -> dict:
     do("resplit", "split", base / "merged", "SPLIT=train:0-3,val:4,5")
     do("trim", "trim", src, "HEAD=2", "TAIL=0.1s")
     do("trim_odd", "trim", src, "HEAD=3", "EPISODES=0")
+    do("idle", "trim-idle", src)
+    do("fps2", "fps", src, "FACTOR=2")
+    do("fps3", "fps", src, "FACTOR=3")
     do("rename", "rename-task", src, "TASK=pick the cube", "NEW_TASK=pick up the cube")
     do("drop", "drop-feature", src, "FEATURE=observation.images.phone")
     return out
@@ -80,8 +87,8 @@ def test_delete_and_keep(work):
         assert_exact_stats(d)
         validates(d)
     log = work["logs"]["delete"]
-    assert "before: 6 episodes, 120 frames, 4.0 s, 2 tasks" in log
-    assert "after:  4 episodes, 80 frames, 2.7 s, 2 tasks" in log
+    assert "before: 6 episodes, 120 frames, 4.0 s at 30 fps, 2 tasks" in log
+    assert "after:  4 episodes, 80 frames, 2.7 s at 30 fps, 2 tasks" in log
     assert "160 frames stream-copied, 0 re-encoded" in log
 
 
@@ -119,6 +126,38 @@ def test_trim_copies_on_keyframes_and_counts_reencoded_frames(work):
         validates(d)
 
 
+def test_trim_idle_cuts_exactly_the_still_head_and_tail(work):
+    src, idle = work["src"], work["base"] / "idle"
+    moving = FRAMES - STILL_HEAD - STILL_TAIL
+    assert_layout(idle, 6, 6 * moving)
+    for e in range(6):
+        assert_same_rows(idle, e, src, e, start=STILL_HEAD)
+    assert "0 re-encoded" in work["logs"]["idle"].splitlines()[-1]
+    assert_exact_stats(idle)
+    validates(idle)
+
+
+@pytest.mark.parametrize(("name", "k"), [("fps2", 2), ("fps3", 3)])
+def test_fps_keeps_every_kth_frame(work, name, k):
+    src, out = work["src"], work["base"] / name
+    per = len(range(0, FRAMES, k))
+    assert_layout(out, 6, 6 * per)
+    for e in range(6):
+        assert_same_rows(out, e, src, e, step=k)
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["fps"] == 30 // k
+    assert {ft["info"]["video.fps"] for ft in info["features"].values() if "info" in ft} == {
+        30 // k
+    }
+    last = work["logs"][name].splitlines()[-1]
+    if k == 2:  # LeRobot encodes g=2: every kept frame is a keyframe, so packets are copied
+        assert f"{2 * 6 * per} frames stream-copied, 0 re-encoded" in last, last
+    else:  # every third frame is not always a keyframe: re-encoded, and said so
+        assert f"0 frames stream-copied, {2 * 6 * per} re-encoded" in last, last
+    assert_exact_stats(out)
+    validates(out)
+
+
 def test_rename_and_drop(work):
     src, rename, drop = work["src"], work["base"] / "rename", work["base"] / "drop"
     assert tasks(rename) == ["pick up the cube", "place the cube"]
@@ -145,8 +184,11 @@ def test_every_output_loads_in_lerobot_with_the_source_frames(work, tmp_path):
         (base / "trim", {"episodes": [[src, e, 2] for e in range(6)]}),
         (
             base / "trim_odd",
-            {"episodes": [[src, 0, 3]] + whole(src, range(1, 6))["episodes"], "pixels": False},
+            {"episodes": [[src, 0, 3]] + whole(src, range(1, 6))["episodes"], "pixels": 0.02},
         ),
+        (base / "idle", {"episodes": [[src, e, STILL_HEAD] for e in range(6)]}),
+        (base / "fps2", {"episodes": [[src, e, 0, 2] for e in range(6)]}),
+        (base / "fps3", {"episodes": [[src, e, 0, 3] for e in range(6)], "pixels": 0.02}),
         (
             base / "rename",
             whole(src, range(6)) | {"renames": {"pick the cube": "pick up the cube"}},
@@ -154,7 +196,13 @@ def test_every_output_loads_in_lerobot_with_the_source_frames(work, tmp_path):
         (base / "drop", whole(src, range(6))),
     ]
     seen = lerobot_loads(tmp_path, checks)
-    assert [s["episodes"] for s in seen] == [4, 2, 6, 6, 6, 6, 6]
+    assert [s["episodes"] for s in seen] == [4, 2, 6, 6, 6, 6, 6, 6, 6, 6]
+    assert [s["fps"] for s in seen][5:8] == [30, 15, 10]
+    assert [s["frames"] for s in seen][5:8] == [6 * 13, 6 * 10, 6 * 7]
+    print(
+        f"re-encoded pixel error (mean |a-b|): trim {seen[4]['pixel_error']:.4f}, "
+        f"fps3 {seen[7]['pixel_error']:.4f}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,6 +212,12 @@ def test_every_output_loads_in_lerobot_with_the_source_frames(work, tmp_path):
         ("delete", ["EPISODES=all"], "deletes every episode (0-5); nothing would be left"),
         ("split", ["SPLIT=a:0-3,b:3-5"], "splits a and b overlap (episodes 3)"),
         ("trim", ["HEAD=15", "TAIL=10"], "trims 25 frames from episode 0, which has 20"),
+        ("trim-idle", ["IDLE=50"], "IDLE=50: episode 0 never moves (observation.state within"),
+        ("trim-idle", ["IDLE=-1"], "IDLE=-1: must be > 0"),
+        ("trim-idle", ["MOTION=nope"], "MOTION=nope: not a feature of"),
+        ("fps", ["FACTOR=4"], "FACTOR=4: does not divide the dataset's fps 30 (these do: 2, 3, 5"),
+        ("fps", ["FACTOR=1"], "FACTOR=1: want a whole number >= 2"),
+        ("fps", [], "OP=fps: give FACTOR=k"),
         ("frobnicate", [], "OP=frobnicate: unknown; one of delete, keep, split, merge"),
         ("rename-task", ["TASK=nope", "NEW_TASK=x"], "TASK='nope': not a task of"),
         ("drop-feature", ["FEATURE=index"], "FEATURE=index: LeRobot needs this column"),

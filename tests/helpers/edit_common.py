@@ -64,19 +64,37 @@ def episode_rows(root: Path, episode: int) -> pa.Table:
     return t.filter(mask)
 
 
-def assert_same_rows(dst: Path, out_ep: int, src: Path, src_ep: int, start: int = 0) -> None:
-    """Output episode rows == source rows (kept columns), renumbered columns as promised."""
+def assert_same_rows(
+    dst: Path,
+    out_ep: int,
+    src: Path,
+    src_ep: int,
+    start: int = 0,
+    step: int = 1,
+    renames: dict[str, str] | None = None,
+) -> None:
+    """Output episode rows == source rows ``start, start + step, ...`` (kept columns),
+    renumbered columns as promised (a cut or downsampled episode: frame_index from 0,
+    timestamp = frame_index / the output's fps)."""
     a = episode_rows(dst, out_ep)
     b = episode_rows(src, src_ep)
-    b = b.slice(start, a.num_rows)
+    b = b.take(list(range(start, b.num_rows, step))[: a.num_rows])
+    assert a.num_rows == b.num_rows, f"{dst} episode {out_ep}: {a.num_rows} rows"
     src_tasks, dst_tasks = tasks(src), tasks(dst)
+    moved = start or step != 1
     for name in a.column_names:
-        if name in RENUMBERED or (start and name in ("frame_index", "timestamp")):
+        if name in RENUMBERED or (moved and name in ("frame_index", "timestamp")):
             continue
         assert a[name].equals(b[name]), f"{dst} episode {out_ep}: column {name} differs"
+    if moved:
+        fps = json.loads((dst / "meta" / "info.json").read_text())["fps"]
+        assert a["frame_index"].to_pylist() == list(range(a.num_rows))
+        want = (np.arange(a.num_rows) / fps).astype(np.float32)
+        np.testing.assert_array_equal(a["timestamp"].to_numpy(), want)
     assert a["episode_index"].to_pylist() == [out_ep] * a.num_rows
     got = [dst_tasks[i] for i in a["task_index"].to_pylist()]
-    assert got == [src_tasks[i] for i in b["task_index"].to_pylist()]
+    names = renames or {}
+    assert got == [names.get(t, t) for t in (src_tasks[i] for i in b["task_index"].to_pylist())]
 
 
 def assert_layout(dst: Path, n_episodes: int, n_frames: int) -> None:

@@ -7,7 +7,10 @@ our converter. ``koch``: 6-d state/action, cameras ``laptop`` (96x128) and ``pho
 recorder does). Images carry a moving square so a policy has something to learn.
 
 Usage: envs/act/.venv/bin/python tests/helpers/train_make_v30.py OUT [--kind koch|gr2]
-       [--episodes 3] [--frames 30] [--task-text "..."] [--cameras laptop,phone]
+       [--episodes 3] [--frames 30] [--task-text "..."] [--cameras laptop,phone] [--still H,T]
+``--still H,T``: each episode holds still for its first H and last T frames (the pose of its
+first and last moving frame, plus +-0.002 of sensor noise), what ``make edit OP=trim-idle``
+must cut.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def build(
     frames: int,
     task_text: str | None,
     cams: tuple[str, str] = ("laptop", "phone"),
+    still: tuple[int, int] = (0, 0),
 ) -> None:
     """Create the dataset at ``out`` (must not exist) and finalize it."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -105,9 +109,13 @@ def build(
     s_dim = feats["observation.state"]["shape"][0]
     for ep in range(episodes):
         phase = rng.uniform(0, 1, size=a_dim).astype(np.float32)
+        head, tail = still
+        moving = frames - head - tail
         for i in range(frames):
-            t = i / max(1, frames - 1)
+            t = min(max(i - head, 0), moving - 1) / max(1, moving - 1)
             action = np.sin(2 * np.pi * (t + phase)).astype(np.float32)
+            if head or tail:
+                action += rng.uniform(-0.002, 0.002, size=a_dim).astype(np.float32)
             state = np.resize(action, s_dim).astype(np.float32) * 0.9
             frame = {"action": action, "observation.state": state, "task": tasks[ep % len(tasks)]}
             for key, ft in feats.items():
@@ -127,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--task-text", default=None)
     p.add_argument("--cameras", default="laptop,phone", help="koch: two camera names")
+    p.add_argument("--still", default="0,0", help="H,T still frames at each episode's ends")
     args = p.parse_args(argv)
     cams = tuple(args.cameras.split(","))
-    build(args.out, args.kind, args.episodes, args.frames, args.task_text, cams)
+    head, tail = (int(v) for v in args.still.split(","))
+    build(args.out, args.kind, args.episodes, args.frames, args.task_text, cams, (head, tail))
     print(args.out)
     return 0
 
