@@ -55,7 +55,54 @@ def load(name: str, command: str = "make robot") -> dict[str, Any]:
     data.setdefault("client", {})
     data.setdefault("ops", {})
     data["_path"] = str(path)
+    check_motion_limit(data, path)
     return data
+
+
+# The span one unit system covers, per joint: LeRobot 0.6.1 normalises a follower's body joints
+# to -100..100 (MotorNormMode.RANGE_M100_100) and its gripper to 0..100 unless use_degrees is set;
+# with use_degrees the body joints are in degrees. A cap above one whole span per second stops
+# nothing a servo can do, so it is refused as implausible.
+SPAN_PER_S = {False: 200.0, True: 360.0}
+
+
+def check_motion_limit(data: dict[str, Any], path: Path) -> None:
+    """A real arm's profile must cap each tick's motion (``robot.max_relative_target``) at a
+    plausible value, in the units LeRobot applies it in.
+
+    Why: LeRobot 0.6.1's ``<arm>_follower.send_action`` clips ``goal - present`` to
+    ``max_relative_target`` per call, i.e. per control tick, in the arm's action units, and
+    sends any goal unclipped when the key is absent (its default). So the value means
+    "units per tick", and per second it is value x fps: our Koch profile once said
+    ``20  # degrees per step`` with ``use_degrees: false``, which is 20 normalised units per tick
+    = 600 units/s = three times the calibrated range per second. Arms are LeRobot's
+    ``*_follower`` types; the replay robot and simulated cameras need no cap."""
+    robot = data["robot"]
+    if not str(robot["type"]).endswith("_follower"):
+        return
+    degrees = bool(robot.get("use_degrees", False))
+    unit = "degrees" if degrees else "normalised units (-100..100 range)"
+    fps = float((data.get("client") or {}).get("fps") or 30)
+    limit = robot.get("max_relative_target")
+    if limit is None:
+        raise ProfileError(
+            f"{path}: robot.max_relative_target is missing: LeRobot then sends any goal at once; "
+            f"set a cap in {unit} per tick (the Koch profile uses 5)"
+        )
+    values = limit.values() if isinstance(limit, dict) else [limit]
+    span = SPAN_PER_S[degrees]
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ProfileError(
+                f"{path}: robot.max_relative_target={value!r} must be a positive number "
+                f"({unit} per tick)"
+            )
+        if value * fps > span:
+            raise ProfileError(
+                f"{path}: robot.max_relative_target={value} {unit} per tick at {fps:g} fps is "
+                f"{value * fps:g}/s, more than the whole {span:g}-unit span per second: "
+                f"implausible (at most {span / fps:.3g})"
+            )
 
 
 def robot_type(name: str) -> str | None:
