@@ -35,6 +35,7 @@ DEFECTS = {
     "idle_episode": ("behaviour.idle_episode", "warning"),
     "short_episode": ("behaviour.short_episode", "warning"),
     "duplicate_episode": ("behaviour.duplicate_episode", "error"),
+    "near_duplicate": ("behaviour.duplicate_episode", "error"),
     "gripper_never_opens": ("behaviour.gripper_never_opens", "warning"),
     "action_copies_state": ("behaviour.action_copies_state", "warning"),
     "frozen_camera": ("behaviour.frozen_camera", "warning"),
@@ -119,7 +120,7 @@ def test_constant_joint_is_no_stats_order_error_but_a_dead_joint(recorded: Path)
 
 
 def test_clean_recording_and_gr2_shape_have_no_behavioural_finding(recorded: Path) -> None:
-    for name in ("clean", "gr2"):
+    for name in ("clean", "gr2", "same_motion"):
         report = validate_dataset(recorded / name)
         assert behaviour(report) == [], [f.message for f in behaviour(report)]
         assert "behaviour" in report.groups_run
