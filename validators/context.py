@@ -91,6 +91,7 @@ class Context:
         self.file_rows: list[tuple[str, int, int]] = []  # (path, first row, end row), load order
         self.missing_files: set[str] = set()
         self.parquet_meta: dict[str, Any] = {}  # relative path -> pyarrow FileMetaData
+        self.video_index: dict[str, Any] = {}  # relative mp4 path -> mp4_index.TrackIndex
 
     # --- findings ---------------------------------------------------------------------------
     def add(

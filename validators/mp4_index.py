@@ -34,6 +34,12 @@ class TrackIndex:
     height: int = 0
     pix_fmt: str | None = None  # None when the codec config does not say
     fps: float = 0.0  # timescale / the most common frame duration (what PyAV calls base_rate)
+    # per sample, in file (decode) order: presentation time (s), byte offset, size, keyframe
+    sample_pts_s: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    sizes: np.ndarray | None = None
+    sync: np.ndarray | None = None
+    config: bytes | None = None  # the codec configuration box's body: FFmpeg's extradata
 
 
 CODECS = {b"av01": "av1", b"hvc1": "hevc", b"hev1": "hevc", b"avc1": "h264", b"avc3": "h264",
@@ -78,6 +84,20 @@ def _sample_entry(buf: bytes, stsd: tuple[int, int]) -> tuple[str | None, int, i
         if avcc is not None and buf[avcc[0] + 1] not in (100, 110, 122, 244):
             pix = "yuv420p"  # baseline/main/extended profiles are 8-bit 4:2:0
     return CODECS.get(kind), int(width), int(height), pix
+
+
+def _codec_config(buf: bytes, stsd: tuple[int, int]) -> bytes | None:
+    """The body of the sample entry's av1C/avcC/hvcC/vpcC box (what FFmpeg's MP4 demuxer
+    hands the decoder as extradata), so a keyframe can be decoded without opening a demuxer."""
+    _, p = _full(buf, stsd[0])
+    entry = next(_boxes(buf, p + 4, stsd[1]), None)
+    if entry is None:
+        return None
+    _, a, b = entry
+    for kind, ca, cb in _boxes(buf, a + 78, b):
+        if kind in (b"av1C", b"avcC", b"hvcC", b"vpcC"):
+            return bytes(buf[ca:cb])
+    return None
 
 
 def _boxes(buf: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -240,8 +260,17 @@ def _parse_track(
     data_end = _data_end(chunk_off, sc, sizes)
     if data_end is None:
         return None
+    sync = np.ones(samples, dtype=bool)  # no stss box: every sample is a sync sample
+    stss = _child(buf, *stbl, b"stss")
+    if stss is not None:
+        _, p = _full(buf, stss[0])
+        n = struct.unpack_from(">I", buf, p)[0]
+        numbers = np.frombuffer(buf, dtype=">u4", count=n, offset=p + 4).astype(np.int64)
+        sync[:] = False
+        sync[numbers[(numbers >= 1) & (numbers <= samples)] - 1] = True
     stsd = _child(buf, *stbl, b"stsd")
     codec, width, height, pix = _sample_entry(buf, stsd) if stsd else (None, 0, 0, None)
+    config = _codec_config(buf, stsd) if stsd else None
     fps = 0.0
     if len(deltas):
         values, counts = np.unique(deltas, return_counts=True)
@@ -250,7 +279,30 @@ def _parse_track(
     return TrackIndex(
         np.sort(pts / timescale), timescale, samples, data_end, file_size,
         codec, width, height, pix, fps,
+        pts / timescale, _sample_offsets(chunk_off, sc, sizes), sizes, sync, config,
     )  # fmt: skip
+
+
+def _chunk_counts(n_chunks: int, sc: np.ndarray) -> np.ndarray:
+    """Samples in each chunk, from the sample-to-chunk runs."""
+    first = sc[:, 0] - 1
+    per = sc[:, 1]
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    for i in range(len(first)):
+        stop = first[i + 1] if i + 1 < len(first) else n_chunks
+        counts[first[i] : stop] = per[i]
+    return counts
+
+
+def _sample_offsets(chunk_off: np.ndarray, sc: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each sample's byte offset: its chunk's offset plus the sizes before it in the chunk
+    (``_data_end`` already checked that the chunks hold exactly ``len(sizes)`` samples)."""
+    counts = _chunk_counts(len(chunk_off), sc)
+    chunk = np.repeat(np.arange(len(chunk_off)), counts)
+    ends = np.cumsum(sizes)
+    first = np.cumsum(counts) - counts  # index of each chunk's first sample
+    before = ends - sizes  # bytes of all samples before this one
+    return chunk_off[chunk] + before - before[first[chunk]]
 
 
 def _data_end(chunk_off: np.ndarray, sc: np.ndarray, sizes: np.ndarray) -> int | None:
@@ -258,12 +310,7 @@ def _data_end(chunk_off: np.ndarray, sc: np.ndarray, sizes: np.ndarray) -> int |
     n_chunks = len(chunk_off)
     if n_chunks == 0:
         return 0 if len(sizes) == 0 else None
-    first = sc[:, 0] - 1
-    per = sc[:, 1]
-    counts = np.zeros(n_chunks, dtype=np.int64)
-    for i in range(len(first)):
-        stop = first[i + 1] if i + 1 < len(first) else n_chunks
-        counts[first[i] : stop] = per[i]
+    counts = _chunk_counts(n_chunks, sc)
     if counts.sum() != len(sizes):
         return None
     ends = np.cumsum(sizes)

@@ -34,6 +34,16 @@ def _read_info(root: Path) -> tuple[dict[str, Any] | None, str | None]:
     return info, None
 
 
+def _import_av_in_background() -> None:
+    """PyAV's import (0.15-0.3 s, mostly loading FFmpeg's libraries) on a second thread while
+    the data and stats groups read parquet: behaviour.frozen_camera decodes keyframes later."""
+    import threading
+
+    from validators.video import _av
+
+    threading.Thread(target=_av, name="import-av", daemon=True).start()
+
+
 def validate_dataset(
     root: Path | str,
     *,
@@ -100,6 +110,9 @@ def validate_dataset(
     ]
     if behaviour and not ctx.quick:  # reads rows: never in quick mode (the preflight)
         from validators import behaviour as behave
+
+        if ctx.video_keys and "frozen_camera" not in off:
+            _import_av_in_background()
 
         stages.append(("behaviour", lambda c: behave.run(c, limits, off)))
     if spec is not None:

@@ -139,6 +139,25 @@ def _duplicate(eps: list[Episode], rng: np.random.Generator) -> None:
         eps[BAD][key] = eps[2][key].copy()
 
 
+def _near_duplicate(eps: list[Episode], rng: np.random.Generator) -> None:
+    """Episode BAD is episode 2 re-exported: rounded to 1e-3 deg, one frame trimmed off the
+    start (its last frame held once more to keep the length)."""
+    for key in ("state", "action"):
+        rows = np.round(eps[2][key][1:].astype(np.float64), 3)
+        eps[BAD][key] = np.vstack([rows, rows[-1:]]).astype(np.float32)
+
+
+def _same_motion(eps: list[Episode], rng: np.random.Generator) -> None:
+    """Clean: every episode is one motion recorded again (its own sensor noise): not a
+    duplicate. Episode 0's path, fresh tick quantisation and noise per episode."""
+    n = len(eps[0]["state"])
+    path = motion(np.random.default_rng(7), n)
+    for ep in eps:
+        state = np.round(path[:n] / TICK) * TICK + rng.normal(0, 0.01, size=(n, 6))
+        ep["state"] = state.astype(np.float32)
+        ep["action"] = (path[LEAD:] + rng.normal(0, 0.05, size=(n, 6))).astype(np.float32)
+
+
 def _gripper(eps: list[Episode], rng: np.random.Generator) -> None:
     """Episode BAD: the gripper stays closed (2 deg + noise) in state and action."""
     n = len(eps[BAD]["state"])
@@ -173,6 +192,8 @@ DATASETS: dict[str, tuple[Defect | None, bool]] = {  # name -> (defect, with cam
     "idle_episode": (_idle, False),
     "short_episode": (_short, False),
     "duplicate_episode": (_duplicate, False),
+    "near_duplicate": (_near_duplicate, False),
+    "same_motion": (_same_motion, False),
     "gripper_never_opens": (_gripper, False),
     "action_copies_state": (_copies, False),
     "frozen_camera": (_frozen_camera, True),

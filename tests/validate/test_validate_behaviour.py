@@ -35,6 +35,7 @@ DEFECTS = {
     "idle_episode": ("behaviour.idle_episode", "warning"),
     "short_episode": ("behaviour.short_episode", "warning"),
     "duplicate_episode": ("behaviour.duplicate_episode", "error"),
+    "near_duplicate": ("behaviour.duplicate_episode", "error"),
     "gripper_never_opens": ("behaviour.gripper_never_opens", "warning"),
     "action_copies_state": ("behaviour.action_copies_state", "warning"),
     "frozen_camera": ("behaviour.frozen_camera", "warning"),
@@ -80,7 +81,7 @@ def behaviour(report) -> list:
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_each_defect_is_found_in_its_episode(recorded: Path, name: str) -> None:
     check, severity = DEFECTS[name]
-    report = validate_dataset(recorded / name, deep=name == "frozen_camera")
+    report = validate_dataset(recorded / name)
     found = behaviour(report)
     assert {f.check_id for f in found} == {check}, [f.message for f in found]
     assert {f.episode for f in found} == {BAD}, [f.message for f in found]
@@ -90,10 +91,20 @@ def test_each_defect_is_found_in_its_episode(recorded: Path, name: str) -> None:
         assert f.hint and f.frames is not None
 
 
-def test_camera_check_runs_in_deep_mode_only(recorded: Path) -> None:
-    """Standard mode reads parquet only (the fast path stays fast); DEEP=1 decodes."""
-    standard = behaviour(validate_dataset(recorded / "frozen_camera"))
-    assert "behaviour.frozen_camera" not in {f.check_id for f in standard}
+def test_camera_check_decodes_keyframes_and_agrees_with_the_seek_path(recorded: Path) -> None:
+    """Standard mode decodes keyframes straight from the sample table; the seek fallback (a
+    file without a usable table) finds the same episode, and DEEP=1 too."""
+    from validators.behaviour import camera
+
+    deep = behaviour(validate_dataset(recorded / "frozen_camera", deep=True))
+    assert [(f.check_id, f.episode) for f in deep] == [("behaviour.frozen_camera", BAD)]
+    real = camera.read_video_index
+    try:
+        camera.read_video_index = lambda path: None  # as for a fragmented MP4
+        seek = behaviour(validate_dataset(recorded / "frozen_camera", deep=True))
+    finally:
+        camera.read_video_index = real
+    assert [(f.check_id, f.episode) for f in seek] == [("behaviour.frozen_camera", BAD)]
 
 
 def test_constant_joint_is_no_stats_order_error_but_a_dead_joint(recorded: Path) -> None:
@@ -109,8 +120,8 @@ def test_constant_joint_is_no_stats_order_error_but_a_dead_joint(recorded: Path)
 
 
 def test_clean_recording_and_gr2_shape_have_no_behavioural_finding(recorded: Path) -> None:
-    for name in ("clean", "gr2"):
-        report = validate_dataset(recorded / name, deep=name == "clean")
+    for name in ("clean", "gr2", "same_motion"):
+        report = validate_dataset(recorded / name)
         assert behaviour(report) == [], [f.message for f in behaviour(report)]
         assert "behaviour" in report.groups_run
 

@@ -358,6 +358,36 @@ def test_sample_table_agrees_with_pyav_demux(vids: dict[str, Path]) -> None:
         assert idx.fps == pytest.approx(rate, rel=1e-9), path
 
 
+def test_sample_table_offsets_keyframes_and_config_agree_with_pyav(vids: dict[str, Path]) -> None:
+    """What behaviour.frozen_camera reads keyframes with: each sample's byte offset, size and
+    sync flag are PyAV's packet pos/size/is_keyframe, the config box is its extradata, and a
+    keyframe decoded alone from those bytes is the picture PyAV decodes there (AV1 of the real
+    fixture, PyAV-muxed H.264)."""
+    from conftest import FIXTURE_V21
+
+    from validators.video import KeyframeDecoder, _luma
+
+    files = [*sorted(FIXTURE_V21.glob("videos/**/*.mp4"))[:2], vids["av1"], vids["h264"]]
+    dec = KeyframeDecoder()
+    for path in files:
+        idx = read_video_index(path)
+        with av.open(str(path)) as c:
+            st = c.streams.video[0]
+            packets = [(pk.pos, pk.size, pk.is_keyframe) for pk in c.demux(st) if pk.size]
+            extradata = st.codec_context.extradata
+        with av.open(str(path)) as c:
+            first = _luma(next(c.decode(video=0)))  # the Y plane as stored (no range scaling)
+        assert idx.offsets.tolist() == [p[0] for p in packets], path
+        assert idx.sizes.tolist() == [p[1] for p in packets], path
+        assert idx.sync.tolist() == [p[2] for p in packets], path
+        assert idx.config == extradata, path
+        keys = np.flatnonzero(idx.sync)
+        assert len(keys) >= 1, path
+        got = dec.lumas(path, idx.codec, idx.config, [idx.offsets[keys[0]]], [idx.sizes[keys[0]]])
+        assert got[0] is not None and got[0].shape == first.shape, path
+        assert np.abs(got[0].astype(int) - first.astype(int)).max() <= 1, path
+
+
 def test_probe_degenerate_sample_tables(vids: dict[str, Path]) -> None:
     """No sample: nothing ends anywhere; samples of duration 0: no rate, the last one ends
     where it starts."""

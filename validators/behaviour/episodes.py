@@ -56,6 +56,83 @@ def duplicates(c: Checks) -> None:
             )
         else:
             first[key] = int(e)
+    near(c, exact={int(e) for e in c.rows.episodes} - set(first.values()))
+
+
+def near(c: Checks, exact: set[int]) -> None:
+    """Two episodes whose rows agree up to float noise, maybe shifted by a frame or two: the
+    same episode saved again through a lossy path (rounded on export, trimmed by a frame).
+    Candidates share their per-dimension means (within ``dup_mean_frac`` of S: a shift of two
+    frames moves a 45-frame episode's mean by up to 4 % of S); a pair is a
+    duplicate when >= ``dup_frac`` of the overlapping values agree within ``dup_tol_frac``
+    of S (plus float32 slack) at some shift up to ``dup_max_shift`` frames. Independent
+    recordings of one motion differ by their sensor noise (an encoder tick is 2e-3 of a
+    Koch joint's S, 20x ``dup_tol_frac``) in most values."""
+    feats = list(c.rows.features.values())
+    if not feats or len(c.rows.episodes) < 2:
+        return
+    starts, lengths = c.rows.starts, c.rows.lengths
+    spread = np.concatenate([ft.spread for ft in feats])
+    if not (spread > 0).any():
+        return
+    values = np.concatenate([ft.values.astype(np.float64) for ft in feats], axis=1)
+    finite = np.logical_and.reduce([ft.finite for ft in feats])
+    means = np.add.reduceat(values, starts, axis=0) / lengths[:, None]
+    scale = np.where(spread > 0, spread, np.inf)
+    z = means / scale  # means in units of S
+    key = z[:, int(np.argmax(spread))]
+    order = np.argsort(key, kind="stable")
+    tol = c.t["dup_tol_frac"] * spread + 2 * f32.spacing(np.nanmax(np.abs(values), axis=0))
+    shift_max = int(c.t["dup_max_shift"])
+    flagged: set[int] = set(exact)
+    for a_pos, i in enumerate(order):
+        for j in order[a_pos + 1 :]:
+            if key[j] - key[i] > c.t["dup_mean_frac"]:
+                break
+            ei, ej = int(c.rows.episodes[i]), int(c.rows.episodes[j])
+            if max(ei, ej) in flagged or not (finite[i] and finite[j]):
+                continue
+            if abs(int(lengths[i]) - int(lengths[j])) > 2 * shift_max + 1:
+                continue
+            if not (np.abs(z[i] - z[j]) <= c.t["dup_mean_frac"]).all():
+                continue
+            got = _match(values, tol, int(starts[i]), int(lengths[i]), int(starts[j]),
+                         int(lengths[j]), shift_max)  # fmt: skip
+            if got is None or got[0] < c.t["dup_frac"]:
+                continue
+            frac, shift = got
+            first, later = (ei, ej) if ei < ej else (ej, ei)
+            flagged.add(later)
+            c.say(
+                "duplicate_episode",
+                "error",
+                later,
+                f"nearly the same rows as episode {first}: {100 * frac:.4g} % of the values "
+                f"agree within {c.t['dup_tol_frac']:g} of their spread (at least "
+                f"{100 * c.t['dup_frac']:g} %), shifted by {shift} frame(s)",
+                f"the episode was saved twice (re-exported or trimmed); drop this copy: make "
+                f"edit EPISODES=~{later}",
+                frames=(0, int(c.rows.lengths[list(c.rows.episodes).index(later)]) - 1),
+            )
+
+
+def _match(
+    values: np.ndarray, tol: np.ndarray, a: int, na: int, b: int, nb: int, shift_max: int
+) -> tuple[float, int] | None:
+    """(best fraction of values within tol, its shift) over shifts of episode b against a;
+    None when no shift overlaps 90 % of the shorter episode."""
+    best: tuple[float, int] | None = None
+    for s in range(-shift_max, shift_max + 1):
+        lo = max(0, s)
+        hi = min(na, nb + s)
+        if hi - lo < 0.9 * min(na, nb) or hi <= lo:
+            continue
+        x = values[a + lo : a + hi]
+        y = values[b + lo - s : b + hi - s]
+        frac = float((np.abs(x - y) <= tol).mean())
+        if best is None or frac > best[0]:
+            best = (frac, s)
+    return best
 
 
 def _outside(ft: Feature, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -34,6 +34,10 @@ DEFAULTS: dict[str, float] = {
     "idle_frac": 0.02,  # every dimension's episode range < 2 % of S: nothing happens
     "idle_min_s": 1.0,  # ... judged on episodes of >= 1 s (a 3-frame episode barely moves)
     "short_frac": 0.2,  # episode shorter than 20 % of the median length
+    "dup_tol_frac": 1e-4,  # near-duplicate: values agree within 1e-4 x S (+ float32 slack) ...
+    "dup_frac": 0.99,  # ... in >= 99 % of the overlapping values ...
+    "dup_max_shift": 2,  # ... at a shift of up to 2 frames
+    "dup_mean_frac": 0.1,  # candidates: every dimension's episode mean within 10 % of S
     "gripper_frac": 0.05,  # gripper range < 5 % of S ...
     "gripper_open_frac": 0.3,  # ... while at least half the episodes move it > 30 % of S
     "copy_frac": 0.9,  # action == state (within float32) in >= 90 % of values
