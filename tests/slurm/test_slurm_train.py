@@ -211,5 +211,6 @@ def test_a_nan_stops_the_slurm_job_with_the_guards_line(
     text = (out.with_name("nan.slurm") / f"train-{m.group(1)}.log").read_text(errors="replace")
     assert proc.returncode != 0, text[-3000:]
     assert "train: error: step 2: loss is nan" in text, text[-3000:]
-    assert "[slurm] training step exited 8" in text, text[-3000:]
+    # one rank's exit 8 ends the world: srun --kill-on-bad-exit stops the other (143)
+    assert re.search(r"\[slurm\] training step exited [1-9]", text), text[-3000:]
     assert steps_in(out) == ["000001"] and last_step(out) == 1
