@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="write the JSON report here")
     p.add_argument("--png", type=Path, default=None, help="write the PNG here")
     p.add_argument("--batch", type=_positive, default=32, help="frames per forward pass")
-    p.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: cuda if any)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:1 (auto: cuda if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # The launcher's: {given: migrated copy} for old-layout ACT checkpoints (scripts/eval/legacy).
     p.add_argument("--migrated", type=json.loads, default={}, help=argparse.SUPPRESS)

@@ -8,10 +8,14 @@ Runs in the policy's LeRobot env. What "as on the robot" means here:
 - the observation holds only the features the policy was trained on plus the task string;
   camera frames are decoded by LeRobot's own dataset reader (``_query_videos``, the code path
   of ``LeRobotDataset.__getitem__``) as uint8 and scaled to [0, 1] the way lerobot-train does;
-- ``predict_action_chunk`` on B frames at once. ACT needs no history (n_obs_steps 1), so
-  frames are independent and batching changes nothing but speed; stochastic policies
-  (SmolVLA, PI0, Diffusion) sample for real with ``torch.manual_seed`` fixed per seed and
-  batch, so every checkpoint sees the same seeds on the same frames.
+- ``predict_action_chunk`` on B frames at once. ACT, SmolVLA and PI0 need no history
+  (n_obs_steps 1), so frames are independent and batching changes nothing but speed.
+  Diffusion sees ``n_obs_steps`` frames (t-1, t by default): each row carries its own history,
+  clamped to the episode's first frame, as LeRobot's dataset pads it for training and as
+  ``select_action`` fills its queues on the robot; the chunk's first action is frame t's;
+- stochastic policies (SmolVLA, PI0, Diffusion) sample for real: before batch b (0, 1, ...)
+  of seed s, ``torch.manual_seed(s * 1_000_003 + b)``, so every checkpoint sees the same seeds
+  on the same frames, and the same BATCH reproduces the same numbers.
 
 Why decode through the reader in windows: ``LeRobotDataset[i]`` opens and seeks the video for
 every frame; one call per camera for B consecutive frames of an episode decodes them in one
@@ -53,10 +57,15 @@ def video_backend() -> str:
 
 
 def pick_device(wanted: str | None) -> str:
-    """DEVICE if given, else CUDA when present, else CPU."""
-    if wanted:
-        return wanted
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """DEVICE if given (``auto``/empty: CUDA when present, else CPU); one line if unusable.
+
+    CPU and CUDA run the same code below; only this choice differs.
+    """
+    if not wanted or wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted.startswith("cuda") and not torch.cuda.is_available():
+        raise LoadError(f"DEVICE={wanted}: this machine has no CUDA device (use DEVICE=cpu)")
+    return wanted
 
 
 @dataclass
@@ -136,14 +145,36 @@ class FrameSource:
         order = np.lexsort((self.frame_index, self.episode))
         if not np.array_equal(order, np.arange(len(order))):
             raise LoadError(f"DATASET={root}: rows are not sorted by episode and frame")
+        starts = np.r_[0, np.nonzero(np.diff(self.episode))[0] + 1]
+        rows = np.arange(len(self.episode))
+        self.first_row = starts[np.searchsorted(starts, rows, side="right") - 1]
         self.meta = self.ds.meta
         self.video_keys = list(self.meta.video_keys)
 
     def __len__(self) -> int:
         return len(self.episode)
 
-    def batch(self, start: int, stop: int, keys: list[str]) -> dict[str, Any]:
-        """Rows [start, stop) as one observation batch (dataset keys; cameras as float [0, 1])."""
+    def batch(self, start: int, stop: int, keys: list[str], n_obs: int = 1) -> dict[str, Any]:
+        """Rows [start, stop) as one observation batch (dataset keys; cameras as float [0, 1]).
+
+        ``n_obs`` > 1: every feature is (B, n_obs, ...), frames t-n_obs+1 .. t of each row,
+        clamped to its episode's first frame (LeRobot's padding of observation_delta_indices).
+        """
+        if n_obs <= 1:
+            return self._rows(start, stop, keys)
+        rows = np.arange(start, stop)
+        hist = np.maximum(
+            rows[:, None] - np.arange(n_obs - 1, -1, -1)[None, :], self.first_row[rows, None]
+        )
+        lo = int(hist.min())
+        wide = self._rows(lo, stop, keys)
+        index = torch.as_tensor(hist - lo)
+        obs: dict[str, Any] = {"task": wide.pop("task")[start - lo :]}
+        for key, value in wide.items():
+            obs[key] = value[index]  # (B, n_obs, ...)
+        return obs
+
+    def _rows(self, start: int, stop: int, keys: list[str]) -> dict[str, Any]:
         rows = self.reader.hf_dataset[start:stop]
         obs: dict[str, Any] = {}
         for key in keys:
@@ -188,8 +219,9 @@ def predict(
 ) -> np.ndarray:
     """Chunks for every row: (S seeds, N frames, H steps, D) in dataset units."""
     out: list[list[np.ndarray]] = [[] for _ in seeds]
+    n_obs = int(getattr(loaded.policy.config, "n_obs_steps", 1) or 1)
     for b, (start, stop) in enumerate(windows(len(source), batch_size)):
-        obs = source.batch(start, stop, loaded.input_keys)
+        obs = source.batch(start, stop, loaded.input_keys, n_obs)
         for s_pos, seed in enumerate(seeds):
             torch.manual_seed(seed * 1_000_003 + b)
             batch = loaded.pre(dict(obs))

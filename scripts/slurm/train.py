@@ -14,7 +14,9 @@ What the job does (see the generated ``train.sbatch``, printed before submitting
      else a fresh run: so a requeued or resubmitted job resumes exactly as ``make train`` does;
   3. one ``srun`` task per node runs ``accelerate launch --multi_gpu --num_machines N
      --machine_rank $SLURM_NODEID --main_process_ip <first node>``: one world of all processes
-     (gloo on CPU, NCCL on GPUs);
+     (gloo on CPU, NCCL on GPUs), each process under ``scripts.train.guard`` as a local
+     ``make train`` runs it: the first NaN/Inf loss or gradient stops the job (exit 8)
+     with one line, and no checkpoint of that step or later is written;
   4. LeRobot's logged world size is checked against the processes launched (the CPU trap);
   5. ``--signal=B:USR1@60`` + ``--requeue``: near the time limit (or on a preemption notice)
      the job lets a checkpoint being written finish, then requeues itself; on scancel it
@@ -35,8 +37,8 @@ from pathlib import Path
 
 from scripts.slurm import client
 from scripts.train import cli as local_train
+from scripts.train import guard, run
 from scripts.train import preflight as pf
-from scripts.train import run
 from scripts.train.recipes import REPO, load_recipe, parse_cli_overrides
 
 ENV_KEYS = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "TORCH_HOME", "WEIGHTS_DIR",
@@ -105,10 +107,13 @@ def script(
             f'  "${{BIN}}/accelerate" --multi_gpu --num_machines {nodes} '
             f"--num_processes {total} \\\n"
             '  --main_process_ip "${MAIN_NODE}" --main_process_port "${MAIN_PORT}" \\\n'
-            '  "${BIN}/lerobot-train" "${TRAIN_ARGS[@]}" &'
+            f'  -m {guard.MODULE} "${{BIN}}/lerobot-train" "${{TRAIN_ARGS[@]}}" &'
         )
     else:
-        launch = 'srun --nodes=1 --ntasks=1 "${BIN}/lerobot-train" "${TRAIN_ARGS[@]}" &'
+        launch = (
+            f'srun --nodes=1 --ntasks=1 "${{BIN}}/python" -m {guard.MODULE} '
+            '"${BIN}/lerobot-train" "${TRAIN_ARGS[@]}" &'
+        )
     fresh_block = (
         bash_array("FRESH_ARGS", fresh)
         if fresh is not None

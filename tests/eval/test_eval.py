@@ -246,3 +246,16 @@ def test_make_eval_requires_checkpoint() -> None:
     proc = run(["make", "eval", "CKPT=", "OUT="], timeout=60)
     assert proc.returncode != 0
     assert "CHECKPOINT is required: make eval CHECKPOINT=<value>" in proc.stderr
+
+
+def test_device_cuda_without_cuda_is_one_line(koch: Path, tiny_ckpt: Path, tmp_path: Path) -> None:
+    """DEVICE goes through the same code on CPU and CUDA; asking for CUDA where there is none
+    is refused in one line (skipped on a machine that has CUDA)."""
+    probe = run([env_python("act"), "-c", "import torch; print(torch.cuda.is_available())"])
+    if probe.stdout.strip() == "True":
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "e.json"
+    line = one_line_error(tools_eval("--checkpoint", tiny_ckpt, "--dataset", koch,
+                                     "--device", "cuda", "--json", out))  # fmt: skip
+    assert line == "eval: error: DEVICE=cuda: this machine has no CUDA device (use DEVICE=cpu)"
+    assert not out.exists()

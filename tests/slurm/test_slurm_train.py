@@ -86,6 +86,8 @@ def test_bad_knobs_fail_in_one_line_and_dry_run_writes_nothing(
     assert not out.exists() and not out.with_name("dry.slurm").exists()
     script = dry.stdout[dry.stdout.index("#!/usr/bin/env bash") :].split("[train/slurm]")[0]
     assert "#SBATCH --requeue" in script and "#SBATCH --signal=B:USR1@60" in script
+    # every process trains under the NaN guard, as a local make train does (scripts/train/guard.py)
+    assert '-m scripts.train.guard "${BIN}/lerobot-train" "${TRAIN_ARGS[@]}"' in script
     if shutil.which("shellcheck"):
         (tmp_path / "t.sbatch").write_text(script)
         sc = slurm.run(["shellcheck", "-s", "bash", tmp_path / "t.sbatch"])
@@ -190,3 +192,25 @@ def test_repair_points_last_at_the_newest_complete_checkpoint(
     assert ckpt.repair(out) == 0
     assert os.readlink(out / "checkpoints" / "last") == newest.name
     assert not cut.exists() and list((out / "checkpoints").glob(f".incomplete-{cut.name}-*"))
+
+
+def test_a_nan_stops_the_slurm_job_with_the_guards_line(
+    slurm: Slurm,  # noqa: F811
+    koch: Path,
+    tmp_path: Path,
+) -> None:
+    """The same guard as local make train, on the real cluster: a real NaN at step 2 (guard.py's
+    test knob, exported to the job by sbatch) stops both ranks; step 1's checkpoint stays last."""
+    out = tmp_path / "nan"
+    knobs = [f"DATASET={koch}", f"OUT={out}", "RECIPE=act_cpu", "NODES=2", "SLURM=1",
+             "ARGS=--steps=4 --save_freq=1", "WAIT=1"]  # fmt: skip
+    env = {**slurm.env, "LEROBOT_OPS_TEST_NAN_AT_STEP": "2"}
+    proc = slurm.run(["make", "train", *knobs], timeout=420, env=env)
+    m = re.search(r"submitted job (\d+)", proc.stdout)
+    assert m, f"no job submitted:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    text = (out.with_name("nan.slurm") / f"train-{m.group(1)}.log").read_text(errors="replace")
+    assert proc.returncode != 0, text[-3000:]
+    assert "train: error: step 2: loss is nan" in text, text[-3000:]
+    # one rank's exit 8 ends the world: srun --kill-on-bad-exit stops the other (143)
+    assert re.search(r"\[slurm\] training step exited [1-9]", text), text[-3000:]
+    assert steps_in(out) == ["000001"] and last_step(out) == 1
