@@ -138,9 +138,9 @@ STEP ?=
 SEEDS ?=
 PNG ?=
 .PHONY: eval bench-eval
-eval: env-tools $(DATASET_DEPS) ## rank checkpoints on held-out episodes (CHECKPOINT=a[,b] DATASET EPISODES=3,7-9|last:10%|heldout|@report.json STEP SEEDS JSON=file PNG=file BATCH DEVICE)
+eval: env-tools $(DATASET_DEPS) ## rank checkpoints on held-out episodes (CHECKPOINT=a[,b] DATASET EPISODES=3,7-9|last:10%|heldout|@report.json STEP=N|all SEEDS JSON=file PNG=file BATCH DEVICE SLURM=1: array job, one task per checkpoint, merged report)
 	$(call require,CHECKPOINT)
-	$(TOOLS_PY) -m scripts.eval --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(STEP), --step $(call q,STEP))$(if $(SEEDS), --seeds $(call q,SEEDS))$(if $(JSON), --json $(call q,JSON))$(if $(PNG), --png $(call q,PNG))$(if $(BATCH), --batch $(call q,BATCH))$(if $(DEVICE), --device $(call q,DEVICE))
+	$(TOOLS_PY) -m scripts.eval$(if $(SLURM),.slurm $(SLURM_FLAGS)) --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(STEP), --step $(call q,STEP))$(if $(SEEDS), --seeds $(call q,SEEDS))$(if $(JSON), --json $(call q,JSON))$(if $(PNG), --png $(call q,PNG))$(if $(BATCH), --batch $(call q,BATCH))$(if $(DEVICE), --device $(call q,DEVICE))
 
 bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-frame select_action loop, peak RSS (CHECKPOINT DATASET EPISODES BATCH); never gates CI
 	$(call require,CHECKPOINT)

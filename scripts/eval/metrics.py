@@ -110,8 +110,25 @@ def compute(
     return fields, Errors(abs0=abs0, per_horizon=per_horizon, episodes=episodes)
 
 
-def _episode_sums(err: Errors, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class EpisodeTotals:
+    """A checkpoint's errors as the report keeps them: ``per_episode_mae`` and each episode's
+    frame count. Enough for the bootstrap, which resamples whole episodes: the merge of a
+    ``SLURM=1`` fan-out (scripts/eval/slurm.py) ranks partial reports with it."""
+
+    episodes: np.ndarray  # (E,) episode indices
+    mae: np.ndarray  # (E,) per_episode_mae
+    frames: np.ndarray  # (E,) frames of each episode
+    dims: int  # action dimensions
+
+
+def _episode_sums(err: Errors | EpisodeTotals, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per episode (in ``order``): summed |error| of the first action, and element count."""
+    if isinstance(err, EpisodeTotals):
+        at = {int(e): i for i, e in enumerate(err.episodes)}
+        idx = np.array([at[int(ep)] for ep in order])
+        counts = err.frames[idx].astype(np.float64) * err.dims
+        return err.mae[idx] * counts, counts
     per_frame = err.abs0.mean(axis=0).sum(axis=1)  # (N,): seeds averaged, dims summed
     d = err.abs0.shape[2]
     sums = np.array([per_frame[err.episodes == ep].sum() for ep in order])
@@ -120,8 +137,8 @@ def _episode_sums(err: Errors, order: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def bootstrap_diff(
-    better: Errors,
-    worse: Errors,
+    better: Errors | EpisodeTotals,
+    worse: Errors | EpisodeTotals,
     resamples: int = BOOTSTRAP_RESAMPLES,
     level: float = BOOTSTRAP_LEVEL,
     seed: int = BOOTSTRAP_SEED,
@@ -138,7 +155,9 @@ def bootstrap_diff(
     return float(lo), float(hi)
 
 
-def rank(paths: Sequence[str], maes: Sequence[float], errors: Sequence[Errors]) -> dict[str, Any]:
+def rank(
+    paths: Sequence[str], maes: Sequence[float], errors: Sequence[Errors | EpisodeTotals]
+) -> dict[str, Any]:
     """``ranking`` (best first) and every pairwise ``comparisons`` entry with its verdict."""
     order = sorted(range(len(paths)), key=lambda i: (maes[i], i))
     n_eps = len(np.unique(errors[0].episodes)) if errors else 0

@@ -166,6 +166,30 @@ def test_bootstrap_says_beats_only_when_the_interval_excludes_zero() -> None:
     assert out["comparisons"][0]["verdict"] == "too few episodes (1) to tell"
 
 
+def test_ranking_from_per_episode_totals_equals_ranking_from_frames() -> None:
+    """The SLURM=1 merge ranks from per_episode_mae and frame counts: same intervals."""
+    rng = np.random.default_rng(3)
+    lengths = np.array([7, 3, 11, 5])
+    episodes = np.repeat(np.arange(4) + 20, lengths)
+    errs, totals, maes = [], [], []
+    for shift in (0.0, 0.3, 0.31):
+        abs0 = rng.random((2, len(episodes), 3)) + shift * (episodes[None, :, None] % 2)
+        e = metrics.Errors(abs0=abs0, per_horizon=[], episodes=episodes)
+        per_ep = np.array([abs0[:, episodes == ep].mean() for ep in np.unique(episodes)])
+        errs.append(e)
+        totals.append(metrics.EpisodeTotals(np.unique(episodes), per_ep, lengths, 3))
+        maes.append(float(abs0.mean()))
+    a = metrics.rank(["a", "b", "c"], maes, errs)
+    b = metrics.rank(["a", "b", "c"], maes, totals)
+    assert [c["verdict"] for c in a["comparisons"]] == [c["verdict"] for c in b["comparisons"]]
+    for x, y in zip(a["comparisons"], b["comparisons"], strict=True):
+        assert np.allclose(x["ci95"], y["ci95"], rtol=1e-12, atol=0)
+    # equal-weight episodes would be a different (wrong) interval: the counts matter
+    flat = [metrics.EpisodeTotals(t.episodes, t.mae, np.ones(4, int), 3) for t in totals]
+    c = metrics.rank(["a", "b", "c"], maes, flat)
+    assert not np.allclose(a["comparisons"][0]["ci95"], c["comparisons"][0]["ci95"], rtol=1e-6)
+
+
 def test_json_report_is_schema_checked_and_atomic(tmp_path: Path) -> None:
     schema = json.loads(SCHEMA.read_text())
     Draft202012Validator.check_schema(schema)
