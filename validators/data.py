@@ -3,7 +3,9 @@ LeRobot expects (index = row position, episode/frame indices, timestamps on the 
 within ``tolerance_s``, known task indices, finite numbers).
 
 Only the columns a check needs are read: the five bookkeeping columns and the floating-point
-features (for NaN/Inf); image bytes are never read. Quick mode stops after the schemas.
+features (for NaN/Inf; all numeric features when the behaviour group will run, kept in
+``ctx.row_cache`` so the stats and behaviour groups need no second read); image bytes are never
+read. Quick mode stops after the schemas.
 """
 
 from __future__ import annotations

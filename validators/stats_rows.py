@@ -10,6 +10,9 @@ the numeric feature columns (never images). Each batch is cut into runs of one e
 moments are taken per run with ``validators.moments.segment_moments`` (float64, centred) and
 runs of the same episode (an episode split by a batch or file boundary) are merged with
 Chan's formula, so memory is one batch plus (episodes x dims) moments, whatever the size.
+When the behaviour group runs (it holds every row anyway) the data group keeps its decoded
+columns in ``ctx.row_cache`` and the moments are taken from those, in the same 16k-row
+slices, instead of reading each file a second time.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""The rows the behavioural checks read: one pass over the data parquet files.
+"""The rows the behavioural checks read: the data group's columns, not a second read.
 
-Only ``episode_index``, ``timestamp`` and the numeric features (never images), read as
-``validators.data`` does (a few files in flight, arrow -> numpy without pandas); episodes
-are then contiguous slices. Per dimension it also derives the dataset's own scale: ``spread``
+Only ``episode_index``, ``timestamp`` and the numeric features (never images). When the
+behaviour group is planned the data group keeps each file's columns (numpy views of its
+arrow buffers, ``ctx.row_cache``); the stats group computes its moments from them and this
+module concatenates them and frees the cache, so each parquet file is read once per
+validation. A file the cache lacks (the data group did not run) is read here as the data
+group reads it (arrow -> numpy without pandas). Episodes are then contiguous slices. Per
+dimension it also derives the dataset's own scale: ``spread``
 (q99 - q01 of all rows) and ``step`` (q99 of |frame-to-frame change|), which every threshold
 is relative to.
 """
