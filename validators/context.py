@@ -92,6 +92,11 @@ class Context:
         self.missing_files: set[str] = set()
         self.parquet_meta: dict[str, Any] = {}  # relative path -> pyarrow FileMetaData
         self.video_index: dict[str, Any] = {}  # relative mp4 path -> mp4_index.TrackIndex
+        # The data group's per-file numpy columns (episode_index, timestamp, the numeric
+        # features; None: not readable as numbers), kept only when the behaviour group will
+        # run: the stats and behaviour groups reuse them instead of reading every file again.
+        # The behaviour group holds all rows anyway, so peak memory does not grow; it frees this.
+        self.row_cache: dict[str, dict[str, Any]] | None = None
 
     # --- findings ---------------------------------------------------------------------------
     def add(

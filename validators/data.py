@@ -3,7 +3,9 @@ LeRobot expects (index = row position, episode/frame indices, timestamps on the 
 within ``tolerance_s``, known task indices, finite numbers).
 
 Only the columns a check needs are read: the five bookkeeping columns and the floating-point
-features (for NaN/Inf); image bytes are never read. Quick mode stops after the schemas.
+features (for NaN/Inf; all numeric features when the behaviour group will run, kept in
+``ctx.row_cache`` so the stats and behaviour groups need no second read); image bytes are never
+read. Quick mode stops after the schemas.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from validators import dataset_format as fmt
 from validators import loop_timing
 from validators.arrow_np import to_numpy
 from validators.context import Context, DataColumns
+from validators.stats_rows import numeric_features
 
 READ_WORKERS = 4  # parquet decoding releases the GIL; a few files in flight hide I/O latency
 BOOK_KEEPING = ("index", "episode_index", "frame_index", "timestamp", "task_index")
@@ -162,13 +165,15 @@ def read_columns(ctx: Context, files: list[str], float_cols: list[str]) -> None:
     starts: list[tuple[str, int, int]] = []
     row = 0
     files = [rel for rel in files if rel not in ctx.unreadable_data]
+    cached = list(numeric_features(ctx)) if ctx.row_cache is not None else []
+    wanted = list(dict.fromkeys((*BOOK_KEEPING, *float_cols, *cached)))
 
     def load(rel: str) -> Any:
         """Read one file's needed columns; runs in a worker (arrow releases the GIL)."""
         try:
             pf = pq.ParquetFile(ctx.root / rel, metadata=ctx.parquet_meta.get(rel))
             present = set(pf.schema_arrow.names)
-            cols = [c for c in (*BOOK_KEEPING, *float_cols) if c in present]
+            cols = [c for c in wanted if c in present]
             return pf.read(columns=cols, use_threads=False)
         except Exception as exc:
             return exc
@@ -192,7 +197,7 @@ def read_columns(ctx: Context, files: list[str], float_cols: list[str]) -> None:
                 file=rel,
             )
             continue
-        row = _take(ctx, rel, table, float_cols, parts, starts, row)
+        row = _take(ctx, rel, table, float_cols, parts, starts, row, cached)
     if not starts:
         return
     ctx.data = DataColumns(
@@ -215,11 +220,16 @@ def _take(
     parts: dict[str, list[np.ndarray]],
     starts: list[tuple[str, int, int]],
     row: int,
+    cached: list[str],
 ) -> int:
-    """Append one file's bookkeeping columns, scan its floats; return the next global row."""
+    """Append one file's bookkeeping columns, scan its floats; return the next global row.
+
+    With ``ctx.row_cache`` on, also keep the file's numeric columns (``cached``) as numpy
+    views of the arrow buffers for the stats and behaviour groups (no copy)."""
     import pyarrow as pa
 
     n = table.num_rows
+    keep: dict[str, Any] = {}
     for c in BOOK_KEEPING:
         col = table.column(c) if c in table.column_names else None
         numeric = col is not None and (
@@ -237,14 +247,24 @@ def _take(
                 file=rel,
             )
         arr = to_numpy(col)
+        if c in ("episode_index", "timestamp"):
+            keep[c] = arr
         if c == "timestamp":
             parts[c].append(arr.astype(np.float64, copy=False))
         else:
             parts[c].append(np.nan_to_num(arr, nan=-1).astype(np.int64, copy=False))
+    for c in cached:
+        if c in table.column_names:
+            try:
+                keep[c] = to_numpy(table.column(c))
+            except Exception:
+                keep[c] = None  # not numbers: the schema check reports it, the readers skip it
     ep_col = parts["episode_index"][-1]
     for c in float_cols:
         if c in table.column_names:
-            _scan_non_finite(ctx, rel, c, table.column(c), ep_col)
+            _scan_non_finite(ctx, rel, c, table.column(c), ep_col, keep.get(c))
+    if ctx.row_cache is not None:
+        ctx.row_cache[rel] = keep
     starts.append((rel, row, row + n))
     return row + n
 
@@ -278,8 +298,15 @@ def _value_rows(col: Any) -> np.ndarray:
     return rows
 
 
-def _scan_non_finite(ctx: Context, rel: str, key: str, col: Any, ep_col: np.ndarray) -> None:
-    values = to_numpy(col).astype(np.float64, copy=False)
+def _scan_non_finite(
+    ctx: Context,
+    rel: str,
+    key: str,
+    col: Any,
+    ep_col: np.ndarray,
+    flat: np.ndarray | None = None,
+) -> None:
+    values = (to_numpy(col) if flat is None else flat).astype(np.float64, copy=False)
     bad = ~np.isfinite(values)
     if not bad.any():
         return

@@ -28,7 +28,7 @@ def read_periods(path: Path) -> list[float]:
 
 def run(ctx: Context) -> None:
     folder = ctx.root / TICKS
-    fps = float(ctx.info.get("fps") or 0)
+    fps = ctx.fps  # 0.0 when info.json's fps is not a number (schema.info reports it)
     if not folder.is_dir() or fps <= 0:
         return
     for ep in ctx.episodes:

@@ -124,6 +124,9 @@ def validate_dataset(
         if unknown:
             raise UsageError(f"unknown check group(s) {unknown}; known: {list(GROUPS)}")
         stages = [(name, fn) for name, fn in stages if name in groups]
+    planned = {name for name, _ in stages}
+    if "behaviour" in planned and "data" in planned:
+        ctx.row_cache = {}  # the data group keeps its columns for the stats and behaviour groups
     for i, (name, fn) in enumerate(stages, 1):
         if progress:
             print(f"[{i}/{len(stages)}] {name} ...", file=sys.stderr, flush=True)
@@ -131,6 +134,7 @@ def validate_dataset(
         fn(ctx)
         ctx.report.timings[name] = time.perf_counter() - t0
         ctx.report.groups_run.append(name)
+    ctx.row_cache = None  # behaviour frees it; also when it returned early
     ctx.report.summary = {
         "episodes": len(ctx.episodes),
         "frames": ctx.data_rows_total,

@@ -10,6 +10,9 @@ the numeric feature columns (never images). Each batch is cut into runs of one e
 moments are taken per run with ``validators.moments.segment_moments`` (float64, centred) and
 runs of the same episode (an episode split by a batch or file boundary) are merged with
 Chan's formula, so memory is one batch plus (episodes x dims) moments, whatever the size.
+When the behaviour group runs (it holds every row anyway) the data group keeps its decoded
+columns in ``ctx.row_cache`` and the moments are taken from those, in the same 16k-row
+slices, instead of reading each file a second time.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def recompute(ctx: Context) -> RowStats:
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
         window = 4 * READ_WORKERS
         for i in range(0, len(files), window):
-            for got in pool.map(lambda rel: _file_moments(ctx, rel, wanted), files[i : i + window]):
+            for got in pool.map(lambda rel: _moments_of(ctx, rel, wanted), files[i : i + window]):
                 if got is None:
                     complete = False  # the data group reports the file; judge the rest
                     continue
@@ -139,6 +142,33 @@ def recompute(ctx: Context) -> RowStats:
         total = combine(per_ep) if complete else None
         result.features[key] = FeatureMoments(eps, per_ep, total)
     return result
+
+
+def _moments_of(
+    ctx: Context, rel: str, wanted: dict[str, int]
+) -> tuple[dict[str, list[np.ndarray]], dict[str, list[Moments]], set[str]] | None:
+    """One file's episode-run moments: from the data group's columns when it kept them
+    (``ctx.row_cache``: no second parquet read), else read from the file."""
+    keep = (ctx.row_cache or {}).get(rel)
+    if keep is None or keep.get("episode_index") is None:
+        return _file_moments(ctx, rel, wanted)
+    ids: dict[str, list[np.ndarray]] = {k: [] for k in wanted}
+    parts: dict[str, list[Moments]] = {k: [] for k in wanted}
+    skipped = {k for k in wanted if k not in keep}
+    cols = [k for k in wanted if k in keep]
+    ep = keep["episode_index"]
+    rows = len(ep)
+    for a in range(0, rows, BATCH_ROWS):  # bounded temporaries, as the streaming read
+        b = min(rows, a + BATCH_ROWS)
+        flats = {}
+        for k in cols:
+            flat = keep[k]
+            if flat is None or flat.size != rows * wanted[k]:
+                flats[k] = None
+            else:
+                flats[k] = flat.reshape(rows, wanted[k])[a:b]
+        _add_arrays(ep[a:b], flats, cols, ids, parts, skipped)
+    return ids, parts, skipped
 
 
 def _file_moments(
@@ -183,6 +213,23 @@ def _add_batch(
     if rows == 0:
         return
     ep = to_numpy(batch.column("episode_index"))
+    values = {key: _values(batch, key, rows, wanted[key]) for key in cols if key not in skipped}
+    _add_arrays(ep, values, cols, ids, parts, skipped)
+
+
+def _add_arrays(
+    ep: np.ndarray,
+    values: dict[str, np.ndarray | None],
+    cols: list[str],
+    ids: dict[str, list[np.ndarray]],
+    parts: dict[str, list[Moments]],
+    skipped: set[str],
+) -> None:
+    """Cut rows (episode index, (rows, dim) values; None: mis-shaped) into episode runs and
+    take each run's moments."""
+    rows = len(ep)
+    if rows == 0:
+        return
     if not np.isfinite(ep).all():
         skipped.update(cols)  # null episode indices: the data group reports them
         return
@@ -192,9 +239,9 @@ def _add_batch(
     for key in cols:
         if key in skipped:
             continue
-        values = _values(batch, key, rows, wanted[key])
-        if values is None:
+        v = values.get(key)
+        if v is None:
             skipped.add(key)
             continue
         ids[key].append(ep[starts])
-        parts[key].append(segment_moments(values, lengths))
+        parts[key].append(segment_moments(v, lengths))

@@ -92,6 +92,38 @@ def test_clean_dataset_has_no_findings(clean: Path, mode: str) -> None:
     assert report.groups_run == ["schema", "structure", "data", "video", "stats", *behaviour]
 
 
+@pytest.mark.parametrize("behaviour", [True, False])
+def test_each_data_file_read_once(
+    clean: Path, behaviour: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27's cost budget: with the behaviour group on, the data group's read feeds the
+    stats and behaviour groups (each data file's rows are read once); off, the stats group
+    streams its own second read. Same findings either way (none on a clean dataset)."""
+    import pyarrow.parquet as pq
+
+    reads: dict[str, int] = {}
+
+    class Counting(pq.ParquetFile):  # the real reader, counting row reads per file
+        def __init__(self, source: Path, *args: object, **kwargs: object) -> None:
+            super().__init__(source, *args, **kwargs)
+            self._rel = str(Path(source).relative_to(clean))
+
+        def read(self, *args: object, **kwargs: object) -> object:
+            reads[self._rel] = reads.get(self._rel, 0) + 1
+            return super().read(*args, **kwargs)
+
+        def iter_batches(self, *args: object, **kwargs: object) -> object:
+            reads[self._rel] = reads.get(self._rel, 0) + 1
+            return super().iter_batches(*args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", Counting)
+    report = validate_dataset(clean, behaviour=behaviour)
+    assert report.findings == [], [f.check_id + ": " + f.message for f in report.findings]
+    data = {rel: n for rel, n in reads.items() if rel.startswith("data/")}
+    assert data, reads
+    assert set(data.values()) == {1 if behaviour else 2}, data
+
+
 def test_lerobot_writes_what_we_expect(clean_v30: Path) -> None:
     """The reference really is LeRobot's v3.0 layout (guards the test's own premise)."""
     info = json.loads((clean_v30 / fmt.INFO_PATH).read_text())

@@ -4,7 +4,7 @@ A dead joint, a frozen state, wraparounds, spikes, an episode offset from the ot
 joints swapped, an idle or a very short episode, an episode saved twice, a gripper that never
 opens, a frozen camera, an action that copies the state, a loop that ran slow. Every
 threshold is relative to the dataset's own spread (``thresholds.py``; docs/validate.md says
-what data set each). Reads the parquet rows once (``rows.py``); skipped in quick mode. The
+what data set each). Reuses the data group's parquet read (``rows.py``); skipped in quick mode. The
 camera check runs in every mode but quick: two keyframes per episode and camera, read from
 the MP4 sample table and decoded alone (``camera.py``; a seek per frame had made standard
 mode 4x slower).
