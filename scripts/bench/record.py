@@ -93,10 +93,12 @@ def ours(a, bed: dict, work: Path, env: dict) -> dict:
     proc = timed(cmd, work / "ours.log", env)
     if proc["exit"] != 0:
         sys.exit(f"bench-record: ours failed (exit {proc['exit']}); see {work / 'ours.log'}")
-    eps = json.loads((work / "ours-report.json").read_text())["episodes"]
+    rep = json.loads((work / "ours-report.json").read_text())
+    eps = rep["episodes"]
     periods = [journal.read_ticks(root, e["episode_index"]) for e in eps]
     s = summary(periods, a.fps, [e["save_s"] for e in eps], [e["frames"] for e in eps])
-    return {**s, **proc, "saved": len(eps), "codec": "h264", "streaming": True}
+    redo = rep["session"]["rerecorded"]  # discarded (e.g. the encoder dropped frames), redone
+    return {**s, **proc, "saved": len(eps), "rerecorded": redo, "codec": "h264", "streaming": True}
 
 
 def stock(a, bed: dict, work: Path, env: dict) -> dict:
@@ -115,10 +117,18 @@ def stock(a, bed: dict, work: Path, env: dict) -> dict:
            f"--dataset.episode_time_s={a.seconds}", f"--dataset.reset_time_s={a.reset}",
            f"--dataset.fps={a.fps}", "--dataset.push_to_hub=false", "--display_data=false",
            "--play_sounds=false"]  # fmt: skip
-    proc = timed(cmd, work / "stock.log", env)
-    data = json.loads(out.read_text()) if out.is_file() else {"episodes": []}
-    if not data["episodes"]:
-        sys.exit(f"bench-record: stock failed (exit {proc['exit']}); see {work / 'stock.log'}")
+    failed_starts: list[str] = []
+    for _ in range(3):  # stock has no connect retry: a ping lost under load ends it at start
+        out.unlink(missing_ok=True)
+        proc = timed(cmd, work / "stock.log", env)
+        data = json.loads(out.read_text()) if out.is_file() else {"episodes": []}
+        if data["episodes"]:
+            break
+        failed_starts.append(last_error(work / "stock.log"))
+        print(f"bench-record: stock ended before its first tick: {failed_starts[-1]}", flush=True)
+    else:
+        sys.exit(f"bench-record: stock failed 3 times (exit {proc['exit']}); see {work}/stock.log")
+    proc["failed_starts"] = failed_starts
     if proc["exit"] != 0:  # e.g. one bus read timed out: stock ends the session; kept as a result
         proc["error"] = last_error(work / "stock.log")
         print(f"bench-record: stock exited {proc['exit']}: {proc['error']}", flush=True)
@@ -127,7 +137,8 @@ def stock(a, bed: dict, work: Path, env: dict) -> dict:
     saves = [e["save_s"] for e in eps if e["save_s"] is not None]
     s = summary(periods, a.fps, saves, [len(e["ticks"]) for e in eps])
     saved = sum(e["save_s"] is not None for e in eps)
-    return {**s, **proc, "saved": saved, "codec": "libsvtav1", "streaming": False}
+    return {**s, **proc, "saved": saved, "rerecorded": None, "codec": "libsvtav1",
+            "streaming": False}  # fmt: skip
 
 
 def start_bed(work: Path, env: dict, fps: int) -> tuple[dict, list]:
@@ -152,6 +163,7 @@ def start_bed(work: Path, env: dict, fps: int) -> tuple[dict, list]:
 ROWS = [
     ("exit code", "exit"),
     ("episodes saved", "saved"),
+    ("episodes discarded, redone", "rerecorded"),
     ("real loop rate (Hz)", "rate_hz"),
     ("p50 tick period (ms)", "period_ms_p50"),
     ("p99 tick period (ms)", "period_ms_p99"),
