@@ -276,7 +276,7 @@ RECORD_ROBOT = $(if $(filter command line environment,$(origin ROBOT)),$(ROBOT),
 # DATASET has a default (the converted sample): recording and repair want it named.
 require_given = $(if $(filter command line environment,$(origin $(1))),,$(error $(1) is required: make $@ $(1)=<dir>))
 RECORD_ARGS = --robot $(RECORD_ROBOT) --teleop $(call q,TELEOP) --dataset $(call q,DATASET) --episodes '$(subst ','\'',$(or $(EPISODES),1))' --episode-s $(call q,EPISODE_S) --reset-s $(call q,RESET_S) --codec $(call q,CODEC)$(if $(FPS), --fps $(call q,FPS))$(if $(RESUME), --resume)
-.PHONY: record record-sim repair
+.PHONY: record record-sim repair bench-record
 record: env-act ## teleoperated recording, crash-safe v3.0, offline (DATASET=new dir TASK="..." EPISODES=1 EPISODE_S=30 RESET_S=10 FPS=30 RESUME=1 ROBOT=koch TELEOP=koch_leader ROBOT_PORT TELEOP_PORT CAMERAS=replay REPLAY=dir CODEC=h264)
 	$(call require_given,DATASET)$(if $(value TASK),,$(error TASK is required: make record TASK="what the operator does"))
 	@envs/act/.venv/bin/python -m scripts.record $(RECORD_ARGS) --task $(call qv,TASK)$(if $(ROBOT_PORT), --robot-port $(call q,ROBOT_PORT))$(if $(TELEOP_PORT), --teleop-port $(call q,TELEOP_PORT))$(if $(CAMERAS), --cameras $(call q,CAMERAS))$(if $(REPLAY), --replay $(call q,REPLAY))
@@ -284,6 +284,11 @@ record: env-act ## teleoperated recording, crash-safe v3.0, offline (DATASET=new
 record-sim: env-act ## make record on the simulator: leader and follower on ptys, replayed cameras, no hardware (DATASET TASK EPISODES EPISODE_S RESET_S FPS RESUME=1 SIM_SIZE=640x480 SIM_FAULTS="slow=all:20")
 	$(call require_given,DATASET)
 	@envs/act/.venv/bin/python -m scripts.record.sim --size $(call q,SIM_SIZE)$(foreach f,$(SIM_FAULTS), --fault $(f)) -- $(RECORD_ARGS) --task $(if $(value TASK),$(call qv,TASK),'move the arm on the simulator')
+
+BENCH_REC_EPISODES ?= 2
+BENCH_REC_S ?= 5
+bench-record: env-act ## ours vs stock lerobot-record on the simulator, two 640x480 replayed cameras at 30 fps: loop rate, p99 period, missed ticks, CPU, save s (BENCH_REC_EPISODES=2 BENCH_REC_S=5); never gates CI
+	envs/act/.venv/bin/python -m scripts.bench.record --episodes $(call q,BENCH_REC_EPISODES) --seconds $(call q,BENCH_REC_S) --work .cache/bench-record
 
 repair: env-tools ## after a crash: every complete episode, bit-identical, into DATASET_repaired (DATASET=dir DST=dir; INPLACE=1: the original renamed aside, kept; SALVAGE=1: the killed episode's complete frames too)
 	$(call require_given,DATASET)
