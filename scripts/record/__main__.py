@@ -173,7 +173,8 @@ class Teleop:
             self.bus_errors += 1
             self.bus_errors_total += 1
             if self.bus_errors >= self.MAX_BUS_ERRORS:
-                raise
+                first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+                raise BusLost(f"{self.bus_errors} bus reads in a row failed ({first})") from e
             log(f"bus read failed, tick skipped ({str(e).splitlines()[0][:120]})")
             raise SkipTick from e
         self.bus_errors = 0
@@ -350,6 +351,12 @@ def record(args: argparse.Namespace) -> int:
     return finish(root, fps, res, before, writer, args.report, t0)
 
 
+class BusLost(Exception):
+    """``MAX_BUS_ERRORS`` reads in a row timed out: a cable or a port is gone. Not an OSError
+    (LeRobot's ConnectionError is one), so ``main`` can tell it from a full disk and say it in
+    one line instead of the traceback a bench run at load 7.5 showed."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -361,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("record: interrupted", file=sys.stderr)
         return 130
+    except BusLost as e:
+        root = os.path.abspath(args.dataset)
+        print(f"record: error: {e}: check the arms' cables and ports (ROBOT_PORT, TELEOP_PORT); "
+              f"the episodes saved before it are intact; make repair DATASET={root}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except (OSError, RuntimeError) as e:  # RuntimeError: LeRobot's encoder thread re-raised
         if not disk_full(e):
             raise
