@@ -49,6 +49,7 @@ from typing import Any
 T_START = time.perf_counter()
 
 LOOPBACK_NAMES = ("localhost",)
+SHUTDOWN_DEADLINE_S = 20  # seconds from SIGTERM/SIGINT to a forced exit (SIGALRM) if shutdown hangs
 
 
 @dataclass
@@ -397,6 +398,10 @@ def serve(opts: ServeOptions) -> int:
         flush=True,
     )
     stopped.wait()
+    # A stop must end the process even if a handler wedges: once, under load ~9, a server
+    # told SIGTERM logged "Server stopping..." and then spun on two threads for 20 minutes.
+    # SIGALRM's default action is the kernel's, so it needs no GIL and no Python handler.
+    signal.alarm(SHUTDOWN_DEADLINE_S)
     health_svc.set(health.NOT_SERVING)
     policy_server.stop()
     grpc_server.stop(grace=1.0).wait()
