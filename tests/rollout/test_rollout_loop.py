@@ -87,8 +87,10 @@ def test_two_checkpoints_through_make_serve(
     (cams / "config.json").write_text(json.dumps(cfg))
     port = dc.free_port()
 
-    def bad(ckpts: str, p: int, out: str) -> subprocess.Popen:
-        cmd = rollout_cmd(base, p, tmp_path / f"out-{out}", "EPISODES=1", "SERVER_WAIT=0")
+    def bad(ckpts: str, p: int, out: str, wait: int = 0) -> subprocess.Popen:
+        # against the live server, SERVER_WAIT: a busy server once missed the single health
+        # probe of SERVER_WAIT=0 (DEADLINE_EXCEEDED) and was called "not reachable"
+        cmd = rollout_cmd(base, p, tmp_path / f"out-{out}", "EPISODES=1", f"SERVER_WAIT={wait}")
         cmd[2] = f"CHECKPOINT={ckpts}"
         pipe = subprocess.PIPE
         return subprocess.Popen(cmd, cwd=REPO, env=run_env(), stdin=subprocess.DEVNULL,
@@ -106,8 +108,8 @@ def test_two_checkpoints_through_make_serve(
         )  # fmt: skip
         trained = str(base / "trained")
         bads = {"down": bad(trained, dc.free_port(), "down"),
-                "cams": bad(f"{trained},{cams}", port, "cams"),
-                "refused": bad(f"{trained},{outside}", port, "refused")}  # fmt: skip
+                "cams": bad(f"{trained},{cams}", port, "cams", 60),
+                "refused": bad(f"{trained},{outside}", port, "refused", 60)}  # fmt: skip
         journal = killed / "meta/.lerobot-ops-record/journal.jsonl"
         t0 = time.monotonic()
         while time.monotonic() - t0 < 300 and victim.poll() is None:
