@@ -39,17 +39,13 @@ from scripts.eval.checkpoints import CheckpointError, _step_dirs
 from scripts.eval.plan import make_plan
 from scripts.report.atomic import ReportError
 from scripts.slurm import client
+from scripts.slurm.client import REPO, q
 
-REPO = Path(__file__).resolve().parents[2]
 PLAN = "plan.json"
 
 
 def say(msg: str) -> None:
     print(f"[eval] {msg}", flush=True)
-
-
-def q(value: object) -> str:
-    return shlex.quote(str(value))
 
 
 def all_steps(spec: str) -> str:
@@ -84,19 +80,13 @@ def parser() -> argparse.ArgumentParser:
 def sbatch_text(kind: str, run_dir: Path, args: argparse.Namespace, names: list[str]) -> str:
     """The array script (``kind='task'``, one checkpoint per index) or the merge script."""
     tools_py = Path(sys.executable)
-    lines = ["#!/usr/bin/env bash", f"# make eval ... SLURM=1 ({kind}); written by "
-             "scripts/eval/slurm.py"]  # fmt: skip
+    about = f"make eval ... SLURM=1 ({kind}); written by scripts/eval/slurm.py"
     if kind == "task":
-        lines += ["#SBATCH --job-name=eval", f"#SBATCH --output={run_dir}/eval-%A_%a.log",
-                  "#SBATCH --ntasks=1"]  # fmt: skip
+        lines = client.batch_head(about, "eval", f"{run_dir}/eval-%A_%a.log", args.partition,
+                                  args.time)  # fmt: skip
     else:
-        lines += ["#SBATCH --job-name=eval-merge", f"#SBATCH --output={run_dir}/merge-%j.log",
-                  "#SBATCH --ntasks=1"]  # fmt: skip
-    if args.partition:
-        lines.append(f"#SBATCH --partition={args.partition}")
-    if args.time:
-        lines.append(f"#SBATCH --time={args.time}")
-    lines += [f"#SBATCH --chdir={REPO}", "set -euo pipefail", f"export PYTHONPATH={q(REPO)}"]
+        lines = client.batch_head(about, "eval-merge", f"{run_dir}/merge-%j.log",
+                                  args.partition, args.time)  # fmt: skip
     if kind == "merge":
         lines.append(f"exec {q(tools_py)} -m scripts.eval.slurm merge {q(run_dir)}")
         return "\n".join(lines) + "\n"
@@ -157,9 +147,7 @@ def submit(args: argparse.Namespace) -> int:
     for note in plan.notes:
         say(f"note: {note}")
     try:
-        array = client.submit(cl, task, [*opts, f"--array=0-{len(names) - 1}"])
-        merge = client.submit(cl, merge_sh, [*opts, f"--dependency=afterok:{array}",
-                                             "--kill-on-invalid-dep=yes"])  # fmt: skip
+        array, merge = client.submit_array_then(cl, task, merge_sh, len(names), opts, "afterok")
     except client.SlurmError as e:
         return cli.fail(str(e))
     say(f"submitted array job {array} ({len(names)} checkpoint(s) on episodes "

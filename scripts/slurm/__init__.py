@@ -7,7 +7,8 @@ module does one job and imports only what that place has:
 
 - ``procs``      /proc helpers: liveness that zombies cannot fool, processes of one cluster
 - ``local``      ``make slurm-local`` / ``slurm-local-down`` (Debian's Slurm + munge, no systemd)
-- ``client``     which cluster the commands talk to; sbatch, squeue, job state and exit code
+- ``client``     which cluster the commands talk to; sbatch, squeue, job state and exit code;
+                 the shared batch-script head and the array + follow-up submission
 - ``ckpt``       checkpoint completeness, repair and settle (run inside the training job)
 - ``train``      ``make train ... SLURM=1``: preflight, the sbatch script, submit, wait
 - ``fanout``     ``make convert-many ... SLURM=1``: plan, array job + afterany report job

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from scripts.slurm import local
 
+REPO = Path(__file__).resolve().parents[2]
 ACTIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED")
 
 
@@ -76,6 +78,47 @@ def submit(cl: Cluster, script: Path, args: list[str] | None = None) -> str:
     if not job.isdigit():
         raise SlurmError(f"sbatch printed no job id: {out.strip()!r}")
     return job
+
+
+def q(value: object) -> str:
+    """A value quoted for the bash of a batch script."""
+    return shlex.quote(str(value))
+
+
+def batch_head(
+    about: str, job_name: str, output: Path | str, partition: str | None, time_limit: str | None,
+    extra: tuple[str, ...] = (),
+) -> list[str]:  # fmt: skip
+    """The first lines every array/follow-up script of the toolkit shares: shebang, a comment
+    saying which make command wrote it, the #SBATCH directives, strict bash, the repo on
+    PYTHONPATH (tasks run ``python -m scripts...`` from the repo on a shared filesystem)."""
+    lines = ["#!/usr/bin/env bash", f"# {about}", f"#SBATCH --job-name={job_name}",
+             f"#SBATCH --output={output}", "#SBATCH --ntasks=1",
+             *(f"#SBATCH {d}" for d in extra)]  # fmt: skip
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if time_limit:
+        lines.append(f"#SBATCH --time={time_limit}")
+    return [*lines, f"#SBATCH --chdir={REPO}", "set -euo pipefail", f"export PYTHONPATH={q(REPO)}"]
+
+
+def submit_array_then(
+    cl: Cluster, task: Path, then: Path, n: int, opts: list[str], after: str,
+    then_args: tuple[str, ...] = (),
+) -> tuple[str, str]:  # fmt: skip
+    """Submit ``task`` as an array of ``n`` and ``then`` with ``--dependency=<after>:<array>``.
+
+    ``after`` is ``afterok`` (the follow-up needs every task: Slurm cancels it when one fails,
+    so no half result appears) or ``afterany`` (the follow-up reports however the tasks ended).
+    ``{array}`` in ``then_args`` becomes the array's job id
+    (``--export=ALL,ARRAY_JOB={array}``).
+    Returns (array job id, follow-up job id)."""
+    array = submit(cl, task, [*opts, f"--array=0-{n - 1}"])
+    kill = "yes" if after == "afterok" else "no"
+    follow = submit(cl, then, [*opts, f"--dependency={after}:{array}",
+                               f"--kill-on-invalid-dep={kill}",
+                               *(a.replace("{array}", array) for a in then_args)])  # fmt: skip
+    return array, follow
 
 
 def active(cl: Cluster, job: str) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from scripts.nightly import run as nightly
 from scripts.slurm import client, fanout_job
+from scripts.slurm.client import q
 
 REPO = Path(__file__).resolve().parents[2]
 CURRENT = ".slurm/current.json"
@@ -40,27 +41,17 @@ def say(msg: str) -> None:
     print(f"[convert-many] {msg}", flush=True)
 
 
-def q(value: object) -> str:
-    return shlex.quote(str(value))
-
-
 def sbatch_text(kind: str, run_dir: Path, args: argparse.Namespace) -> str:
     """The array script (``kind='task'``) or the report script, both calling fanout_job."""
     tools_py = Path(sys.executable)
-    lines = ["#!/usr/bin/env bash",
-             f"# make convert-many INBOX={args.inbox} OUTBOX={args.outbox} SLURM=1 ({kind})",
-             "# Written by scripts/slurm/fanout.py."]  # fmt: skip
+    about = (f"make convert-many INBOX={args.inbox} OUTBOX={args.outbox} SLURM=1 ({kind}); "
+             "written by scripts/slurm/fanout.py")  # fmt: skip
     if kind == "task":
-        lines += ["#SBATCH --job-name=convert", f"#SBATCH --output={run_dir}/convert-%A_%a.log",
-                  "#SBATCH --ntasks=1", "#SBATCH --cpus-per-task=1"]  # fmt: skip
+        lines = client.batch_head(about, "convert", f"{run_dir}/convert-%A_%a.log",
+                                  args.partition, args.time, ("--cpus-per-task=1",))  # fmt: skip
     else:
-        lines += ["#SBATCH --job-name=convert-report", f"#SBATCH --output={run_dir}/report-%j.log",
-                  "#SBATCH --ntasks=1"]  # fmt: skip
-    if args.partition:
-        lines.append(f"#SBATCH --partition={args.partition}")
-    if args.time:
-        lines.append(f"#SBATCH --time={args.time}")
-    lines += [f"#SBATCH --chdir={REPO}", "set -euo pipefail", f"export PYTHONPATH={q(REPO)}"]
+        lines = client.batch_head(about, "convert-report", f"{run_dir}/report-%j.log",
+                                  args.partition, args.time)  # fmt: skip
     call = f"{q(tools_py)} -m scripts.slurm.fanout_job {kind} {q(run_dir)}"
     if kind == "task":
         lines.append(f'exec {call} --index "${{SLURM_ARRAY_TASK_ID}}"')
@@ -137,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     task.write_text(sbatch_text("task", run_dir, args))
     report.write_text(sbatch_text("report", run_dir, args))
     try:
-        array = client.submit(cl, task, [*opts, f"--array=0-{len(todo) - 1}"])
-        rep = client.submit(cl, report, [*opts, f"--dependency=afterany:{array}",
-                                         "--kill-on-invalid-dep=no",
-                                         f"--export=ALL,ARRAY_JOB={array}"])  # fmt: skip
+        array, rep = client.submit_array_then(cl, task, report, len(todo), opts, "afterany",
+                                              ("--export=ALL,ARRAY_JOB={array}",))  # fmt: skip
     except client.SlurmError as exc:
         print(f"convert-many: error: {exc}", file=sys.stderr)
         return 1

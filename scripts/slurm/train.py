@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from scripts.slurm import client
+from scripts.slurm.client import q
 from scripts.train import cli as local_train
 from scripts.train import guard, run
 from scripts.train import preflight as pf
@@ -52,10 +53,6 @@ def say(msg: str) -> None:
 
 def job_dir(out: Path) -> Path:
     return out.with_name(f"{out.name}.slurm")
-
-
-def q(value: object) -> str:
-    return shlex.quote(str(value))
 
 
 def bash_array(name: str, items: list[str]) -> str:
