@@ -301,7 +301,7 @@ REPORT_ONLY ?=
 OPERATOR ?= keys
 TOLERANCE ?= 0.5
 .PHONY: rollout
-rollout: env-tools env-act ## robot evaluation, blind A/B (CHECKPOINT=a[,b] ROBOT=koch|replay SERVER=host:port EPISODES=N per checkpoint EPISODE_S RESET_S TASK DATASET=new dir SEED OPERATOR=keys|scripted TOLERANCE REPLAY ROBOT_PORT STALL_S SERVER_WAIT REPORT_ONLY=1)
+rollout: env-tools env-act ## robot evaluation, blind A/B (CHECKPOINT=a[,b] ROBOT=koch|replay|sim SERVER=host:port EPISODES=N per checkpoint EPISODE_S RESET_S TASK DATASET=new dir SEED OPERATOR=keys|scripted TOLERANCE REPLAY ROBOT_PORT STALL_S SERVER_WAIT REPORT_ONLY=1)
 	$(call require_given,DATASET)$(if $(REPORT_ONLY),,$(call require,CHECKPOINT))
 	@$(TOOLS_PY) -m scripts.rollout --checkpoint $(call q,CHECKPOINT) --robot $(call q,ROBOT) --server $(call q,SERVER) --episodes $(call q,EPISODES) --episode-s $(call q,EPISODE_S) --reset-s $(call q,RESET_S) --task $(call qv,TASK) --dataset $(call q,DATASET) --operator $(call q,OPERATOR) --tolerance $(call q,TOLERANCE) --replay $(call q,REPLAY) --robot-port $(call q,ROBOT_PORT) --stall-s $(call q,STALL_S) --server-wait '$(or $(SERVER_WAIT),10)'$(if $(SEED), --seed $(call q,SEED))$(if $(REPORT_ONLY), --report-only)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scripts.rollout import report, schedule
 
-ROBOTS = ("koch", "replay")
+ROBOTS = ("koch", "replay", "sim")
 OPERATORS = ("keys", "scripted")
 REPO = Path(__file__).resolve().parents[2]
 ACT_PY = REPO / "envs" / "act" / ".venv" / "bin" / "python"
@@ -69,17 +69,15 @@ def _number(knob: str, text: str, kind: type, lo: float) -> float:
 
 def check(a: argparse.Namespace) -> dict:
     """Every knob, before anything connects; returns the parsed values."""
-    if a.robot == "sim":
-        raise KnobError(
-            "ROBOT=sim: not yet for make rollout (the simulated Koch runs under "
-            "make robot ROBOT=koch ROBOT_PORT=<make motors-sim pty>); use ROBOT=replay"
-        )
     if a.robot not in ROBOTS:
         raise KnobError(f"ROBOT={a.robot}: unknown robot (known: {', '.join(ROBOTS)})")
     if a.operator not in OPERATORS:
         raise KnobError(f"OPERATOR={a.operator}: keys or scripted")
-    if a.operator == "scripted" and a.robot != "replay":
-        raise KnobError(f"OPERATOR=scripted: only on ROBOT=replay (a person judges {a.robot})")
+    if a.operator == "scripted" and a.robot == "koch":
+        raise KnobError("OPERATOR=scripted: only on ROBOT=replay or sim (a person judges koch)")
+    if a.robot == "sim" and not a.replay:
+        raise KnobError("ROBOT=sim needs REPLAY=<v3.0 dataset>: its cameras are replayed and "
+                        "its episodes are the scripted operator's reference")  # fmt: skip
     if a.replay and not (Path(a.replay) / "meta" / "info.json").is_file():
         raise KnobError(f"REPLAY={a.replay}: not a v3.0 dataset (no meta/info.json)")
     ckpts = [c.strip() for c in a.checkpoint.split(",") if c.strip()]
@@ -156,6 +154,7 @@ def report_only(root: Path, out: Path | None, child: dict | None = None) -> int:
 
 def run_session(a: argparse.Namespace, v: dict, root: Path, plan: list) -> int:
     """The control loop in envs/act on this terminal; then the report, whatever happened."""
+    import contextlib
     import json
     import signal
     import subprocess
@@ -173,8 +172,20 @@ def run_session(a: argparse.Namespace, v: dict, root: Path, plan: list) -> int:
         json.dump(doc, f)
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the child's to handle
     try:
-        proc = subprocess.Popen([str(ACT_PY), "-m", "scripts.rollout.loop", f.name], cwd=REPO)
-        rc = proc.wait()
+        with contextlib.ExitStack() as stack:
+            env = None
+            if a.robot == "sim":
+                from scripts.rollout.sim import simulated_koch
+
+                port, env = stack.enter_context(simulated_koch())
+                doc["robot_port"] = port
+                Path(f.name).write_text(json.dumps(doc))
+                log(f"sim: the Koch follower simulated on {port}, cameras replay {a.replay}")
+            cmd = [str(ACT_PY), "-m", "scripts.rollout.loop", f.name]
+            rc = subprocess.Popen(cmd, cwd=REPO, env=env).wait()
+    except RuntimeError as e:  # the simulator did not start
+        log(f"error: ROBOT=sim: {e}")
+        return 1
     finally:
         signal.signal(signal.SIGINT, old)
         Path(f.name).unlink(missing_ok=True)

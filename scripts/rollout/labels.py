@@ -42,8 +42,20 @@ class Labeller:
     labelled_by: str = ""  # key-in-episode | asked
     _pending_abort: bool = field(default=False, repr=False)
 
+    _carry: list = field(default_factory=list, repr=False)
+
     def start_episode(self) -> None:
+        """A new episode, unlabelled. Keys typed before it began (in the reset's last moments,
+        while its checkpoint was loaded and its first chunk awaited) are read now: a label key
+        among them is dropped with one line, never given to this episode; n / r / q stay."""
         self.label, self.reason, self.labelled_by, self.phase = None, "", "", "episode"
+        early = self.terminal.poll() if getattr(self.terminal, "active", True) else []
+        for k in early:
+            if k in LABEL_KEYS:
+                self.log(f"rollout: '{NAMES[k]}' ignored: typed before this episode began "
+                         "(label an episode while it runs or when it ends)")  # fmt: skip
+            else:
+                self._carry.append(k)
 
     def _take(self, key: Key, how: str) -> None:
         self.label = NAMES[key]
@@ -56,14 +68,17 @@ class Labeller:
     def __call__(self) -> list[Key]:
         """The session's keys: label keys consumed here (one ends the episode as NEXT does)."""
         keys = self.terminal.poll()
+        if self._carry:
+            keys, self._carry = [*self._carry, *keys], []
         out = [k for k in keys if k not in LABEL_KEYS]
         labels = [k for k in keys if k in LABEL_KEYS]
         if labels and self.phase == "episode" and self.label is None:
             self._take(labels[0], "key-in-episode")
             out.append(Key.NEXT)
         elif labels:
-            self.log(f"rollout: '{NAMES[labels[0]]}' ignored: the episode is already labelled "
-                     f"{self.label or '(none)'} and saved; the reset goes on")  # fmt: skip
+            self.log(f"rollout: '{NAMES[labels[0]]}' ignored during the {self.phase}: the last "
+                     f"episode is already labelled {self.label or '(none)'} and saved, the next "
+                     "one is labelled while it runs or when it ends")  # fmt: skip
         return out
 
     def ask(self, timeout: float | None = None) -> str:

@@ -27,12 +27,18 @@ import json
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from scripts.session import journal
 
 SESSION_FILE = journal.SIDE / "rollout_session.json"
+MAX_BUS_ERRORS = 5  # bus reads in a row that time out: the session stops (make record's rule)
+# a bus read that timed out (LeRobot's ConnectionError), or whose status packet came back cut
+# short (dynamixel-sdk's getData indexes past it: IndexError; seen on the simulator's pty at
+# load 10): the tick is skipped
+BUS_ERRORS = (ConnectionError, IndexError)
 
 
 class RolloutStop(RuntimeError):
@@ -40,7 +46,7 @@ class RolloutStop(RuntimeError):
 
 
 def log(msg: str) -> None:
-    print(f"rollout: {msg}", file=sys.stderr, flush=True)
+    print(f"rollout: {msg.removeprefix('rollout: ')}", file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass
@@ -89,6 +95,18 @@ class Rollout:
         self.labeller: Any = None
         self.score: float | None = None
         self.scored = plan.get("operator") == "scripted"
+        self.source_episode = 0
+        self.cameras_t0 = 0.0
+        self.last_obs: dict = {}
+        self.last_obs_t = 0.0
+        self.action_times: deque[float] = deque(maxlen=16)  # goal writes (perf_counter)
+        self.bus_errors = 0  # in a row
+        self.bus_errors_total = 0
+        self.start_poses: dict[int, list[float]] = {}
+        if plan.get("robot") == "sim" and plan.get("operator") == "scripted":
+            from scripts.rollout.scripted import source_actions
+
+            self.start_poses = {e: a[0] for e, a in source_actions(plan["replay"]).items()}
 
     # ---- handshake -----------------------------------------------------------------------
     def handshake(self, checkpoint: str) -> None:
@@ -109,6 +127,12 @@ class Rollout:
 
     # ---- phases ----------------------------------------------------------------------------
     def phase(self, phase: str, index: int) -> None:
+        if phase == "episode":  # the operator sees the blind number only
+            from scripts.rollout.schedule import Slot, blind_line
+
+            slot = Slot(int(self.slot.get("number", 0)), "")
+            log(f"{blind_line(slot, len(self.slots))}: running (first chunk in "
+                f"{self.ep.first_chunk_ms:.0f} ms)")  # fmt: skip
         if self.labeller is not None:
             self.labeller.phase = phase
             if phase == "episode":
@@ -128,7 +152,9 @@ class Rollout:
         self.client.metrics = self.metrics_cls(t_process=time.monotonic())
         self.ep = EpisodeStats()
         t0 = time.perf_counter()
-        obs = self.client.robot.get_observation()
+        obs = self._first_observation()  # the replayed cameras' clock starts here
+        self.cameras_t0 = t0
+        self.last_obs, self.last_obs_t = obs, t0
         self._send(obs)
         while not self.client.actions_available():
             if self.client.stop_reason:
@@ -142,21 +168,67 @@ class Rollout:
         self.ep.first_chunk_ms = round(1000 * (time.perf_counter() - t0), 1)
         self.started += 1
 
+    def _first_observation(self) -> dict:
+        for attempt in range(MAX_BUS_ERRORS):
+            try:
+                return self.client.robot.get_observation()
+            except BUS_ERRORS as e:
+                if attempt == MAX_BUS_ERRORS - 1:
+                    raise RolloutStop(f"{MAX_BUS_ERRORS} bus reads in a row failed "
+                                      f"({str(e).splitlines()[0][:120]})") from None  # fmt: skip
+        raise AssertionError("unreachable")
+
     def _robot_for_episode(self) -> None:
-        """Replay: play the next recorded episode (that is its reset)."""
+        """Replay: play the next recorded episode (that is its reset). Sim: the replayed
+        cameras start the next recorded episode from its first frame."""
         robot = self.client.robot
-        if getattr(robot, "name", "") != "replay":
+        self.source_episode = self.plan.get("replay_first", 0) + self.started
+        if getattr(robot, "name", "") == "replay":
+            n = int(robot.info.get("total_episodes", 1))
+            robot.disconnect()
+            robot.config.episode = self.source_episode % n
+            robot.connect()
             return
-        n = int(robot.info.get("total_episodes", 1))
-        robot.disconnect()
-        robot.config.episode = (self.plan.get("replay_first", 0) + self.started) % n
-        robot.connect()
+        if self.plan["robot"] != "sim":
+            return
+        info = json.loads((Path(self.plan["replay"]) / "meta" / "info.json").read_text())
+        self.source_episode %= int(info.get("total_episodes", 1))
+        if self.start_poses:
+            self._move_to(self.start_poses[self.source_episode])
+        for cam in robot.cameras.values():  # after the move: their clock starts at a read
+            cam.disconnect()
+            cam.config.episode = self.source_episode
+            cam.connect()
+
+    def _move_to(self, pose: list[float], tol: float = 2.0, timeout_s: float = 5.0) -> None:
+        """Sim, scripted: the scene reset a person would do, the arm to the episode's first
+        recorded pose (goals at the profile's fps, each capped by max_relative_target)."""
+        robot = self.client.robot
+        goal = dict(zip(robot.action_features, pose, strict=True))
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout_s:
+            try:
+                robot.send_action(goal)
+                now = robot.bus.sync_read("Present_Position")  # not the cameras: not started
+            except BUS_ERRORS:
+                continue
+            if max(abs(float(now[k.removesuffix(".pos")]) - v) for k, v in goal.items()) <= tol:
+                return
+            time.sleep(1.0 / self.fps)
+        log(f"sim: the arm did not reach the episode's start pose within {timeout_s:g} s")
 
     def _torque(self, on: bool) -> None:
         bus = getattr(self.client.robot, "bus", None)
         if bus is None or not hasattr(bus, "enable_torque"):
             return
-        (bus.enable_torque if on else bus.disable_torque)()
+        try:  # a write that got no status packet is sent again (LeRobot's num_retry)
+            (bus.enable_torque if on else bus.disable_torque)(num_retry=MAX_BUS_ERRORS - 1)
+        except BUS_ERRORS as e:
+            first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            raise RolloutStop(
+                f"torque {'on' if on else 'off'} failed {MAX_BUS_ERRORS} times "
+                f"({first}); port {self.plan.get('robot_port')}"
+            ) from None
 
     def _clear(self) -> None:
         """A new episode: no action of the previous one may run (queue, steps, in-flight)."""
@@ -194,13 +266,19 @@ class Rollout:
         c = self.client
         if c.stop_reason:
             raise RolloutStop(c.stop_reason)
-        obs = c.robot.get_observation()
-        dry = not c.actions_available()
-        if not dry:
-            performed = c.control_loop_action()
-            if isinstance(performed, dict):
-                self.last_goal = performed
-                self.last_action_at = time.perf_counter()
+        try:
+            obs = c.robot.get_observation()
+            self.last_obs, self.last_obs_t = obs, time.perf_counter()
+            dry = not c.actions_available()
+            if not dry:
+                performed = c.control_loop_action()
+                if isinstance(performed, dict):
+                    self.last_goal = performed
+                    self.last_action_at = time.perf_counter()
+                    self.action_times.append(self.last_action_at)
+        except BUS_ERRORS as e:  # "There is no status packet", or a garbled reply
+            self._bus_error(e)
+        self.bus_errors = 0
         self.ep.tick(dry, 1.0 / self.fps)
         if c._ready_to_send_observation():
             self._send(obs)
@@ -216,6 +294,21 @@ class Rollout:
             **self._build(self.features, goal, prefix=self._act),
             "task": self.task,
         }
+
+    def _bus_error(self, e: Exception) -> None:
+        """A bus read that timed out skips the tick (as make record's); 5 in a row stop."""
+        from scripts.session.runner import SkipTick
+
+        self.bus_errors += 1
+        self.bus_errors_total += 1
+        first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        if self.bus_errors >= MAX_BUS_ERRORS:
+            raise RolloutStop(
+                f"{self.bus_errors} bus reads in a row failed ({first}); "
+                f"port {self.plan.get('robot_port') or 'of the profile'}"
+            )
+        log(f"bus read failed, tick skipped ({first})")
+        raise SkipTick from e
 
     def meta(self) -> dict:
         """The episode's ``rollout/`` columns (LabelledSink adds the label)."""
@@ -235,6 +328,25 @@ class Rollout:
         }  # fmt: skip
 
 
+def sim_profile(prof: dict, replay: str) -> dict:
+    """The Koch profile with REPLAY's cameras, replayed (``ROBOT=sim``; its port comes later).
+
+    Why REPLAY's camera names and not the profile's: the policy was trained on REPLAY, so its
+    cameras are the ones the checkpoint expects; each episode replays the next recorded
+    episode's frames from its first (``Rollout._robot_for_episode``), holding the last frame.
+    """
+    info = json.loads((Path(replay) / "meta" / "info.json").read_text())
+    cams = [
+        k.removeprefix("observation.images.")
+        for k, ft in info["features"].items()
+        if k.startswith("observation.images.") and ft.get("dtype") in ("video", "image")
+    ]
+    robot = {k: v for k, v in prof["robot"].items() if k != "cameras"}
+    robot["cameras"] = {c: {"type": "replay", "dataset": str(Path(replay).resolve()), "key": c,
+                            "loop": False} for c in cams}  # fmt: skip
+    return {**prof, "robot": robot}
+
+
 def build_client(plan: dict, log_dir: Path):
     """Profile, preflight of every checkpoint, server reachable, robot connected (or one line)."""
     from scripts.deploy import checkpoint as ck
@@ -243,7 +355,9 @@ def build_client(plan: dict, log_dir: Path):
     from scripts.deploy.lerobot_io import import_async
     from scripts.deploy.report import Metrics
 
-    prof = profiles.load(plan["robot"])
+    prof = profiles.load("koch" if plan["robot"] == "sim" else plan["robot"])
+    if plan["robot"] == "sim":
+        prof = sim_profile(prof, plan["replay"])
     prof = profiles.apply(prof, {"dataset": plan.get("replay") or "", "task": plan["task"],
                                  "robot_port": plan.get("robot_port") or "",
                                  "stall_s": plan.get("stall_s") or ""})  # fmt: skip
@@ -340,11 +454,15 @@ def run(plan: dict) -> int:
                 labeller = Labeller(term, log)
             rollout.labeller = labeller
             stop: dict[str, Any] = {}
+            polled = [time.perf_counter()]
 
             def keys() -> list:
+                before = polled[0]
                 pressed = labeller()
+                polled[0] = time.perf_counter()
                 if Key.STOP in pressed and not stop:
-                    stop["key_at"] = time.perf_counter()
+                    stop["key_at"] = polled[0]
+                    stop["poll_before"] = before  # the key was pressed after this poll
                     stop["phase"] = labeller.phase
                 return pressed
 
@@ -370,18 +488,40 @@ def run(plan: dict) -> int:
         client.stop()  # robot disconnect: torque off as the profile says
         session["disconnect_ms"] = round(1000 * (time.perf_counter() - t_stop), 1)
     if "stop" in locals() and stop:
-        last = rollout.last_action_at
-        session["stop_key"] = {
-            "phase": stop["phase"],
-            "actions_after_key": 0 if last <= stop["key_at"] else 1,
-            "last_action_before_key_ms": round(1000 * (stop["key_at"] - last), 1) if last else None,
-            "key_to_torque_off_ms": round(1000 * (time.perf_counter() - stop["key_at"]), 1),
-            "tick_ms": round(1000 / float(plan["fps"]), 1),
-        }
+        session["stop_key"] = stop_key_record(stop, rollout, t_stop, float(plan["fps"]))
     session["wall_s"] = round(time.perf_counter() - t0, 2)
     if writer is not None:
         finish(root, writer, session)
     return 0 if session["stopped"] in ("done", "key") else 1
+
+
+def stop_key_record(stop: dict, rollout: Rollout, t_stop: float, fps: float) -> dict:
+    """What the stop key did, measured: goal writes after it, and the latency bound in ms.
+
+    The key was pressed somewhere between two polls (``poll_before`` .. ``key_at``); a goal
+    written after ``poll_before`` may have followed the press, so ``latency_ms_max`` = last
+    goal write - ``poll_before`` bounds the time from the press to the last motion command
+    (<= 0: the last write came before the key could have been pressed). Times in ms; ``*_t``
+    are this machine's CLOCK_MONOTONIC seconds (``time.perf_counter``), for a test that
+    presses the key itself.
+    """
+    last = rollout.last_action_at
+    writes = list(rollout.action_times)
+    bound = 1000 * (last - stop["poll_before"]) if last else None
+    return {
+        "phase": stop["phase"],
+        "actions_after_key": sum(t > stop["key_at"] for t in writes),
+        "actions_after_poll_before_key": sum(t > stop["poll_before"] for t in writes),
+        "latency_ms_max": None if bound is None else round(max(bound, 0.0), 1),
+        "latency_ticks_max": None if bound is None else round(max(bound, 0.0) * fps / 1000, 2),
+        "last_action_before_key_ms": round(1000 * (stop["key_at"] - last), 1) if last else None,
+        "key_to_torque_off_ms": round(1000 * (time.perf_counter() - stop["key_at"]), 1),
+        "key_to_disconnect_start_ms": round(1000 * (t_stop - stop["key_at"]), 1),
+        "tick_ms": round(1000 / fps, 1),
+        "key_read_t": stop["key_at"],
+        "poll_before_t": stop["poll_before"],
+        "goal_writes_t": writes[-4:],
+    }
 
 
 def finish(root: Path, writer: Any, session: dict) -> None:

@@ -100,4 +100,14 @@ def write(report: dict, out_json: Path, out_png: Path) -> str:
     text = table.render(["checkpoint", "s", "f", "p", "aborted", "rate", "95 % CI"], rows)
     for c in report["comparisons"]:
         text += f"\n{c['a']} vs {c['b']}: Fisher exact: {c['verdict']}"
+    key = report["session"].get("stop_key")
+    if key and key.get("actions_after_poll_before_key"):
+        text += (
+            f"\nstop key ({key['phase']}): {key['actions_after_key']} goal writes after it "
+            f"was read; the last at most {key['latency_ms_max']:.1f} ms "
+            f"({key['latency_ticks_max']:.2f} ticks of {key['tick_ms']:g} ms) after the press"
+        )
+    elif key:
+        text += (f"\nstop key ({key['phase']}): no goal write after the press "
+                 f"(latency_ms_max {key['latency_ms_max']})")  # fmt: skip
     return text

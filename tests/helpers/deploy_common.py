@@ -56,12 +56,14 @@ class Proc:
     """A process in its own session whose merged output is collected line by line."""
 
     def __init__(
-        self, cmd: list, env: dict[str, str] | None = None, preexec_fn=None, cwd: Path = REPO
-    ) -> None:
+        self, cmd: list, env: dict[str, str] | None = None, preexec_fn=None, cwd: Path = REPO,
+        stdin: int | None = None,
+    ) -> None:  # fmt: skip
         self.lines: list[str] = []
         self.p = subprocess.Popen(
             [str(c) for c in cmd],
             cwd=cwd,
+            stdin=stdin,
             env=env or run_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -6,8 +6,13 @@ Why not lerobot-train: with cameras it decodes video per sample (7-10 s a step o
 ACT (real architecture, ResNet-18 backbone without pretrained weights) is trained by its own
 ``forward`` loss on in-memory batches through its own preprocessor, and saved with
 ``save_pretrained`` like lerobot-train does. One 24x32 camera keeps the backbone cheap. The
-action is the state / 0.9 (as train_make_v30.py), so a few hundred steps learn it; the random
-twin keeps the same processors (same stats), only its weights differ.
+action is a smooth curve per joint (gripper 50 +- 10, inside its 0..100; no faster than the
+Koch profile's motion cap) held still for the last quarter of the episode, the state the action
+one frame earlier (a follower lags its goal), and the image says where on the curve the episode
+is; trained with a noisy state, so the policy reads the phase from the image and on the
+simulator (ROBOT=sim, state = the follower's own position) does not chase itself. A few
+hundred steps learn it; the random twin keeps the same processors (same stats), only its
+weights differ.
 
 Usage: envs/act/.venv/bin/python tests/helpers/rollout_inputs.py OUT [--steps 300]
        [--episodes 6] [--frames 36]
@@ -55,14 +60,21 @@ def make_dataset(out: Path, episodes: int, frames: int) -> None:
     ds = LeRobotDataset.create(repo_id=f"local/{out.name}", fps=30, features=feats, root=out,
                                robot_type="koch_follower", use_videos=True)  # fmt: skip
     rng = np.random.default_rng(0)
-    scale = np.array([40.0, 30.0, 30.0, 20.0, 50.0, 10.0], dtype=np.float32)
+    # at most ~2.5 normalised units per frame: the Koch profile's cap is 5 per tick
+    scale = np.array([20.0, 15.0, 15.0, 10.0, 25.0, 10.0], dtype=np.float32)
+    move = frames - frames // 4  # then the arm holds its final pose (the task is done)
+    offset = np.array([0, 0, 0, 0, 0, 50.0], dtype=np.float32)  # the gripper is 0..100
     for ep in range(episodes):
         phase = rng.uniform(0, 1, size=6).astype(np.float32)
+        prev = None
         for i in range(frames):
-            t = i / max(1, frames - 1)
-            action = (scale * np.sin(2 * np.pi * (0.6 * t + phase))).astype(np.float32)
-            ds.add_frame({"action": action, "observation.state": 0.9 * action,
+            t = min(1.0, i / max(1, move - 1))
+            action = (offset + scale * np.sin(2 * np.pi * (0.6 * t + phase))).astype(np.float32)
+            # the follower one frame behind its goal, as a real arm (and the simulator) lags
+            state = action if prev is None else prev
+            ds.add_frame({"action": action, "observation.state": state,
                           "observation.images.laptop": image(t, ep), "task": "track"})  # fmt: skip
+            prev = action
         ds.save_episode()
     ds.finalize()
 
@@ -106,6 +118,11 @@ def train(root: Path, out: Path, steps: int) -> float:
         b = torch.randint(0, n, (16,), generator=gen)
         batch = pre({"observation.state": state[b], "observation.images.laptop": img[b],
                      "action": chunks[b], "task": ["track"] * len(b)})  # fmt: skip
+        # noisy state (0.3 std): the policy must read the phase from the image, so on the
+        # simulator, where the state is the follower's own lagging position, it does not just
+        # chase itself
+        noise = 0.3 * torch.randn(batch["observation.state"].shape, generator=gen)
+        batch["observation.state"] = batch["observation.state"] + noise
         batch["action_is_pad"] = pad[b]
         loss, _ = policy.forward(batch)
         opt.zero_grad()

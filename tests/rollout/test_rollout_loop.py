@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,21 @@ def inputs(factory: pytest.TempPathFactory) -> Path:
     return cached(factory, "rollout_inputs/trained", build).parent
 
 
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    """The inputs and one ``make serve`` on loopback (every checkpoint under them allowed),
+    shared by this module's tests: (inputs folder, port)."""
+    base = inputs(tmp_path_factory)
+    port = dc.free_port()
+    logs = tmp_path_factory.mktemp("rollout-serve")
+    server = dc.start_server(base / "trained", port, logs, f"ALLOW_ROOTS={base}")
+    try:
+        server.wait_for("serve: SERVING", timeout=240)
+        yield base, port
+    finally:
+        server.stop()
+
+
 def rollout_cmd(base: Path, port: int, out: Path, *knobs: str) -> list[str]:
     return [
         "make", "rollout", f"CHECKPOINT={base / 'trained'},{base / 'random'}", "ROBOT=replay",
@@ -50,7 +66,9 @@ def lerobot_episodes(root: Path) -> dict:
         "d=D('local/x', root=sys.argv[1]); e=d.meta.episodes; "
         "print(json.dumps({'n': d.num_episodes, 'frames': len(d), "
         "'label': list(e['rollout/label']), 'policy': list(e['rollout/policy_id']), "
-        "'stalls': [int(x) for x in e['rollout/stalls']]}))"
+        "'stalls': [int(x) for x in e['rollout/stalls']], "
+        "'score': [float(x) for x in e['rollout/score']] if 'rollout/score' in e.column_names "
+        "else []}))"
     )
     proc = run([env_python("act"), "-c", code, root], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -72,20 +90,17 @@ def descendant(pid: int, text: str) -> int | None:
     return None
 
 
-def test_two_checkpoints_through_make_serve(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_two_checkpoints_through_make_serve(tmp_path: Path, served: tuple[Path, int]) -> None:
     """2 x 6 episodes through one make serve: trained beats random, counts equal labels; then a
     session whose control loop is SIGKILLed loses only its running episode and says so; beside
     it, bad input one line each: server down, a checkpoint not served, other cameras."""
-    base = inputs(tmp_path_factory)
+    base, port = served
     outside = shutil.copytree(base / "random", tmp_path / "elsewhere" / "random")
     cams = shutil.copytree(base / "random", tmp_path / "cams")
     cfg = json.loads((cams / "config.json").read_text())
     feats = cfg["input_features"]
     feats["observation.images.front"] = feats.pop("observation.images.laptop")
     (cams / "config.json").write_text(json.dumps(cfg))
-    port = dc.free_port()
 
     def bad(ckpts: str, p: int, out: str, wait: int = 0) -> subprocess.Popen:
         # against the live server, SERVER_WAIT: a busy server once missed the single health
@@ -96,10 +111,9 @@ def test_two_checkpoints_through_make_serve(
         return subprocess.Popen(cmd, cwd=REPO, env=run_env(), stdin=subprocess.DEVNULL,
                                 stdout=pipe, stderr=pipe, text=True)  # fmt: skip
 
-    server = dc.start_server(base / "trained", port, tmp_path / "serve", f"ALLOW_ROOTS={base}")
     out, killed = tmp_path / "eval_ab", tmp_path / "killed"
+    procs = []
     try:
-        server.wait_for("serve: SERVING", timeout=240)
         proc = run(rollout_cmd(base, port, out, f"EPISODES={EPISODES}", "SEED=7"), timeout=600,
                    stdin=subprocess.DEVNULL)  # fmt: skip
         victim = subprocess.Popen(
@@ -110,6 +124,7 @@ def test_two_checkpoints_through_make_serve(
         bads = {"down": bad(trained, dc.free_port(), "down"),
                 "cams": bad(f"{trained},{cams}", port, "cams", 60),
                 "refused": bad(f"{trained},{outside}", port, "refused", 60)}  # fmt: skip
+        procs = [victim, *bads.values()]
         journal = killed / "meta/.lerobot-ops-record/journal.jsonl"
         t0 = time.monotonic()
         while time.monotonic() - t0 < 300 and victim.poll() is None:
@@ -122,7 +137,10 @@ def test_two_checkpoints_through_make_serve(
         vout, _ = victim.communicate(timeout=300)
         results = {k: (*p.communicate(timeout=300), p.returncode) for k, p in bads.items()}
     finally:
-        server.stop()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rep = json.loads((out / "meta/.lerobot-ops-record/rollout_report.json").read_text())
     eps = lerobot_episodes(out)
@@ -159,3 +177,169 @@ def test_two_checkpoints_through_make_serve(
         assert rc != 0 and len(errors) == 1 and expect[k] in errors[0], (k, err[-3000:])
         assert "Traceback" not in err, (k, err[-3000:])
         assert not (tmp_path / f"out-{k}").exists()
+
+
+def sim_cmd(base: Path, port: int, out: Path, ckpts: str, *knobs: str) -> list[str]:
+    """make rollout ROBOT=sim: the Koch follower on the motors simulator's pty, REPLAY's
+    cameras replayed, through the module's make serve."""
+    return [
+        "make", "rollout", f"CHECKPOINT={ckpts}", "ROBOT=sim", f"REPLAY={base / 'dataset'}",
+        f"SERVER=127.0.0.1:{port}", "TASK=track", f"DATASET={out}", *knobs,
+    ]  # fmt: skip
+
+
+def sim_transport_late(text: str) -> bool:
+    """The session ended on a bus that timed out 5 times in a row (reads, or a torque write)
+    on a busy box: the pty's bytes are moved by a kernel worker (tests/helpers/motors_sim.py)."""
+    gave_up = "bus reads in a row failed" in text or "failed 5 times" in text
+    return gave_up and "There is no status packet" in text
+
+
+def test_sim_two_checkpoints(tmp_path: Path, served: tuple[Path, int]) -> None:
+    """ROBOT=sim: LeRobot's KochFollower on the simulator's pty, 2 checkpoints x 2 episodes
+    labelled by the scripted rule (the follower's last read position vs the recorded action
+    of the frame the cameras showed); LeRobot 0.6.1 loads it, it validates, counts = labels."""
+    base, port = served
+    out = tmp_path / "sim_ab"
+    ckpts = f"{base / 'trained'},{base / 'random'}"
+    proc = run(
+        sim_cmd(
+            base,
+            port,
+            out,
+            ckpts,
+            "EPISODES=2",
+            "EPISODE_S=1.6",
+            "RESET_S=0.1",
+            "OPERATOR=scripted",
+            "SEED=5",
+        ),
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0 and sim_transport_late(proc.stderr):
+        pytest.skip("pty transport late under box load: " + proc.stderr.splitlines()[-1])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    assert "the Koch follower simulated on /dev/pts/" in proc.stderr
+    rep = json.loads((out / "meta/.lerobot-ops-record/rollout_report.json").read_text())
+    eps = lerobot_episodes(out)
+    assert eps["n"] == 4 and rep["session"]["validator_errors"] == 0
+    plan = schedule.plan([str(base / "trained"), str(base / "random")], 2, 5)
+    assert eps["policy"] == [s.checkpoint for s in plan]
+    for c in rep["checkpoints"]:
+        labels = [lab for lab, p in zip(eps["label"], eps["policy"], strict=True)
+                  if p == c["checkpoint"]]  # fmt: skip
+        assert (c["success"], c["failure"], c["partial"], c["aborted"]) == tuple(
+            labels.count(x) for x in ("success", "failure", "partial", "aborted")
+        )
+    assert all(e["labelled_by"] == "scripted" for e in rep["episodes"])
+    scores = {p: [] for p in eps["policy"]}
+    for s, p in zip(eps["score"], eps["policy"], strict=True):
+        scores[p].append(s)
+    # the trained policy brings the simulated arm nearer the recorded pose than random weights
+    assert max(scores[str(base / "trained")]) < min(scores[str(base / "random")]), scores
+    val = run([sys.executable, "-m", "validators", out], timeout=300)
+    assert val.returncode == 0, val.stdout[-3000:] + val.stderr[-2000:]
+
+
+class PtyOperator:
+    """``make rollout`` whose stdin is a real pseudo-terminal: the test types the operator's
+    keys as the bytes a terminal sends (raw mode on the slave is the loop's own)."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.proc = dc.Proc(cmd, stdin=slave)  # output lines collected, stdin the pty
+        os.close(slave)
+        self.seen = 0
+
+    def press(self, key: bytes) -> float:
+        """Type ``key``; returns CLOCK_MONOTONIC just after the bytes were written."""
+        os.write(self.master, key)
+        return time.perf_counter()
+
+    def after(self, text: str, timeout: float = 120) -> None:
+        """Wait for a new output line (since the last ``after``) holding ``text``."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            lines = self.proc.lines[self.seen :]
+            for i, line in enumerate(lines):
+                if text in line:
+                    self.seen += i + 1
+                    return
+            if self.proc.p.poll() is not None:
+                time.sleep(0.2)
+                if not any(text in ln for ln in self.proc.lines[self.seen :]):
+                    raise AssertionError(f"exited before {text!r}:\n{self.proc.out[-4000:]}")
+            time.sleep(0.01)
+        raise AssertionError(f"no {text!r} within {timeout} s:\n{self.proc.out[-4000:]}")
+
+    def close(self) -> None:
+        self.proc.stop()
+        os.close(self.master)
+
+
+def test_stop_key_and_reset_keys_on_a_pty(tmp_path: Path, served: tuple[Path, int]) -> None:
+    """OPERATOR=keys on the simulated Koch, keys typed on a real pty: episode 0 runs out and is
+    labelled s when asked; f typed in the reset is refused in one line and labels nothing;
+    q mid-episode 1 stops motion: no goal position is written after the tick that reads it,
+    at most one after the press (the next tick at the latest), and the report says the bound."""
+    base, port = served
+    out = tmp_path / "keys"
+    op = PtyOperator(
+        sim_cmd(
+            base,
+            port,
+            out,
+            str(base / "trained"),
+            "EPISODES=2",
+            "EPISODE_S=1.5",
+            "RESET_S=1.0",
+            "OPERATOR=keys",
+            "SEED=1",
+        )
+    )
+    try:
+        op.after("episode 1 of 2: running")
+        op.after("episode over: label keys")
+        op.press(b"s")
+        op.after("session: reset the scene")
+        time.sleep(0.3)
+        op.press(b"f")
+        op.after("'failure' ignored during the reset")
+        op.after("episode 2 of 2: running")  # its clock started: the arm moves
+        time.sleep(0.6)
+        pressed = op.press(b"q")
+        op.after("episode over: label keys")
+        op.press(b"p")
+        rc = op.proc.wait(timeout=120)
+    finally:
+        op.close()
+    text = op.proc.out
+    if rc != 0 and sim_transport_late(text):
+        pytest.skip("pty transport late under box load: " + text.splitlines()[-1])
+    assert rc == 0 and "Traceback" not in text, text[-4000:]
+    eps = lerobot_episodes(out)
+    assert eps["label"] == ["success", "partial"], text[-4000:]  # f in the reset: nothing
+    assert sum("ignored" in ln for ln in op.proc.lines) == 1, text[-3000:]
+    rep = json.loads((out / "meta/.lerobot-ops-record/rollout_report.json").read_text())
+    key = rep["session"]["stop_key"]
+    assert rep["session"]["stopped"] == "key" and key["phase"] == "episode"
+    assert key["poll_before_t"] - 0.005 <= pressed <= key["key_read_t"] + 0.005, (pressed, key)
+    writes = key["goal_writes_t"]
+    assert key["actions_after_key"] == 0 and all(t <= key["key_read_t"] for t in writes)
+    after_press = [t for t in writes if t > pressed]
+    assert len(after_press) <= 1, (pressed, key)  # the next tick at the latest
+    measured_ms = 1000 * (max(writes) - pressed)  # < 0: the last write came before the press
+    assert key["latency_ms_max"] >= measured_ms - 0.5, (measured_ms, key)
+    if key["actions_after_poll_before_key"]:
+        assert f"at most {key['latency_ms_max']:.1f} ms" in text
+    else:
+        assert "no goal write after the press" in text
+    assert key["actions_after_poll_before_key"] >= len(after_press)
+    print(
+        f"stop key: last goal write {measured_ms:+.1f} ms after the press, "
+        f"{len(after_press)} after it; report bound {key['latency_ms_max']} ms"
+    )
