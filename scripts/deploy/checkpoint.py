@@ -21,6 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scripts.common import paligemma
+
 IMAGE_PREFIX = "observation.images."
 STATE = "observation.state"
 POLICY_ENV = {
@@ -58,6 +60,9 @@ def policy_env(cfg: dict[str, Any], ckpt: Path) -> str:
             f"{ckpt}/config.json: policy type {ptype!r} is not served here "
             f"(supported: {', '.join(sorted(POLICY_ENV))})"
         )
+    bad = paligemma.refusal(cfg, f"{ckpt}/config.json")
+    if bad:
+        raise CheckpointError(bad)
     return POLICY_ENV[ptype]
 
 

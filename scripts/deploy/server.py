@@ -123,6 +123,7 @@ def build_server_class(ps: Any) -> type:
     from lerobot.transport import services_pb2
     from lerobot.transport.utils import receive_bytes_in_chunks
 
+    from scripts.common import paligemma
     from scripts.deploy import checkpoint as ck
     from scripts.deploy import handshake, health, safe_pickle
     from scripts.deploy import message_check as mc
@@ -218,6 +219,9 @@ def build_server_class(ps: Any) -> type:
                     grpc.StatusCode.FAILED_PRECONDITION,
                     f"client says policy_type={specs.policy_type}, {path} is {cfg.get('type')}",
                 )
+            unrunnable = paligemma.refusal(cfg, f"{path}/config.json")
+            if unrunnable:  # before from_pretrained builds billions of parameters to fail
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, unrunnable)
             problem = ck.mismatch(cfg, specs.lerobot_features)
             if problem:
                 self.logger.error(f"REFUSED handshake from {peer}: {problem}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.common import paligemma
 from scripts.deploy.checkpoint import POLICY_ENV
 
 PRETRAINED = "pretrained_model"
@@ -169,6 +170,9 @@ def resolve(given: str, step: int | None = None, migrated: str | None = None) ->
             f"{cfg_path}: policy type {cfg.get('type')!r} is not evaluated here "
             f"(supported: {', '.join(sorted(POLICY_ENV))})"
         )
+    bad = paligemma.refusal(cfg, str(cfg_path))
+    if bad:
+        raise CheckpointError(bad)
     weights = sorted(model_dir.glob("*.safetensors"))
     if not (model_dir / "model.safetensors").is_file():
         raise CheckpointError(f"{model_dir}: no model.safetensors (an incomplete checkpoint)")

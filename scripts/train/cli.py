@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.common import paligemma
 from scripts.episodes.table import EpisodeError, read_episodes
 from scripts.train import derive, guard, holdout, run
 from scripts.train import gpu as gpu_mod
@@ -111,6 +112,20 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def _unrunnable_policy(name: str, flat: dict[str, Any], policy: str) -> str | None:
+    """Why LeRobot 0.6.1 cannot run the chosen policy options (PI0 PaliGemma width), or None."""
+    pretrained = pf.pretrained_config(flat)  # a local policy.path; {} otherwise
+    own = {k[len("policy.") :]: v for k, v in flat.items() if k.startswith("policy.")}
+    chosen = {**pretrained, **own}
+    chosen["type"] = own.get("type") or pretrained.get("type") or policy
+    where = (
+        f"{flat.get('policy.path')}/config.json"
+        if pretrained and "policy.paligemma_variant" not in flat
+        else f"RECIPE={name}: policy.paligemma_variant (recipe or ARGS)"
+    )
+    return paligemma.refusal(chosen, where)
+
+
 def plan(args: argparse.Namespace) -> Plan:
     """Run every preflight check and build the command; raise PreflightError on a failure."""
     try:
@@ -133,6 +148,9 @@ def plan(args: argparse.Namespace) -> Plan:
             pf.EXIT_USAGE,
             f"GPUS={args.gpus} with CPU recipe {name}: drop GPUS or pick a GPU recipe",
         )
+    unrunnable = _unrunnable_policy(name, flat, recipe.policy)
+    if unrunnable:  # a second, not a booked GPU and a model build ending in a traceback
+        raise pf.PreflightError(pf.EXIT_USAGE, unrunnable)
     # Machine first (env, GPU), then data, then weights: the cheapest, broadest checks first.
     bindir = pf.check_env(recipe)
     if overrides:  # typos in ARGS fail here, not after the GPU is booked
