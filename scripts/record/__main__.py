@@ -144,38 +144,55 @@ class Teleop:
 
     A bus read that times out (``ConnectionError``: "There is no status packet") skips the
     tick (counted as missed; nothing is sent, nothing recorded) instead of ending the session
-    as lerobot-record does; ``MAX_BUS_ERRORS`` in a row still end it (a cable came out).
+    as lerobot-record does; ``MAX_BUS_ERRORS`` in a row still end it (a cable came out). A port
+    that vanished (USB unplugged, the simulator killed) fails in pyserial instead
+    (``SerialException``: "device reports readiness to read but returned no data", or a
+    ``termios.error`` EIO): counted the same way, so it ends the session after five ticks.
     """
 
     MAX_BUS_ERRORS = 5
 
     def __init__(self, robot, teleop, features: dict, processors, task: str) -> None:
+        import termios
+
         from lerobot.utils.constants import ACTION, OBS_STR
         from lerobot.utils.feature_utils import build_dataset_frame
+        from serial import SerialException
 
         self.robot, self.teleop, self.features, self.task = robot, teleop, features, task
         self.t, self.r, self.o = processors
         self._build, self._obs, self._act = build_dataset_frame, OBS_STR, ACTION
+        self._bus_failures = (ConnectionError, SerialException, termios.error)
         self.bus_errors = 0  # in a row
         self.bus_errors_total = 0
+        self._first_error = ""  # of the current run of failures: the cause, not its echo
 
     def tick(self, phase: str) -> dict | None:
         from scripts.session.runner import SkipTick
 
+        arm = "follower"
         try:
             obs = self.robot.get_observation()
+            arm = "leader"
             act = self.teleop.get_action()
+            arm = "follower"
             obs_p = self.o(obs)
             act_p = self.t((act, obs))
             # KochFollower.send_action reads Present_Position too (max_relative_target)
             self.robot.send_action(self.r((act_p, obs)))
-        except ConnectionError as e:
+        except self._bus_failures as e:
             self.bus_errors += 1
             self.bus_errors_total += 1
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            if self.bus_errors == 1:
+                self._first_error = f"{arm}: {first}"
             if self.bus_errors >= self.MAX_BUS_ERRORS:
-                first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-                raise BusLost(f"{self.bus_errors} bus reads in a row failed ({first})") from e
-            log(f"bus read failed, tick skipped ({str(e).splitlines()[0][:120]})")
+                raise BusLost(
+                    f"{self.bus_errors} bus reads in a row failed, the last on the {arm}'s port "
+                    f"(the first, {self._first_error}): check the arms' cables and ports "
+                    f"(ROBOT_PORT={self.robot.config.port}, TELEOP_PORT={self.teleop.config.port})"
+                ) from e
+            log(f"bus read failed on the {arm}'s port, tick skipped ({first})")
             raise SkipTick from e
         self.bus_errors = 0
         if phase != "episode":
@@ -256,6 +273,29 @@ def connect(device, label: str, attempts: int = 3) -> None:
                 with contextlib.suppress(Exception):
                     bus.disconnect(disable_torque=False)
             time.sleep(0.5)
+
+
+def release(device, label: str) -> None:
+    """LeRobot's disconnect (torque off, port closed, cameras released), best effort.
+
+    Why: it runs in ``record``'s ``finally``; a port that is gone (the reason the session
+    ended) fails the torque-off write, and that error would replace the one line saying why
+    with a traceback. So a failed disconnect is one log line, and the port and the cameras are
+    still closed.
+    """
+    if not device.is_connected:
+        return
+    try:
+        device.disconnect()
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        log(f"{label}: disconnect failed, its torque may still be on: {first}")
+        bus = getattr(device, "bus", None)
+        with contextlib.suppress(Exception):
+            bus.port_handler.closePort()
+        for cam in (getattr(device, "cameras", None) or {}).values():
+            with contextlib.suppress(Exception):
+                cam.disconnect()
 
 
 def finish(
@@ -341,20 +381,23 @@ def record(args: argparse.Namespace) -> int:
                 keys=lambda: keys.poll() + merge_lerobot(events),
             )
             res = session.run()
+    except BaseException:
+        if writer is not None:  # bus lost, disk full, Ctrl-C: the encoder threads stop first
+            writer.abort()
+        raise
     finally:
         if listener is not None:
             listener.stop()
-        if robot.is_connected:
-            robot.disconnect()
-        if teleop.is_connected:
-            teleop.disconnect()
+        release(robot, "follower")
+        release(teleop, "leader")
     return finish(root, fps, res, before, writer, args.report, t0)
 
 
 class BusLost(Exception):
-    """``MAX_BUS_ERRORS`` reads in a row timed out: a cable or a port is gone. Not an OSError
-    (LeRobot's ConnectionError is one), so ``main`` can tell it from a full disk and say it in
-    one line instead of the traceback a bench run at load 7.5 showed."""
+    """``MAX_BUS_ERRORS`` reads in a row failed: a cable or a port is gone. Not an OSError
+    (LeRobot's ConnectionError and pyserial's SerialException are), so ``main`` can tell it
+    from a full disk and say it in one line instead of the traceback a bench run at load 7.5
+    showed."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,9 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BusLost as e:
         root = os.path.abspath(args.dataset)
-        print(f"record: error: {e}: check the arms' cables and ports (ROBOT_PORT, TELEOP_PORT); "
-              f"the episodes saved before it are intact; make repair DATASET={root}",
-              file=sys.stderr)  # fmt: skip
+        print(f"record: error: {e}; the episodes saved before it are intact; "
+              f"make repair DATASET={root}", file=sys.stderr)  # fmt: skip
         return 1
     except (OSError, RuntimeError) as e:  # RuntimeError: LeRobot's encoder thread re-raised
         if not disk_full(e):

@@ -31,6 +31,7 @@ which LeRobot trained on for years.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -326,6 +327,16 @@ class CrashSafeWriter:
         journal.append(self.root, record)
         self._drop_rows(index)
         return record
+
+    def abort(self) -> None:
+        """The session ends on an error (bus lost, disk full): stop the streaming encoder now.
+
+        LeRobot's own exit path (``DatasetWriter.__del__`` -> ``finalize``) stops it anyway at
+        interpreter exit, and a thread whose write failed then logs after the recorder's one
+        error line. Committed episodes are not touched; the partial one is left to make repair.
+        """
+        with contextlib.suppress(Exception):
+            self.ds.writer.cancel_pending_videos()
 
     def finish(self) -> None:
         """LeRobot's finalize (idempotent); every file is already closed and fsynced."""

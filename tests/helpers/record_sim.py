@@ -108,6 +108,19 @@ def lerobot_check(datasets: list[Path]) -> dict:
     return json.loads(lines[-1])
 
 
+def tmpfs(where: Path, size: str) -> bool:
+    """Mount a small tmpfs at ``where`` (root only); False when the box does not allow it."""
+    where.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+    )
+    return res.returncode == 0
+
+
+def umount(where: Path) -> None:
+    subprocess.run(["umount", str(where)], capture_output=True)
+
+
 def tools(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """A tools-env Python command (repair, validators) from the repo root."""
     return subprocess.run(

@@ -16,22 +16,9 @@ from pathlib import Path
 
 import pytest
 from helpers.motors_sim import ACT_PY, REPO, sim_env
-from helpers.record_sim import HELPERS, bed, replay_source
+from helpers.record_sim import HELPERS, bed, replay_source, tmpfs, umount
 
 BASE = ["--task", "x", "--episodes", "1", "--episode-s", "1", "--reset-s", "0", "--fps", "30"]
-
-
-def tmpfs(where: Path, size: str) -> bool:
-    """Mount a small tmpfs at ``where`` (root only); False when the box does not allow it."""
-    where.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
-    )
-    return res.returncode == 0
-
-
-def umount(where: Path) -> None:
-    subprocess.run(["umount", str(where)], capture_output=True)
 
 
 @pytest.fixture
