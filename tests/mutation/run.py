@@ -87,6 +87,19 @@ MODULES: dict[str, list[str]] = {
         "tests/validate/test_validate_schemas.py",
     ],
 }
+# the behaviour modules: their tests need datasets LeRobot 0.6.1 records (~25 s), so they run
+# on one recording made before the first of them (BEHAVIOUR_DATA, reused by every mutant);
+# the converted-samples test converts three datasets in subprocesses: out of the mutant runs
+BEHAVIOUR_TESTS = [
+    "tests/validate/test_validate_behaviour.py",
+    "--deselect",
+    "tests/validate/test_validate_behaviour.py::"
+    "test_real_fixture_and_converted_samples_have_no_behavioural_finding",
+]
+for _name in ("base", "camera", "episodes", "motion", "plot", "rows", "thresholds"):
+    MODULES[f"validators/behaviour/{_name}.py"] = BEHAVIOUR_TESTS
+RECORDER = REPO / "tests/helpers/lerobot_record_behaviour.py"
+ACT_PY = REPO / "envs/act/.venv/bin/python"
 COPY = ["scripts", "validators", "tests", "pyproject.toml"]
 STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "segfault")
 
@@ -127,9 +140,26 @@ def scratch(module: str) -> Path:
     return root
 
 
+def behaviour_data() -> Path:
+    """The behaviour test's datasets, recorded once by LeRobot (act env) and kept under
+    ``.cache/mutation``; recorded again when the recorder script is newer."""
+    out = WORK / "behaviour-data"
+    done = out / "clean/meta/info.json"
+    if done.is_file() and done.stat().st_mtime >= RECORDER.stat().st_mtime:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"mutation: LeRobot records the behaviour datasets into {out}", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(WORK / "hf")}  # fmt: skip
+    subprocess.run([ACT_PY, RECORDER, out], check=True, env=env, cwd=REPO, timeout=1800)
+    return out
+
+
 def run_module(module: str, jobs: int) -> dict[str, list[str]]:
     root = scratch(module)
     env = {**os.environ, "PYTHONPATH": "", "HF_HUB_OFFLINE": "1", "SVT_LOG": "1"}
+    if MODULES[module] is BEHAVIOUR_TESTS:
+        env["BEHAVIOUR_DATA"] = str(behaviour_data())
     log = root / "mutmut.log"
     with log.open("w") as fh:
         subprocess.run(

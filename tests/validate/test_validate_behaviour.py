@@ -10,6 +10,7 @@ the sample converted, the GR2 shapes) must give no behavioural finding.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -45,6 +46,12 @@ DEFECTS = {
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The datasets LeRobot records here; ``BEHAVIOUR_DATA=<dir>`` reuses ones it recorded
+    before (``make mutation`` records them once, not once per mutant: ~25 s each)."""
+    given = os.environ.get("BEHAVIOUR_DATA")
+    if given:
+        assert (Path(given) / "clean/meta/info.json").is_file(), f"BEHAVIOUR_DATA={given}"
+        return Path(given)
     root = tmp_path_factory.mktemp("behaviour")
     env = {**run_env(), "HF_HOME": str(root / "hf")}
     proc = subprocess.run(

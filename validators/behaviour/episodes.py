@@ -4,6 +4,7 @@ swapped, the action a copy of the state, timestamps of a slow loop."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 import numpy as np
 
@@ -36,14 +37,27 @@ def duplicates(c: Checks) -> None:
     """Two episodes with the very same rows in every numeric feature: saved twice."""
     if not c.rows.features:
         return
+    # equal rows have equal lengths and per-episode min/max (their bits: NaN too), so only
+    # episodes that share those with another one are hashed: the rest cannot be copies
+    sig = np.concatenate(
+        [c.rows.lengths[:, None].astype(np.float64)]
+        + [x for ft in c.rows.features.values() for x in (ft.ep_min, ft.ep_max)],
+        axis=1,
+    )
+    sigs = [row.tobytes() for row in np.ascontiguousarray(sig)]
+    shared = {k for k, n in Counter(sigs).items() if n > 1}
     first: dict[bytes, int] = {}
+    copies_of: set[int] = set()
     for i, e in enumerate(c.rows.episodes.tolist()):
+        if sigs[i] not in shared:
+            continue
         a, b = int(c.rows.starts[i]), int(c.rows.ends[i])
         h = hashlib.blake2b(digest_size=16)
         for ft in c.rows.features.values():
             h.update(np.ascontiguousarray(ft.values[a:b]).tobytes())
         key = h.digest()
         if key in first:
+            copies_of.add(int(e))
             c.say(
                 "duplicate_episode",
                 "error",
@@ -56,7 +70,7 @@ def duplicates(c: Checks) -> None:
             )
         else:
             first[key] = int(e)
-    near(c, exact={int(e) for e in c.rows.episodes} - set(first.values()))
+    near(c, exact=copies_of)
 
 
 def near(c: Checks, exact: set[int]) -> None:
@@ -75,27 +89,35 @@ def near(c: Checks, exact: set[int]) -> None:
     spread = np.concatenate([ft.spread for ft in feats])
     if not (spread > 0).any():
         return
-    values = np.concatenate([ft.values.astype(np.float64) for ft in feats], axis=1)
     finite = np.logical_and.reduce([ft.finite for ft in feats])
-    means = np.add.reduceat(values, starts, axis=0) / lengths[:, None]
+    means = np.concatenate(
+        [np.add.reduceat(ft.values, starts, axis=0, dtype=np.float64) for ft in feats], axis=1
+    ) / lengths[:, None]
     scale = np.where(spread > 0, spread, np.inf)
     z = means / scale  # means in units of S
     key = z[:, int(np.argmax(spread))]
     order = np.argsort(key, kind="stable")
-    tol = c.t["dup_tol_frac"] * spread + 2 * f32.spacing(np.nanmax(np.abs(values), axis=0))
+    values = tol = None  # built for the first pair that passes the cheap tests
     shift_max = int(c.t["dup_max_shift"])
     flagged: set[int] = set(exact)
+    frac_max = c.t["dup_mean_frac"]
+    ks = key[order]
+    n_ep = len(order)
     for a_pos, i in enumerate(order):
-        for j in order[a_pos + 1 :]:
-            if key[j] - key[i] > c.t["dup_mean_frac"]:
-                break
+        if not finite[i]:
+            continue  # every pair with it is skipped
+        # the window of later episodes (in key order) until the first whose key is more
+        # than dup_mean_frac above: the scalar loop's break, tested on the same differences
+        past = np.flatnonzero(ks[a_pos + 1 :] - key[i] > frac_max)
+        js = order[a_pos + 1 : a_pos + 1 + (past[0] if len(past) else n_ep)]
+        ok = finite[js] & (np.abs(lengths[js] - lengths[i]) <= 2 * shift_max + 1)
+        ok &= (np.abs(z[js] - z[i]) <= frac_max).all(axis=1)
+        for j in js[ok]:
             ei, ej = int(c.rows.episodes[i]), int(c.rows.episodes[j])
-            if max(ei, ej) in flagged or not (finite[i] and finite[j]):
+            if max(ei, ej) in flagged:
                 continue
-            if abs(int(lengths[i]) - int(lengths[j])) > 2 * shift_max + 1:
-                continue
-            if not (np.abs(z[i] - z[j]) <= c.t["dup_mean_frac"]).all():
-                continue
+            if values is None:
+                values, tol = _values(feats, spread, c.t["dup_tol_frac"])
             got = _match(values, tol, int(starts[i]), int(lengths[i]), int(starts[j]),
                          int(lengths[j]), shift_max)  # fmt: skip
             if got is None or got[0] < c.t["dup_frac"]:
@@ -114,6 +136,13 @@ def near(c: Checks, exact: set[int]) -> None:
                 f"edit EPISODES=~{later}",
                 frames=(0, int(c.rows.lengths[list(c.rows.episodes).index(later)]) - 1),
             )
+
+
+def _values(feats: list[Feature], spread: np.ndarray, tol_frac: float) -> tuple[np.ndarray, ...]:
+    """All features' rows side by side in float64, and the per-dimension match tolerance
+    (``tol_frac`` of the spread plus float32 slack at the largest magnitude)."""
+    values = np.concatenate([ft.values.astype(np.float64) for ft in feats], axis=1)
+    return values, tol_frac * spread + 2 * f32.spacing(np.nanmax(np.abs(values), axis=0))
 
 
 def _match(
