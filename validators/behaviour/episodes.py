@@ -90,9 +90,12 @@ def near(c: Checks, exact: set[int]) -> None:
     if not (spread > 0).any():
         return
     finite = np.logical_and.reduce([ft.finite for ft in feats])
-    means = np.concatenate(
-        [np.add.reduceat(ft.values, starts, axis=0, dtype=np.float64) for ft in feats], axis=1
-    ) / lengths[:, None]
+    means = (
+        np.concatenate(
+            [np.add.reduceat(ft.values, starts, axis=0, dtype=np.float64) for ft in feats], axis=1
+        )
+        / lengths[:, None]
+    )
     scale = np.where(spread > 0, spread, np.inf)
     z = means / scale  # means in units of S
     key = z[:, int(np.argmax(spread))]
