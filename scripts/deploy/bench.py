@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -100,6 +101,9 @@ def ours(ckpt: Path, dataset: Path, seconds: float, out: Path) -> dict:
             if "serve: SERVING" in line:
                 print(line.rstrip())
                 break
+        # keep reading: a pipe nobody drains fills (64 KB, ~30 s of the server's log) and the
+        # server's next log call blocks it mid-request, which froze the client's loop too
+        threading.Thread(target=server.stdout.read, daemon=True).start()
         client = subprocess.run(
             [ACT_PY, "-m", "scripts.deploy.client", "--robot", "replay", "--checkpoint", ckpt,
              "--server", f"127.0.0.1:{port}", "--dataset", dataset, "--duration", str(seconds),
@@ -141,6 +145,7 @@ def stock(ckpt: Path, dataset: Path, seconds: float, out: Path) -> dict:
         for line in client.stdout:
             if "Control loop thread starting" in line:
                 break
+        threading.Thread(target=client.stdout.read, daemon=True).start()  # as ours' server
         time.sleep(seconds)
         stop(client, signal.SIGINT)  # SIGTERM would leave the robot connected, no record
     finally:
