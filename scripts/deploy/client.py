@@ -63,6 +63,27 @@ def build_client_class(rc: Any) -> type:
     from scripts.deploy import handshake, health, safe_pickle
     from scripts.deploy.report import Metrics
 
+    class SendDeadline:
+        """The stub, with a deadline on ``SendObservations`` (LeRobot calls it with none).
+
+        Why: LeRobot sends each observation from the control loop itself. A server that is up
+        but wedged (seen: its log call blocked on a full stdout pipe) stops reading, and that
+        call never returns: the loop froze, the watchdog's STALL_S stop was requested but never
+        carried out, the arm stayed connected and the process never ended. With a deadline
+        the send fails after ``STALL_S`` (LeRobot logs it and goes on), the loop sees the stop
+        and the robot is disconnected (tests/deploy/test_deploy_loop.py, SIGSTOPped server).
+        """
+
+        def __init__(self, stub: Any, seconds: float) -> None:
+            self._stub, self._seconds = stub, seconds
+
+        def SendObservations(self, request_iterator: Any, **kw: Any) -> Any:
+            kw.setdefault("timeout", self._seconds)
+            return self._stub.SendObservations(request_iterator, **kw)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._stub, name)
+
     class SafeRobotClient(rc.RobotClient):
         """LeRobot's client with a health check, a watchdog, signals and measurements."""
 
@@ -114,6 +135,7 @@ def build_client_class(rc: Any) -> type:
                 opts = grpc_channel_options(initial_backoff=f"{config.environment_dt:.4f}s")
                 self.channel = health.channel(self.server_address, tls_dir, opts)
                 self.stub = services_pb2_grpc.AsyncInferenceStub(self.channel)
+            self.stub = SendDeadline(self.stub, stall_s)
 
         # ---- stopping --------------------------------------------------------------------
         def request_stop(self, reason: str, failed: bool) -> None:

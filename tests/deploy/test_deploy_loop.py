@@ -368,6 +368,37 @@ def test_client_refuses_malicious_action_chunk(ckpt: Path, ds: Path, tmp_path: P
     assert actions["disconnected"] is True and actions["actions_received"] == 0
 
 
+def test_wedged_server_stops_client(server, ckpt: Path, ds: Path, tmp_path: Path) -> None:
+    """A server that is up but stops answering (SIGSTOP; seen for real when its log call blocked
+    on a stdout pipe nobody read) must not freeze the robot. LeRobot sends each observation
+    from the control loop with no deadline: the loop hung in that call, the watchdog's STALL_S
+    stop was requested but never carried out, the arm stayed connected and the process never
+    ended (reproduced for 60 s before SendDeadline)."""
+    port, server_proc = server
+    stall_s = 2.0
+    client = dc.Proc(dc.client_cmd(ckpt, port, ds, tmp_path, "--stall-s", str(stall_s)))
+    try:
+        client.wait_for("robot: moving", timeout=180)
+        time.sleep(1.0)
+        t_stop = time.time()
+        server_proc.signal(signal.SIGSTOP, group=True)
+        try:
+            rc = client.wait(timeout=60)
+        finally:
+            server_proc.signal(signal.SIGCONT, group=True)
+    finally:
+        client.stop()
+    assert rc == 1, client.out
+    assert "no action chunk for" in client.out, client.out
+    record = dc.run_dir(tmp_path) / "actions.json"
+    actions = json.loads(record.read_text())
+    assert actions["disconnected"] is True and actions["actions_received"] > 0
+    stopped_after = record.stat().st_mtime - t_stop
+    # the watchdog's STALL_S, then at most one send deadline (STALL_S) for the loop to see it
+    assert stopped_after <= 2 * stall_s + 3.0, stopped_after
+    print(f"\nserver wedged -> robot disconnected after {stopped_after:.2f} s (STALL_S={stall_s})")
+
+
 def test_remote_bind_refused_without_opt_in_and_tls(ckpt: Path, tmp_path: Path) -> None:
     for extra, says in (([], "ALLOW_REMOTE=1"), (["ALLOW_REMOTE=1"], "needs TLS_DIR")):
         proc = dc.start_server(ckpt, dc.free_port(), tmp_path, "HOST=0.0.0.0", *extra)
