@@ -98,6 +98,10 @@ BEHAVIOUR_TESTS = [
 ]
 for _name in ("base", "camera", "episodes", "motion", "plot", "rows", "thresholds"):
     MODULES[f"validators/behaviour/{_name}.py"] = BEHAVIOUR_TESTS
+MODULES["validators/behaviour/base.py"] = [
+    "tests/validate/test_behaviour_base.py",
+    *BEHAVIOUR_TESTS,
+]
 # the THRESHOLDS=file loader: its own fast tests first (the recorded datasets never load one)
 MODULES["validators/behaviour/thresholds.py"] = [
     "tests/validate/test_behaviour_thresholds.py",
