@@ -102,6 +102,10 @@ MODULES["validators/behaviour/base.py"] = [
     "tests/validate/test_behaviour_base.py",
     *BEHAVIOUR_TESTS,
 ]
+MODULES["validators/behaviour/rows.py"] = [
+    "tests/validate/test_behaviour_rows.py",
+    *BEHAVIOUR_TESTS,
+]
 # the THRESHOLDS=file loader: its own fast tests first (the recorded datasets never load one)
 MODULES["validators/behaviour/thresholds.py"] = [
     "tests/validate/test_behaviour_thresholds.py",
