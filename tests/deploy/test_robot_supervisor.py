@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import deploy_common as dc
-from helpers.motors_sim import REPO, Sim, sim_env, simulator
+from helpers.motors_sim import REPO, TRANSPORT_SIGNS, Sim, sim_env, simulator
 
 # Measured (scripts/deploy/supervisor.py): reaped -> read back 0 in ~1 ms, max 87 ms at load 9;
 # kill -> the kernel done with the process ~125 ms. The bounds leave room for a loaded box.
@@ -110,9 +110,23 @@ def alive(pid: int) -> bool:
 
 
 def start_moving(rig: dict, cmd: list | None = None) -> dc.Proc:
-    """`make robot` (or ``cmd``) on the simulator until the arm moves with torque on all six."""
-    robot = dc.Proc(cmd or rig["cmd"], env=rig["env"], cwd=REPO)
-    robot.wait_for("robot: moving", timeout=180)
+    """`make robot` (or ``cmd``) on the simulator until the arm moves with torque on all six.
+
+    A start that ended on the pty transport (a bus read timed out while LeRobot connected:
+    ``TRANSPORT_SIGNS``, the kernel's pty worker late on a loaded box, see
+    helpers.motors_sim) is tried again, twice at most; any other failure fails at once.
+    """
+    for attempt in range(3):
+        robot = dc.Proc(cmd or rig["cmd"], env=rig["env"], cwd=REPO)
+        try:
+            robot.wait_for("robot: moving", timeout=180)
+            break
+        except AssertionError:
+            exited = robot.p.poll() is not None
+            robot.stop()
+            if attempt == 2 or not exited or not any(s in robot.out for s in TRANSPORT_SIGNS):
+                raise
+            print(f"\nstart {attempt + 1} ended on the pty transport; again")
     regs = torque(rig["sim"])
     assert sorted(regs) == [1, 2, 3, 4, 5, 6] and all(v == 1 for v in regs.values()), regs
     return robot
