@@ -159,7 +159,8 @@ def test_two_checkpoints_through_make_serve(tmp_path: Path, served: tuple[Path, 
     assert rep["loop"]["stalls"] == sum(eps["stalls"]) and rep["loop"]["rate_hz_mean"] > 0
     assert rep["loop"]["server_rtt_ms_p50_median"] > 0
     assert rep["session"]["validator_errors"] == 0 and rep["session"]["stopped"] == "done"
-    val = run([sys.executable, "-m", "validators", out], timeout=300)
+    checks = REPO / "scripts/rollout/validator_checks.yaml"  # what make rollout validates with
+    val = run([sys.executable, "-m", "validators", out, "--thresholds", checks], timeout=300)
     assert val.returncode == 0, val.stdout[-3000:] + val.stderr[-2000:]
     assert str(base / "trained") not in proc.stderr.split("checkpoint ")[0]  # blind until the end
     # killed mid-session: the episodes committed before stay, the report says what was lost
@@ -192,6 +193,8 @@ def sim_transport_late(text: str) -> bool:
     """The session ended on a bus that timed out 5 times in a row (reads, or a torque write)
     on a busy box: the pty's bytes are moved by a kernel worker (tests/helpers/motors_sim.py)."""
     gave_up = "bus reads in a row failed" in text or "failed 5 times" in text
+    # or LeRobot's first write after its ping, while connecting (seen 3 times in one full run)
+    gave_up = gave_up or "cannot connect koch_follower" in text
     return gave_up and "There is no status packet" in text
 
 
@@ -200,23 +203,26 @@ def test_sim_two_checkpoints(tmp_path: Path, served: tuple[Path, int]) -> None:
     labelled by the scripted rule (the follower's last read position vs the recorded action
     of the frame the cameras showed); LeRobot 0.6.1 loads it, it validates, counts = labels."""
     base, port = served
-    out = tmp_path / "sim_ab"
     ckpts = f"{base / 'trained'},{base / 'random'}"
-    proc = run(
-        sim_cmd(
-            base,
-            port,
-            out,
-            ckpts,
-            "EPISODES=2",
-            "EPISODE_S=1.6",
-            "RESET_S=0.1",
-            "OPERATOR=scripted",
-            "SEED=5",
-        ),
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    for attempt in range(3):  # a start that the pty transport ended: again, into a new folder
+        out = tmp_path / f"sim_ab{attempt}"
+        proc = run(
+            sim_cmd(
+                base,
+                port,
+                out,
+                ckpts,
+                "EPISODES=2",
+                "EPISODE_S=1.6",
+                "RESET_S=0.1",
+                "OPERATOR=scripted",
+                "SEED=5",
+            ),
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode == 0 or not sim_transport_late(proc.stderr):
+            break
     if proc.returncode != 0 and sim_transport_late(proc.stderr):
         pytest.skip("pty transport late under box load: " + proc.stderr.splitlines()[-1])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -287,22 +293,31 @@ def test_stop_key_and_reset_keys_on_a_pty(tmp_path: Path, served: tuple[Path, in
     q mid-episode 1 stops motion: no goal position is written after the tick that reads it,
     at most one after the press (the next tick at the latest), and the report says the bound."""
     base, port = served
-    out = tmp_path / "keys"
-    op = PtyOperator(
-        sim_cmd(
-            base,
-            port,
-            out,
-            str(base / "trained"),
-            "EPISODES=2",
-            "EPISODE_S=1.5",
-            "RESET_S=1.0",
-            "OPERATOR=keys",
-            "SEED=1",
+    for attempt in range(3):  # a start that the pty transport ended: again, into a new folder
+        out = tmp_path / f"keys{attempt}"
+        op = PtyOperator(
+            sim_cmd(
+                base,
+                port,
+                out,
+                str(base / "trained"),
+                "EPISODES=2",
+                "EPISODE_S=1.5",
+                "RESET_S=1.0",
+                "OPERATOR=keys",
+                "SEED=1",
+            )
         )
-    )
+        try:
+            op.after("episode 1 of 2: running")
+            break
+        except AssertionError:
+            op.close()
+            if not sim_transport_late(op.proc.out):
+                raise
+    else:
+        pytest.skip("pty transport late under box load, 3 starts: " + op.proc.lines[-1])
     try:
-        op.after("episode 1 of 2: running")
         op.after("episode over: label keys")
         op.press(b"s")
         op.after("session: reset the scene")
