@@ -25,6 +25,7 @@ from helpers import deploy_common as dc
 from helpers.train_common import HELPERS, cached
 
 from scripts.rollout import schedule
+from scripts.rollout.loop import ROLLOUT_CHECKS  # what make rollout validates with
 
 EPISODES = 6
 
@@ -159,8 +160,9 @@ def test_two_checkpoints_through_make_serve(tmp_path: Path, served: tuple[Path, 
     assert rep["loop"]["stalls"] == sum(eps["stalls"]) and rep["loop"]["rate_hz_mean"] > 0
     assert rep["loop"]["server_rtt_ms_p50_median"] > 0
     assert rep["session"]["validator_errors"] == 0 and rep["session"]["stopped"] == "done"
-    checks = REPO / "scripts/rollout/validator_checks.yaml"  # what make rollout validates with
-    val = run([sys.executable, "-m", "validators", out, "--thresholds", checks], timeout=300)
+    val = run(
+        [sys.executable, "-m", "validators", out, "--thresholds", ROLLOUT_CHECKS], timeout=300
+    )
     assert val.returncode == 0, val.stdout[-3000:] + val.stderr[-2000:]
     assert str(base / "trained") not in proc.stderr.split("checkpoint ")[0]  # blind until the end
     # killed mid-session: the episodes committed before stay, the report says what was lost
