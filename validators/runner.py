@@ -44,6 +44,15 @@ def _import_av_in_background() -> None:
     threading.Thread(target=_av, name="import-av", daemon=True).start()
 
 
+def _dav1d_suffices(ctx: Any) -> bool:
+    """Every camera says AV1 and libdav1d loads: the camera screen will not need PyAV."""
+    from validators import dav1d
+
+    infos = [ctx.features.get(k, {}).get("info") or {} for k in ctx.video_keys]
+    codecs = {i.get("video.codec") for i in infos}
+    return codecs == {"av1"} and dav1d.available()
+
+
 def validate_dataset(
     root: Path | str,
     *,
@@ -111,7 +120,7 @@ def validate_dataset(
     if behaviour and not ctx.quick:  # reads rows: never in quick mode (the preflight)
         from validators import behaviour as behave
 
-        if ctx.video_keys and "frozen_camera" not in off:
+        if ctx.video_keys and "frozen_camera" not in off and not _dav1d_suffices(ctx):
             _import_av_in_background()
 
         stages.append(("behaviour", lambda c: behave.run(c, limits, off)))

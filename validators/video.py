@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from validators import dataset_format as fmt
+from validators import dav1d
 from validators.context import Context, EpisodeMeta
 from validators.mp4_index import read_video_index
 
@@ -459,22 +460,45 @@ class KeyframeDecoder:
     def lumas(
         self, path: Any, codec: str, config: bytes | None, offsets: list[int], sizes: list[int]
     ) -> list[np.ndarray | None]:
-        """The luma plane of each sample (None where one gives no picture)."""
+        """The luma plane of each sample (None where one gives no picture).
+
+        AV1 goes through libdav1d directly when PyAV's copy of it loads (``validators.dav1d``:
+        no PyAV import); a sample it gives no picture for is decoded by PyAV, as all were.
+        """
+        with open(path, "rb") as fh:
+            samples = []
+            for off, size in zip(offsets, sizes, strict=True):
+                fh.seek(int(off))
+                samples.append(fh.read(int(size)))
+        out: list[np.ndarray | None] = [None] * len(samples)
+        if codec == "av1" and dav1d.available():
+            key = ("dav1d", config)
+            if key not in self._cc:
+                self._cc[key] = dav1d.Decoder()
+            out = [self._cc[key].luma(sample) for sample in samples]
+        todo = [i for i, pic in enumerate(out) if pic is None]
+        for i, pic in zip(todo, self._pyav(codec, config, [samples[i] for i in todo]), strict=True):
+            out[i] = pic
+        return out
+
+    def _pyav(
+        self, codec: str, config: bytes | None, samples: list[bytes]
+    ) -> list[np.ndarray | None]:
+        if not samples:
+            return []
         av = _av()
         out: list[np.ndarray | None] = []
-        with open(path, "rb") as fh:
-            for off, size in zip(offsets, sizes, strict=True):
-                cc = self._context(codec, config)
-                fh.seek(int(off))
-                try:
-                    frames = cc.decode(av.Packet(fh.read(int(size))))
-                    if not frames:  # a decoder with reorder delay: drain it, start afresh
-                        frames = cc.decode(None)
-                        del self._cc[(codec, config)]
-                except Exception:
-                    frames = []
-                    self._cc.pop((codec, config), None)
-                out.append(_luma(frames[0]) if frames else None)
+        for sample in samples:
+            cc = self._context(codec, config)
+            try:
+                frames = cc.decode(av.Packet(sample))
+                if not frames:  # a decoder with reorder delay: drain it, start afresh
+                    frames = cc.decode(None)
+                    del self._cc[(codec, config)]
+            except Exception:
+                frames = []
+                self._cc.pop((codec, config), None)
+            out.append(_luma(frames[0]) if frames else None)
         return out
 
 

@@ -95,9 +95,12 @@ BEHAVIOUR_TESTS = [
     "--deselect",
     "tests/validate/test_validate_behaviour.py::"
     "test_real_fixture_and_converted_samples_have_no_behavioural_finding",
+    "--deselect",
+    "tests/validate/test_validate_behaviour.py::test_dav1d_lumas_on_the_converted_samples",
 ]
 for _name in ("base", "camera", "episodes", "motion", "plot", "rows", "thresholds"):
     MODULES[f"validators/behaviour/{_name}.py"] = BEHAVIOUR_TESTS
+MODULES["validators/dav1d.py"] = BEHAVIOUR_TESTS  # the camera screen's AV1 decoder
 MODULES["validators/behaviour/base.py"] = [
     "tests/validate/test_behaviour_base.py",
     *BEHAVIOUR_TESTS,

@@ -179,3 +179,79 @@ def test_knobs_switch_checks_off_and_bad_files_are_one_line(recorded: Path, tmp_
         with pytest.raises(UsageError, match=why) as exc:
             validate_dataset(recorded / "spike", thresholds=off)
         assert "\n" not in str(exc.value)
+
+
+def _keyframes(path: Path) -> tuple[object, list[bytes]]:
+    import numpy as np
+
+    from validators.mp4_index import read_video_index
+
+    index = read_video_index(path)
+    keys = np.flatnonzero(index.sync)
+    with path.open("rb") as fh:
+        out = []
+        for k in keys:
+            fh.seek(int(index.offsets[k]))
+            out.append(fh.read(int(index.sizes[k])))
+    return index, out
+
+
+def _same_lumas_as_pyav(files: list[Path]) -> tuple[int, int]:
+    """Every AV1 keyframe of ``files`` through validators.dav1d and through PyAV: asserts
+    them equal; returns (AV1 files, keyframes compared)."""
+    import numpy as np
+
+    from validators import dav1d
+    from validators.video import KeyframeDecoder
+
+    assert dav1d.available(), dav1d.library_path()
+    compared, av1_files = 0, 0
+    for path in files:
+        index, samples = _keyframes(path)
+        if index.codec != "av1":
+            continue  # the real fixture's HEVC: PyAV decodes it, as before
+        av1_files += 1
+        ours = dav1d.Decoder()
+        ref = KeyframeDecoder()._pyav(index.codec, index.config, samples)
+        for sample, want in zip(samples, ref, strict=True):
+            got = ours.luma(sample)
+            assert want is not None and got is not None
+            assert got.shape == (index.height, index.width) and np.array_equal(got, want)
+            compared += 1
+        assert ours.luma(b"\x12\x00\x0a\x0b garbage, not an OBU") is None
+        assert np.array_equal(ours.luma(samples[-1]), ref[-1])  # a fresh decoder after it
+        ours.close()
+    return av1_files, compared
+
+
+def test_dav1d_lumas_are_pyavs_bit_for_bit(recorded: Path) -> None:
+    """The camera screen decodes AV1 keyframes with PyAV's own libdav1d through ctypes
+    (validators/dav1d.py, no PyAV import): every keyframe of LeRobot's recorded files (the
+    frozen camera's too) equals PyAV's decode exactly. A sample dav1d rejects gives None, and
+    the next one decodes."""
+    files = [f for name in ("frozen_camera", "clean")
+             for f in sorted((recorded / name / "videos").rglob("*.mp4"))]  # fmt: skip
+    av1_files, compared = _same_lumas_as_pyav(files)
+    assert av1_files == 2 and compared >= 100, (av1_files, compared)
+
+
+def test_dav1d_lumas_on_the_converted_samples(converted: dict[str, Path]) -> None:
+    """The same on our converter's files: the Koch sample's two cameras and the GR2 one."""
+    files = [f for root in converted.values() for f in sorted((root / "videos").rglob("*.mp4"))]
+    av1_files, compared = _same_lumas_as_pyav(files)
+    assert av1_files >= 3 and compared >= 50, (av1_files, compared)
+
+
+def test_av1_dataset_is_validated_without_importing_pyav(recorded: Path) -> None:
+    """Standard mode on LeRobot's AV1 files: the frozen camera is found and PyAV (60-90 ms
+    of CPU to import) is never imported; the background import is not started either."""
+    code = (
+        "import sys; from validators.runner import validate_dataset; "
+        f"r = validate_dataset({str(recorded / 'frozen_camera')!r}); "
+        "print(sorted({(f.check_id, f.episode) for f in r.findings if f.group == 'behaviour'}),"
+        " 'av' in sys.modules)"
+    )
+    proc = subprocess.run([str(env_python("tools")), "-c", code], capture_output=True,
+                          text=True, timeout=300, cwd=REPO, env=run_env())  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["[('behaviour.frozen_camera',", f"{BAD})]", "False"]

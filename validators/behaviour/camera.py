@@ -5,7 +5,8 @@ prove it is not frozen. Per episode and camera it decodes two keyframes, near 5 
 of the episode; only when those two look the same (a still scene, or a hung camera) does it
 decode ``camera_samples`` frames spread over the episode to confirm. Keyframes are read
 straight from the MP4 sample table (``validators.video.KeyframeDecoder``: no demuxing, no
-seek, one frame decoded each); a file without a usable table, or an episode with fewer than
+seek, one frame decoded each; AV1 by libdav1d directly, ``validators.dav1d``, so PyAV is not
+imported); a file without a usable table, or an episode with fewer than
 two keyframes, falls back to a seek per frame (``sample_frames``). A file the video group
 found broken is skipped.
 """
