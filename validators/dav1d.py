@@ -84,9 +84,10 @@ def available() -> bool:
 class Decoder:
     """One single-threaded dav1d decoder (frame delay 1: a keyframe in, its picture out).
 
-    Anything but one sample in, one 8-bit picture out (an error, a sample that leaves data
-    behind or holds no shown frame) gives None for that sample and a fresh decoder for the
-    next, so no state leaks from one keyframe to another.
+    One sample in, one 8-bit picture out. A sample that gives no picture (an error, no shown
+    frame) gives None; one that leaves data behind or a second picture gives its first (as
+    PyAV's ``decode(packet)[0]``). Either way the next sample gets a fresh decoder, so no
+    state leaks from one keyframe to another.
     """
 
     def __init__(self) -> None:
@@ -125,6 +126,11 @@ class Decoder:
         sent = lib.dav1d_send_data(self.ctx, data)
         got = lib.dav1d_get_picture(self.ctx, pic) if sent == 0 else sent
         left = SIZE_T.unpack_from(data, PTR)[0]  # Dav1dData.sz dav1d did not consume
+        if got == 0 and not left:  # a second picture from the same sample: not a clean state
+            extra = ctypes.create_string_buffer(PICTURE_BYTES)
+            if lib.dav1d_get_picture(self.ctx, extra) == 0:
+                lib.dav1d_picture_unref(extra)
+                left = 1
         try:
             if got != 0:
                 return None

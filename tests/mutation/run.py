@@ -100,7 +100,7 @@ BEHAVIOUR_TESTS = [
 ]
 for _name in ("base", "camera", "episodes", "motion", "plot", "rows", "thresholds"):
     MODULES[f"validators/behaviour/{_name}.py"] = BEHAVIOUR_TESTS
-MODULES["validators/dav1d.py"] = BEHAVIOUR_TESTS  # the camera screen's AV1 decoder
+MODULES["validators/dav1d.py"] = ["tests/validate/test_dav1d.py", *BEHAVIOUR_TESTS]  # AV1
 MODULES["validators/behaviour/base.py"] = [
     "tests/validate/test_behaviour_base.py",
     *BEHAVIOUR_TESTS,
