@@ -23,3 +23,17 @@ def mux(out: av.container.OutputContainer, stream: av.stream.Stream, frame=None)
     """Encode ``frame`` (None: flush the encoder) and write its packets."""
     for packet in stream.encode(frame):
         out.mux(packet)
+
+
+def keyframe_samples(path):
+    """(the MP4's sample-table index, the bytes of each keyframe sample in file order)."""
+    from validators.mp4_index import read_video_index
+
+    index = read_video_index(path)
+    keys = np.flatnonzero(index.sync)
+    with open(path, "rb") as fh:
+        out = []
+        for k in keys:
+            fh.seek(int(index.offsets[k]))
+            out.append(fh.read(int(index.sizes[k])))
+    return index, out

@@ -10,10 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from helpers.tiny_av import keyframe_samples as samples
 from helpers.tiny_av import mux
 
 from validators import dav1d
-from validators.mp4_index import read_video_index
 from validators.video import KeyframeDecoder
 
 
@@ -30,17 +30,6 @@ def write_av1(path: Path, pix_fmt: str = "yuv420p", n: int = 6) -> Path:
             mux(out, stream, frame)
         mux(out, stream)
     return path
-
-
-def samples(path: Path) -> tuple[object, list[bytes]]:
-    index = read_video_index(path)
-    keys = np.flatnonzero(index.sync)
-    with path.open("rb") as fh:
-        out = []
-        for k in keys:
-            fh.seek(int(index.offsets[k]))
-            out.append(fh.read(int(index.sizes[k])))
-    return index, out
 
 
 def test_it_is_the_libdav1d_pyav_decodes_with(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURE_V21, REPO, env_python, run_env
+from helpers.tiny_av import keyframe_samples
 
 from scripts.episodes.select import from_report, select
 from scripts.episodes.table import Episode
@@ -181,21 +182,6 @@ def test_knobs_switch_checks_off_and_bad_files_are_one_line(recorded: Path, tmp_
         assert "\n" not in str(exc.value)
 
 
-def _keyframes(path: Path) -> tuple[object, list[bytes]]:
-    import numpy as np
-
-    from validators.mp4_index import read_video_index
-
-    index = read_video_index(path)
-    keys = np.flatnonzero(index.sync)
-    with path.open("rb") as fh:
-        out = []
-        for k in keys:
-            fh.seek(int(index.offsets[k]))
-            out.append(fh.read(int(index.sizes[k])))
-    return index, out
-
-
 def _same_lumas_as_pyav(files: list[Path]) -> tuple[int, int]:
     """Every AV1 keyframe of ``files`` through validators.dav1d and through PyAV: asserts
     them equal; returns (AV1 files, keyframes compared)."""
@@ -207,7 +193,7 @@ def _same_lumas_as_pyav(files: list[Path]) -> tuple[int, int]:
     assert dav1d.available(), dav1d.library_path()
     compared, av1_files = 0, 0
     for path in files:
-        index, samples = _keyframes(path)
+        index, samples = keyframe_samples(path)
         if index.codec != "av1":
             continue  # the real fixture's HEVC: PyAV decodes it, as before
         av1_files += 1
