@@ -67,7 +67,6 @@ def _lib() -> ctypes.CDLL | None:
     lib.dav1d_default_settings.argtypes = [ctypes.c_void_p]
     lib.dav1d_open.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
     lib.dav1d_close.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    lib.dav1d_flush.argtypes = [ctypes.c_void_p]
     lib.dav1d_data_create.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     lib.dav1d_data_create.restype = ctypes.c_void_p
     lib.dav1d_data_unref.argtypes = [ctypes.c_void_p]
@@ -98,6 +97,7 @@ class Decoder:
         self.ctx = ctypes.c_void_p()
         self._data = ctypes.create_string_buffer(DATA_BYTES)  # zeroed again by each unref
         self._pic = ctypes.create_string_buffer(PICTURE_BYTES)
+        self._extra = ctypes.create_string_buffer(PICTURE_BYTES)  # a second picture, if any
         self._open()
 
     def _open(self) -> None:
@@ -126,11 +126,10 @@ class Decoder:
         sent = lib.dav1d_send_data(self.ctx, data)
         got = lib.dav1d_get_picture(self.ctx, pic) if sent == 0 else sent
         left = SIZE_T.unpack_from(data, PTR)[0]  # Dav1dData.sz dav1d did not consume
-        if got == 0 and not left:  # a second picture from the same sample: not a clean state
-            extra = ctypes.create_string_buffer(PICTURE_BYTES)
-            if lib.dav1d_get_picture(self.ctx, extra) == 0:
-                lib.dav1d_picture_unref(extra)
-                left = 1
+        # a second picture from the same sample: not a clean state either
+        if got == 0 and not left and lib.dav1d_get_picture(self.ctx, self._extra) == 0:
+            lib.dav1d_picture_unref(self._extra)
+            left = 1
         try:
             if got != 0:
                 return None

@@ -33,17 +33,6 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def stock_policy(ck, device: str):
-    """The policy as LeRobot itself loads it (no fold), for the naive loop."""
-    from lerobot.configs.policies import PreTrainedConfig
-    from lerobot.policies.factory import get_policy_class
-
-    cfg = PreTrainedConfig.from_pretrained(ck.model_dir)
-    cfg.device = device
-    policy = get_policy_class(cfg.type).from_pretrained(ck.model_dir, config=cfg)
-    return policy.to(device).eval()
-
-
 def main(argv: list[str] | None = None) -> int:
     from scripts.eval import cli
     from scripts.eval.frames import FrameSource, load_policy, pick_device, predict, video_backend
@@ -74,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ds = LeRobotDataset(f"local/{plan.dataset.name}", root=plan.dataset, episodes=plan.episodes,
                         video_backend=backend)  # fmt: skip
-    stock = stock_policy(ck, device)
+    stock = load_policy(ck, device, fold=False).policy  # as LeRobot runs it
 
     @torch.no_grad()
     def naive(frames: range) -> None:

@@ -9,10 +9,12 @@ reorders: together about 15-20 % of ``make eval``'s time on the act_cpu sizes (d
 
 The algebra is exact; only float32 rounding differs: on the act_cpu checkpoint the chunks
 equal LeRobot's unfolded forward to ~2e-6 relative (tests hold ``make eval`` to an independent
-LeRobot computation at 1e-4). Only torchvision's own ResNet modules are touched, and only the
-pairs their ``forward`` applies in that order (conv1/bn1, conv2/bn2, conv3/bn3, downsample's
-conv/norm); a norm that still trains (``training`` or no running stats) is left alone, as is
-every other module. The robot (``make serve``) runs the policy unfolded, as LeRobot does.
+LeRobot computation at 1e-4). Only pairs whose order the code fixes are folded: those
+torchvision's ResNet, BasicBlock and Bottleneck ``forward`` apply (conv1/bn1, conv2/bn2,
+conv3/bn3) and adjacent children of an ``nn.Sequential`` or ``IntermediateLayerGetter`` (the
+stems, each ``downsample``); a norm that still trains (``training`` or no running stats) is
+left alone, as is every other module. The robot (``make serve``) runs the policy unfolded,
+as LeRobot does.
 """
 
 from __future__ import annotations

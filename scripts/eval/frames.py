@@ -81,8 +81,11 @@ class Loaded:
     input_keys: list[str]  # dataset keys to put in the observation (before renaming)
 
 
-def load_policy(ck: Checkpoint, device: str) -> Loaded:
-    """Policy + processors from the checkpoint; any loader failure becomes one line."""
+def load_policy(ck: Checkpoint, device: str, fold: bool = True) -> Loaded:
+    """Policy + processors from the checkpoint; any loader failure becomes one line.
+
+    ``fold=False``: the forward exactly as LeRobot runs it (``make bench-eval``'s naive loop).
+    """
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
@@ -97,7 +100,8 @@ def load_policy(ck: Checkpoint, device: str) -> Loaded:
         )
         policy.to(device)
         policy.eval()
-        fold_resnet_norms(policy)  # exact algebra, ~15-20 % faster on CPU (scripts/eval/fold.py)
+        if fold:
+            fold_resnet_norms(policy)  # exact algebra, ~15-20 % faster on CPU (eval/fold.py)
         pre, post = make_pre_post_processors(
             policy.config,
             pretrained_path=str(ck.model_dir),
