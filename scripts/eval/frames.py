@@ -212,6 +212,11 @@ class FrameSource:
         return obs
 
 
+def obs_steps(loaded: Loaded) -> int:
+    """How many frames of history each row carries (Diffusion's n_obs_steps; 1 for the rest)."""
+    return int(getattr(loaded.policy.config, "n_obs_steps", 1) or 1)
+
+
 def windows(n: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, n, size):
         yield start, min(n, start + size)
@@ -227,7 +232,7 @@ def predict(
 ) -> np.ndarray:
     """Chunks for every row: (S seeds, N frames, H steps, D) in dataset units."""
     out: list[list[np.ndarray]] = [[] for _ in seeds]
-    n_obs = int(getattr(loaded.policy.config, "n_obs_steps", 1) or 1)
+    n_obs = obs_steps(loaded)
     for b, (start, stop) in enumerate(windows(len(source), batch_size)):
         obs = source.batch(start, stop, loaded.input_keys, n_obs)
         for s_pos, seed in enumerate(seeds):
