@@ -142,7 +142,7 @@ eval: env-tools $(DATASET_DEPS) ## rank checkpoints on held-out episodes (CHECKP
 	$(call require,CHECKPOINT)
 	$(TOOLS_PY) -m scripts.eval$(if $(SLURM),.slurm $(SLURM_FLAGS)) --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(STEP), --step $(call q,STEP))$(if $(SEEDS), --seeds $(call q,SEEDS))$(if $(JSON), --json $(call q,JSON))$(if $(PNG), --png $(call q,PNG))$(if $(BATCH), --batch $(call q,BATCH))$(if $(DEVICE), --device $(call q,DEVICE))
 
-bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-frame select_action loop, peak RSS (CHECKPOINT DATASET EPISODES BATCH BENCH_REPEAT=3 alternating pairs); never gates CI
+bench-eval: env-tools env-act $(DATASET_DEPS) ## frames/s of make eval vs a per-frame select_action loop, peak RSS, the device's compute ceiling (CHECKPOINT DATASET EPISODES BATCH BENCH_REPEAT=3 alternating pairs); never gates CI
 	$(call require,CHECKPOINT)
 	envs/act/.venv/bin/python -m scripts.eval.bench --checkpoint $(call q,CHECKPOINT) --dataset $(call q,DATASET)$(if $(EPISODES), --episodes $(call q,EPISODES))$(if $(BATCH), --batch $(call q,BATCH))$(if $(BENCH_REPEAT), --repeat $(call q,BENCH_REPEAT))
 
