@@ -305,7 +305,7 @@ def test_bench_eval_reports_both_parts_and_the_device_ceiling(koch: Path, tiny_c
     assert len(naive) == len(ours) == 2, out
     pairs = re.search(r"median of 2 \(([^)]*)\)", out)[1].replace("x", "").split(",")
     for got, n_fps, o_fps in zip(map(float, pairs), naive, ours, strict=True):
-        assert got == pytest.approx(o_fps / n_fps, abs=0.06), (got, n_fps, o_fps)  # 1 decimal
+        assert got == pytest.approx(o_fps / n_fps, rel=0.02, abs=0.06), (got, n_fps, o_fps)
 
     cfg = json.loads((tiny_ckpt / "config.json").read_text())
     cams = [f["shape"] for f in cfg["input_features"].values() if f["type"] == "VISUAL"]
