@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from conftest import REPO, run
-from helpers.motors_sim import sim_env, simulator, skip_if_transport_late
+from helpers.motors_sim import sim_env, simulator, skip_if_transport_late, transport_late
 
 CALIB_REL = "robots/koch_follower/koch.json"
 
@@ -68,9 +68,11 @@ class Terminal:
         return code
 
 
-def test_calibrate_through_a_terminal(tmp_path: Path) -> None:
-    """Prompts answered on a pty; the file is written where KochFollower reads it and agrees."""
-    calib = tmp_path / "calib"
+def calibrate_session(tmp_path: Path, calib: Path) -> tuple:
+    """`make calibrate` on a pty with its prompts answered, then `make motors`.
+
+    Returns (sim, term, calibrate exit code, the motors check).
+    """
     with simulator(tmp_path, "--wiggle", "400") as sim:
         term = Terminal(
             ["make", "--no-print-directory", "calibrate", f"PORT={sim.port}"], sim_env(calib)
@@ -84,6 +86,26 @@ def test_calibrate_through_a_terminal(tmp_path: Path) -> None:
         check = run(
             ["make", "--no-print-directory", "motors", f"PORT={sim.port}"], env=sim_env(calib)
         )
+    return sim, term, code, check
+
+
+def test_calibrate_through_a_terminal(tmp_path: Path) -> None:
+    """Prompts answered on a pty; the file is written where KochFollower reads it and agrees.
+
+    Recording the ranges is ~2.5 s of back-to-back bus reads, so one pty hand-over late past
+    dynamixel-sdk's ~34 ms timeout (helpers.motors_sim) ends the session; such a session is
+    run again from scratch (a new simulator and calibration folder), twice at most, and skipped
+    with its numbers only if all three ended that way. Any other failure fails at once.
+    """
+    for attempt in range(3):
+        calib = tmp_path / f"calib{attempt}"
+        sim, term, code, check = calibrate_session(tmp_path, calib)
+        late = (code != 0 and transport_late(sim, term.screen)) or (
+            code == 0 and check.returncode != 0 and transport_late(sim, check.stderr)
+        )
+        if not late:
+            break
+        print(f"\ncalibrate session {attempt + 1} ended on the pty transport; again")
     if code != 0:
         skip_if_transport_late(sim, term.screen)
     assert code == 0, term.screen[-3000:]
