@@ -117,8 +117,9 @@ def test_two_checkpoints_through_make_serve(tmp_path: Path, served: tuple[Path, 
     try:
         proc = run(rollout_cmd(base, port, out, f"EPISODES={EPISODES}", "SEED=7"), timeout=600,
                    stdin=subprocess.DEVNULL)  # fmt: skip
-        victim = subprocess.Popen(
-            rollout_cmd(base, port, killed, "EPISODES=4", "SEED=3"), cwd=REPO, env=run_env(),
+        victim = subprocess.Popen(  # SERVER_WAIT as the bad ones get: the server is busy
+            rollout_cmd(base, port, killed, "EPISODES=4", "SEED=3", "SERVER_WAIT=60"),
+            cwd=REPO, env=run_env(),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         trained = str(base / "trained")
@@ -133,7 +134,10 @@ def test_two_checkpoints_through_make_serve(tmp_path: Path, served: tuple[Path, 
                 break
             time.sleep(0.05)
         loop_pid = descendant(victim.pid, "scripts.rollout.loop")
-        assert loop_pid is not None, "the control loop was not found"
+        if loop_pid is None:  # it ended before its second episode: say how
+            vout = victim.communicate(timeout=60)[0] if victim.poll() is not None else ""
+            raise AssertionError(f"no control loop under the victim (exit {victim.poll()}, "
+                                 f"journal {journal.exists()}):\n{vout[-3000:]}")  # fmt: skip
         os.kill(loop_pid, signal.SIGKILL)
         vout, _ = victim.communicate(timeout=300)
         results = {k: (*p.communicate(timeout=300), p.returncode) for k, p in bads.items()}
